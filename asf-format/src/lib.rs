@@ -1,0 +1,15 @@
+//! # asf-format
+//!
+//! The Advanced Systems Format (ASF, the container of WMV and WMA) as a Rust object model:
+//! every object of the ASF specification (revision 01.20.03/01.20.05) parsed, serialized
+//! back byte for byte, and validated, plus zero-copy data-packet views, index objects,
+//! media-object reassembly and a sans-IO streaming reader.
+//!
+//! This crate does no IO and reads no clock: it works on byte slices and [`bytes::Bytes`].
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod guid;
+
+pub use error::{Error, Result};
+pub use guid::Guid;

@@ -1,0 +1,1 @@
+//! Support code shared by wmpush's end-to-end and interop tests.

@@ -1,0 +1,6 @@
+//! The `wmpush` command line.
+
+fn main() {
+    eprintln!("wmpush: not implemented yet");
+    std::process::exit(2);
+}
