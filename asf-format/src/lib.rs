@@ -10,6 +10,12 @@
 
 pub mod error;
 pub mod guid;
+pub mod limits;
+
+// -- header-side modules (objects, header, whole file, validate) --
+
+// -- data-side modules (data object, packets, index objects, reassembly, streaming reader) --
 
 pub use error::{Error, Result};
 pub use guid::Guid;
+pub use limits::Limits;
