@@ -2,3 +2,6 @@
 //!
 //! Sans-IO MS-WMHTTP push (client and server) and MS-WMSP (MMSH) pull (server and client): framing, HTTP heads, authentication, session state machines. No IO, no clock, no randomness inside.
 #![forbid(unsafe_code)]
+
+// -- pull side (C2) --
+pub mod pragma;
