@@ -1,3 +1,15 @@
 //! # push-sink
 //!
-//! The sink facade on tokio: the WriterSink contract, the Writer, and the push, file and network sinks.
+//! The sink facade: the [`WriterSink`] contract (the Windows Media Format SDK's
+//! `IWMWriterSink` in Rust), the `Writer` that turns media samples into ASF packets and fans
+//! them out to sinks, and the sinks themselves (file, push, network).
+//!
+//! Start with [`sink`] for the contract every output implements.
+
+pub mod error;
+pub mod sink;
+
+// -- F: push and network sinks --
+
+pub use error::{Error, Result, SinkError, SinkId};
+pub use sink::{DataUnit, PacketInfo, SinkStats, WriterSink};
