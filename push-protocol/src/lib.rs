@@ -4,4 +4,6 @@
 #![forbid(unsafe_code)]
 
 // -- pull side (C2) --
+pub mod asx;
 pub mod pragma;
+pub mod pull_server;

@@ -68,7 +68,8 @@ impl StreamSwitchEntry {
             return None;
         }
         // MS-WMSP 2.2.1.4.27: 1*4HEXDIG for both stream numbers.
-        let hex4 = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex4 =
+            |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if !hex4(from) || !hex4(to) {
             return None;
         }
@@ -301,10 +302,7 @@ fn glued_header(rest: &str) -> Option<(String, String)> {
     let colon = rest.find(':')?;
     let name = &rest[..colon];
     let first = name.bytes().next()?;
-    if !first.is_ascii_alphabetic()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    if !first.is_ascii_alphabetic() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
         return None;
     }
@@ -444,9 +442,18 @@ impl Pragmas {
                     _ => Directive::ResetStream(flag),
                 }
             }
-            "stream-time" | "request-context" | "max-duration" | "client-id"
-            | "stream-switch-count" | "pipeline-request" | "pipeline-experiment"
-            | "packet-pair-experiment" | "linkbw" | "accelbw" | "accelduration" | "timeout" => {
+            "stream-time"
+            | "request-context"
+            | "max-duration"
+            | "client-id"
+            | "stream-switch-count"
+            | "pipeline-request"
+            | "pipeline-experiment"
+            | "packet-pair-experiment"
+            | "linkbw"
+            | "accelbw"
+            | "accelduration"
+            | "timeout" => {
                 let (num, rest) = split_number_prefix(value, false);
                 self.note_glued(rest);
                 let Some(n) = parse_u32(num) else {
@@ -569,7 +576,9 @@ impl Pragmas {
     /// `stream-offset` as a 64-bit byte offset, if any.
     pub fn stream_offset(&self) -> Option<u64> {
         self.last(|d| match d {
-            Directive::StreamOffset { high, low } => Some((u64::from(*high) << 32) | u64::from(*low)),
+            Directive::StreamOffset { high, low } => {
+                Some((u64::from(*high) << 32) | u64::from(*low))
+            }
             _ => None,
         })
     }
@@ -758,7 +767,10 @@ mod tests {
             p.glued_headers(),
             &[("Connection".to_owned(), "Close".to_owned())]
         );
-        assert!(matches!(p.directives()[1], Directive::Rate { milli: 1000, .. }));
+        assert!(matches!(
+            p.directives()[1],
+            Directive::Rate { milli: 1000, .. }
+        ));
     }
 
     #[test]
@@ -769,8 +781,8 @@ mod tests {
         assert_eq!(
             g.bytes,
             Some([
-                0x00, 0x74, 0x7e, 0xc7, 0x8a, 0x73, 0xd2, 0x11, 0x9a, 0xdd, 0x00, 0x20, 0xaf,
-                0x0a, 0x32, 0x78
+                0x00, 0x74, 0x7e, 0xc7, 0x8a, 0x73, 0xd2, 0x11, 0x9a, 0xdd, 0x00, 0x20, 0xaf, 0x0a,
+                0x32, 0x78
             ])
         );
         assert_eq!(ClientGuid::parse("{nope}").bytes, None);

@@ -1,0 +1,792 @@
+//! MS-WMSP (MMSH) pull server: one sans-IO state machine per player TCP
+//! connection, non-pipelined mode.
+//!
+//! # Model
+//!
+//! One [`PullServerConnection`] per accepted TCP connection. ffmpeg opens a
+//! new connection for Describe and for Play and never echoes the client id,
+//! so session state that spans connections (the spec's Client-ID table) is
+//! left to the application: the request event carries the `client-id` the
+//! player sent, and [`PullServerConnection::accept`] takes a [`Session`]
+//! saying whether the application knows it.
+//!
+//! # Call order
+//!
+//! 1. [`PullServerConnection::new`] when the socket is accepted.
+//! 2. [`PullServerConnection::handle_input`] with every chunk read from the
+//!    socket (any chunking gives the same result),
+//!    [`PullServerConnection::handle_timeout`] when the instant from
+//!    [`PullServerConnection::poll_timeout`] passes, and
+//!    [`PullServerConnection::handle_peer_closed`] on EOF.
+//! 3. Drain [`PullServerConnection::poll_event`]. On
+//!    [`PullServerEvent::Request`] answer with exactly one of
+//!    [`PullServerConnection::accept`] (Describe, Play, or an ASX metafile
+//!    for a web client), [`PullServerConnection::reject`] or
+//!    [`PullServerConnection::redirect`].
+//! 4. While streaming (after accepting a Play), feed
+//!    [`PullServerConnection::send_packet`], [`PullServerConnection::change_header`]
+//!    and [`PullServerConnection::end_of_stream`].
+//! 5. Write every buffer from [`PullServerConnection::poll_transmit`] to the
+//!    socket, in order. When it returns `None` and
+//!    [`PullServerConnection::is_done`] is true, close the socket.
+//!
+//! # Wire choices (MS-WMSP 3.2.5.2, 3.2.5.4, 3.2.5.6; interop notes §3.2)
+//!
+//! - `Server: Rex/9.0.0.2980` by default: a "Rex" (live encoder) server need
+//!   not send `$M`, which ffmpeg and VLC reject as unknown chunks.
+//! - Describe: `$H` packet(s) only, `Content-Length` of the body and
+//!   `Connection: close`, then the server closes. VLC stops at EOF; ffmpeg
+//!   reads Content-Length bytes.
+//! - Play: `$H` then `$D`..., close-delimited, no chunked encoding (VLC cannot
+//!   parse chunked; MS-WMSP 3.2.5.6 only says SHOULD for `version11-enabled=1`).
+//! - End: `$E(0)` then close. Header change: `$E(1)`, `$C(0)`, new `$H`.
+//! - `$D` LocationId counts this connection's packets from 0 (a "virtual"
+//!   file, MS-WMSP 2.2.3.1.2); AFFlags is the $D sequence byte (0, 1, ...).
+
+mod error;
+pub mod wire;
+
+pub use error::PullError;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::asx;
+use crate::pragma::Pragmas;
+
+/// Default `Server` header value (MS-WMSP 4.11: Windows Media Encoder's own pull server).
+pub const DEFAULT_SERVER: &str = "Rex/9.0.0.2980";
+/// Default `features` token for a live broadcast.
+pub const DEFAULT_FEATURES: &str = "broadcast,playlist";
+/// Describe response content type (MS-WMSP 2.2.1.2.2).
+pub const CONTENT_TYPE_DESCRIBE: &str = "application/vnd.ms.wms-hdr.asfv1";
+/// Play response content type (MS-WMSP 2.2.1.2.3).
+pub const CONTENT_TYPE_PLAY: &str = "application/x-mms-framed";
+
+/// Most header lines read from one request.
+const MAX_HEADERS: usize = 64;
+
+/// Settings of a pull server connection.
+#[derive(Debug, Clone)]
+pub struct PullServerConfig {
+    /// `Server` header value; must be `Rex/...` or `Cougar/...` (MS-WMSP 2.2.1.5).
+    pub server: String,
+    /// `features` Pragma value, without quotes.
+    pub features: String,
+    /// `timeout` Pragma token in ms to advertise next to `client-id`
+    /// (MS-WMSP 3.2.5.2 SHOULD); `None` leaves it out.
+    pub advertise_timeout: Option<u32>,
+    /// Largest request head accepted, in bytes.
+    pub max_head_size: usize,
+    /// Output queue limit in bytes for [`PullServerConnection::send_packet`].
+    pub max_queued_bytes: usize,
+    /// Time allowed to receive the whole request head.
+    pub head_timeout: Duration,
+    /// Send `Content-Length` on the Describe response.
+    pub describe_content_length: bool,
+    /// URL schemes of the `<Ref>`s in the ASX given to web clients.
+    pub asx_schemes: Vec<String>,
+    /// Host used in the ASX when the request has no `Host` header.
+    pub fallback_host: String,
+}
+
+impl Default for PullServerConfig {
+    fn default() -> Self {
+        PullServerConfig {
+            server: DEFAULT_SERVER.to_owned(),
+            features: DEFAULT_FEATURES.to_owned(),
+            advertise_timeout: None,
+            max_head_size: 16 * 1024,
+            max_queued_bytes: 4 * 1024 * 1024,
+            head_timeout: Duration::from_secs(60),
+            describe_content_length: true,
+            asx_schemes: vec!["mms".to_owned(), "http".to_owned()],
+            fallback_host: "localhost".to_owned(),
+        }
+    }
+}
+
+/// What a request asks for (MS-WMSP 2.2.2, classified as in 3.2.5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PullRequestKind {
+    /// GET without `xPlayStrm=1`: the ASF header only.
+    Describe,
+    /// GET with `xPlayStrm=1`: header then live packets.
+    Play,
+    /// A web client (User-Agent not NSPlayer/NSServer/WMCacheProxy): gets an ASX metafile.
+    Metafile,
+}
+
+/// The product and version on a `User-Agent` header (MS-WMSP 2.2.1.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientVersion {
+    /// `NSPlayer`, `NSServer`, `WMCacheProxy` or anything else.
+    pub product: String,
+    /// Major version (0 if unreadable).
+    pub major: u32,
+    /// Minor version (0 if unreadable).
+    pub minor: u32,
+}
+
+impl ClientVersion {
+    /// Reads `Product/major.minor...`.
+    pub fn parse(user_agent: &str) -> ClientVersion {
+        let first = user_agent.split_whitespace().next().unwrap_or("");
+        let (product, version) = first.split_once('/').unwrap_or((first, ""));
+        let mut nums = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+        ClientVersion {
+            product: product.to_owned(),
+            major: nums.next().unwrap_or(0),
+            minor: nums.next().unwrap_or(0),
+        }
+    }
+
+    /// True for the MS-WMSP client tokens (2.2.1.8).
+    pub fn is_player(&self) -> bool {
+        ["NSPlayer", "NSServer", "WMCacheProxy"]
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(&self.product))
+    }
+}
+
+/// Which streams the player asked for (MS-WMSP 2.2.1.4.27, 3.2.5.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSelection {
+    pragmas: Pragmas,
+    all_by_default: bool,
+}
+
+impl StreamSelection {
+    /// True if `stream` is to be sent (thinning 0 or 1). MS-WMSP 3.2.5.6:
+    /// with no stream-switch-entry, nothing is selected, except for
+    /// NSServer <= 5.0 which gets every stream.
+    pub fn is_selected(&self, stream: u16) -> bool {
+        if !self.pragmas.has_stream_switch() {
+            return self.all_by_default;
+        }
+        self.pragmas.selects(stream)
+    }
+
+    /// The requested thinning level of `stream` (0 all, 1 key frames, 2 off),
+    /// `None` if no entry names it.
+    pub fn thinning(&self, stream: u16) -> Option<u8> {
+        self.pragmas.thinning_for(stream)
+    }
+
+    /// True if the request had any stream-switch entry.
+    pub fn is_explicit(&self) -> bool {
+        self.pragmas.has_stream_switch()
+    }
+}
+
+/// A parsed player request, given to the application to decide on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    /// Describe, Play or Metafile.
+    pub kind: PullRequestKind,
+    /// The request target as sent (path and query).
+    pub path: String,
+    /// HTTP minor version (0 or 1).
+    pub http_minor: u8,
+    /// `Host` header, if any.
+    pub host: Option<String>,
+    /// `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// Product and version from `User-Agent`.
+    pub client: ClientVersion,
+    /// Every Pragma directive of the request.
+    pub pragmas: Pragmas,
+    /// The client asked to close after the response (`Connection: close`,
+    /// possibly glued into a Pragma line by ffmpeg).
+    pub connection_close: bool,
+}
+
+impl PullRequest {
+    /// The player's stream selection.
+    pub fn stream_selection(&self) -> StreamSelection {
+        StreamSelection {
+            pragmas: self.pragmas.clone(),
+            all_by_default: self.client.product.eq_ignore_ascii_case("NSServer")
+                && (self.client.major, self.client.minor) <= (5, 0),
+        }
+    }
+
+    /// The `client-id` the player echoed, if any.
+    pub fn client_id(&self) -> Option<u32> {
+        self.pragmas.client_id()
+    }
+}
+
+/// How [`PullServerConnection::accept`] assigns the session (MS-WMSP 3.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// A new session with this id, drawn by the caller from its RNG
+    /// (MS-WMSP 3.2.3: "SHOULD be assigned to a random number"). If the
+    /// request carried a client-id, the response adds `xResetStrm=1`.
+    New {
+        /// The new Client-ID.
+        client_id: u32,
+    },
+    /// The request's client-id names a session the application knows.
+    Existing {
+        /// The known Client-ID.
+        client_id: u32,
+    },
+}
+
+/// Something the application must look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PullServerEvent {
+    /// A complete request head; answer with `accept`, `reject` or `redirect`.
+    Request(PullRequest),
+    /// The request was refused by the connection itself (bad head, head too
+    /// large or too slow, unsupported method); an error response is queued.
+    Refused {
+        /// The status sent.
+        status: u16,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    ReadingHead,
+    AwaitingDecision,
+    Streaming,
+    /// Everything queued is the last output; close after it.
+    Closing,
+    Closed,
+}
+
+/// One player connection of the pull server. See the module docs for the call order.
+#[derive(Debug)]
+pub struct PullServerConnection {
+    config: PullServerConfig,
+    state: State,
+    head: Vec<u8>,
+    head_deadline: Option<Instant>,
+    request: Option<PullRequest>,
+    events: VecDeque<PullServerEvent>,
+    out: VecDeque<Bytes>,
+    queued_bytes: usize,
+    scratch: BytesMut,
+    location_id: u32,
+    sequence: u8,
+    client_id: Option<u32>,
+    packets_sent: u64,
+}
+
+impl PullServerConnection {
+    /// A connection that was just accepted at `now`.
+    pub fn new(config: PullServerConfig, now: Instant) -> PullServerConnection {
+        let deadline = now.checked_add(config.head_timeout);
+        PullServerConnection {
+            config,
+            state: State::ReadingHead,
+            head: Vec::new(),
+            head_deadline: deadline,
+            request: None,
+            events: VecDeque::new(),
+            out: VecDeque::new(),
+            queued_bytes: 0,
+            scratch: BytesMut::new(),
+            location_id: 0,
+            sequence: 0,
+            client_id: None,
+            packets_sent: 0,
+        }
+    }
+
+    // ---- getters ----
+
+    /// The request being served, once its head is complete.
+    pub fn request(&self) -> Option<&PullRequest> {
+        self.request.as_ref()
+    }
+
+    /// True while Play packets may be fed.
+    pub fn is_streaming(&self) -> bool {
+        self.state == State::Streaming
+    }
+
+    /// True when the socket should be closed (after draining `poll_transmit`).
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Closing | State::Closed) && self.out.is_empty()
+    }
+
+    /// Bytes queued for the socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// The client id given in the response, once accepted.
+    pub fn client_id(&self) -> Option<u32> {
+        self.client_id
+    }
+
+    /// `$D` packets queued so far on this connection.
+    pub fn packets_sent(&self) -> u64 {
+        self.packets_sent
+    }
+
+    /// LocationId the next `$D` will carry.
+    pub fn next_location_id(&self) -> u32 {
+        self.location_id
+    }
+
+    // ---- input ----
+
+    /// Feeds bytes read from the socket. Bytes after the request head are
+    /// ignored (non-pipelined mode: players send nothing more).
+    pub fn handle_input(&mut self, data: &[u8], _now: Instant) {
+        if self.state != State::ReadingHead {
+            return;
+        }
+        let before = self.head.len();
+        let room = self.config.max_head_size.saturating_sub(before);
+        let take = data.len().min(room.saturating_add(4));
+        self.head.extend_from_slice(&data[..take]);
+        // Only look for the end from just before the new bytes.
+        let search_from = before.saturating_sub(3);
+        let end = find_head_end(&self.head[search_from..]).map(|e| e + search_from);
+        match end {
+            Some(end) if end <= self.config.max_head_size => {
+                self.head.truncate(end);
+                self.parse_head();
+            }
+            Some(_) | None if self.head.len() > self.config.max_head_size => {
+                self.refuse(431, "request head too large");
+            }
+            _ => {}
+        }
+    }
+
+    /// The peer closed its side: nothing more will be sent.
+    pub fn handle_peer_closed(&mut self) {
+        self.state = State::Closed;
+        self.out.clear();
+        self.queued_bytes = 0;
+    }
+
+    /// The earliest instant at which [`PullServerConnection::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.state == State::ReadingHead {
+            self.head_deadline
+        } else {
+            None
+        }
+    }
+
+    /// Runs timers. A request head not complete by the deadline gets 408
+    /// (or a silent close if nothing was received).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state != State::ReadingHead {
+            return;
+        }
+        if let Some(deadline) = self.head_deadline
+            && now >= deadline
+        {
+            if self.head.is_empty() {
+                self.state = State::Closed;
+            } else {
+                self.refuse(408, "request head not received in time");
+            }
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<PullServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next buffer to write to the socket.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        let b = self.out.pop_front()?;
+        self.queued_bytes -= b.len();
+        Some(b)
+    }
+
+    // ---- commands ----
+
+    /// Answers the pending request with success.
+    ///
+    /// - Describe: the response head and `header` as `$H` packet(s), then close.
+    /// - Play: the response head and `header` as `$H`; then feed packets.
+    /// - Metafile: an ASX pointing back at this URL (`header` is not used).
+    ///
+    /// `header` is the ASF header: Header Object + the 50-byte Data Object
+    /// start (MS-WMSP 2.2.3.5).
+    pub fn accept(&mut self, header: Bytes, session: Session) -> Result<(), PullError> {
+        if self.state != State::AwaitingDecision {
+            return Err(PullError::Misuse("accept without a pending request"));
+        }
+        let Some(req) = self.request.clone() else {
+            return Err(PullError::Misuse("accept without a pending request"));
+        };
+        if req.kind == PullRequestKind::Metafile {
+            self.send_metafile(&req);
+            return Ok(());
+        }
+        check_asf_header(&header)?;
+        let (client_id, reset) = match session {
+            Session::New { client_id } => (client_id, req.client_id().is_some()),
+            Session::Existing { client_id } => (client_id, false),
+        };
+        self.client_id = Some(client_id);
+        let mut packets = Vec::new();
+        wire::header_packets(&header, &mut self.scratch, &mut packets);
+        let body_len: usize = packets.iter().map(Bytes::len).sum();
+        let (content_type, length) = match req.kind {
+            PullRequestKind::Describe => (
+                CONTENT_TYPE_DESCRIBE,
+                self.config.describe_content_length.then_some(body_len),
+            ),
+            _ => (CONTENT_TYPE_PLAY, None),
+        };
+        let head = self.response_head(&req, client_id, reset, content_type, length);
+        self.queue(Bytes::from(head));
+        for p in packets {
+            self.queue(p);
+        }
+        self.state = if req.kind == PullRequestKind::Play {
+            State::Streaming
+        } else {
+            State::Closing
+        };
+        Ok(())
+    }
+
+    /// Answers the pending request with an error status (e.g. 404 for an
+    /// unknown publishing point) and closes.
+    pub fn reject(&mut self, status: u16) -> Result<(), PullError> {
+        if self.state != State::AwaitingDecision {
+            return Err(PullError::Misuse("reject without a pending request"));
+        }
+        let minor = self.request.as_ref().map_or(0, |r| r.http_minor);
+        let head = self.simple_head(minor, status, &[]);
+        self.queue(Bytes::from(head));
+        self.state = State::Closing;
+        Ok(())
+    }
+
+    /// Answers the pending request with `302 Found` to `location` and closes
+    /// (MS-WMSP 3.2.5.4: clients >= 7.0).
+    pub fn redirect(&mut self, location: &str) -> Result<(), PullError> {
+        if self.state != State::AwaitingDecision {
+            return Err(PullError::Misuse("redirect without a pending request"));
+        }
+        if location.bytes().any(|b| b == b'\r' || b == b'\n') {
+            return Err(PullError::Misuse("redirect location contains CR or LF"));
+        }
+        let minor = self.request.as_ref().map_or(0, |r| r.http_minor);
+        let head = self.simple_head(minor, 302, &[("Location", location)]);
+        self.queue(Bytes::from(head));
+        self.state = State::Closing;
+        Ok(())
+    }
+
+    /// Queues one ASF data packet as `$D` (padding stripped or not: it is sent
+    /// as is). Fails with [`PullError::QueueFull`] (packet not queued, counters
+    /// unchanged) when the queue is over its limit, so the application can
+    /// drop packets or the client.
+    pub fn send_packet(&mut self, packet: Bytes) -> Result<(), PullError> {
+        if self.state != State::Streaming {
+            return Err(PullError::Misuse("send_packet while not streaming"));
+        }
+        if self.queued_bytes >= self.config.max_queued_bytes {
+            return Err(PullError::QueueFull {
+                queued: self.queued_bytes,
+                limit: self.config.max_queued_bytes,
+            });
+        }
+        // MS-WMSP 2.2.3.1.2: $D LocationId = ASF packet number in the
+        // (virtual) file; AFFlags = $D sequence number starting at 0.
+        wire::put_preheader(
+            &mut self.scratch,
+            wire::ID_DATA,
+            packet.len(),
+            self.location_id,
+            0,
+            self.sequence,
+        )?;
+        let pre = self.scratch.split().freeze();
+        self.queue(pre);
+        self.queue(packet);
+        self.location_id = self.location_id.wrapping_add(1);
+        self.sequence = self.sequence.wrapping_add(1);
+        self.packets_sent += 1;
+        Ok(())
+    }
+
+    /// The stream continues with a new ASF header: `$E(1)`, `$C(0)`, then the
+    /// header as `$H` (MS-WMSP 3.2.4.1, 3.2.4.2; no `$M` from a "Rex" server).
+    pub fn change_header(&mut self, header: Bytes) -> Result<(), PullError> {
+        if self.state != State::Streaming {
+            return Err(PullError::Misuse("change_header while not streaming"));
+        }
+        check_asf_header(&header)?;
+        self.queue(Bytes::copy_from_slice(&wire::reason_packet(
+            wire::ID_END,
+            wire::REASON_ENTRY_DONE,
+        )));
+        self.queue(Bytes::copy_from_slice(&wire::reason_packet(
+            wire::ID_CHANGE,
+            0,
+        )));
+        let mut packets = Vec::new();
+        wire::header_packets(&header, &mut self.scratch, &mut packets);
+        for p in packets {
+            self.queue(p);
+        }
+        Ok(())
+    }
+
+    /// The stream ended: `$E(0)` then close (MS-WMSP 3.2.4.1; we close rather
+    /// than send 511 more `$E`).
+    pub fn end_of_stream(&mut self) -> Result<(), PullError> {
+        if self.state != State::Streaming {
+            return Err(PullError::Misuse("end_of_stream while not streaming"));
+        }
+        self.queue(Bytes::copy_from_slice(&wire::reason_packet(
+            wire::ID_END,
+            wire::REASON_END,
+        )));
+        self.state = State::Closing;
+        Ok(())
+    }
+
+    // ---- internals ----
+
+    fn queue(&mut self, b: Bytes) {
+        if b.is_empty() || self.state == State::Closed {
+            return;
+        }
+        self.queued_bytes += b.len();
+        self.out.push_back(b);
+    }
+
+    fn refuse(&mut self, status: u16, reason: &'static str) {
+        let head = self.simple_head(0, status, &[]);
+        self.head = Vec::new();
+        self.queue(Bytes::from(head));
+        self.state = State::Closing;
+        self.events
+            .push_back(PullServerEvent::Refused { status, reason });
+    }
+
+    fn parse_head(&mut self) {
+        let head = std::mem::take(&mut self.head);
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => {
+                self.refuse(400, "request head is incomplete");
+                return;
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                self.refuse(431, "too many header lines");
+                return;
+            }
+            Err(_) => {
+                self.refuse(400, "request head is not valid HTTP");
+                return;
+            }
+        }
+        let method = req.method.unwrap_or("");
+        let path = req.path.unwrap_or("/").to_owned();
+        let http_minor = req.version.unwrap_or(0);
+        let mut host = None;
+        let mut user_agent = None;
+        let mut pragma_lines = Vec::new();
+        let mut connection_close = http_minor == 0;
+        for h in req.headers.iter() {
+            let value = String::from_utf8_lossy(h.value);
+            if h.name.eq_ignore_ascii_case("host") {
+                host = Some(value.trim().to_owned());
+            } else if h.name.eq_ignore_ascii_case("user-agent") {
+                user_agent = Some(value.trim().to_owned());
+            } else if h.name.eq_ignore_ascii_case("pragma") {
+                pragma_lines.push(value.into_owned());
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                connection_close = value.trim().eq_ignore_ascii_case("close");
+            }
+        }
+        let pragmas = Pragmas::parse_all(pragma_lines.iter().map(String::as_str));
+        for (name, value) in pragmas.glued_headers() {
+            if name.eq_ignore_ascii_case("connection") {
+                connection_close = value.eq_ignore_ascii_case("close");
+            }
+        }
+        if method != "GET" {
+            self.refuse(405, "only GET is served by the pull server");
+            return;
+        }
+        let client = ClientVersion::parse(user_agent.as_deref().unwrap_or(""));
+        // MS-WMSP 3.2.5.1: a User-Agent that is not a protocol client token
+        // is a web client; WMS answers 200 with an ASX (<69>).
+        let kind = if !client.is_player() {
+            PullRequestKind::Metafile
+        } else if pragmas.play_stream() {
+            // MS-WMSP 2.2.1.4.36: xPlayStrm=1 asks the server to start streaming.
+            PullRequestKind::Play
+        } else if pragmas.play_next_entry() || pragmas.pipeline_request().is_some() {
+            self.refuse(501, "pipelined-mode requests are not supported");
+            return;
+        } else {
+            PullRequestKind::Describe
+        };
+        let request = PullRequest {
+            kind,
+            path,
+            http_minor,
+            host,
+            user_agent,
+            client,
+            pragmas,
+            connection_close,
+        };
+        self.request = Some(request.clone());
+        self.state = State::AwaitingDecision;
+        self.events.push_back(PullServerEvent::Request(request));
+    }
+
+    fn send_metafile(&mut self, req: &PullRequest) {
+        let host = req
+            .host
+            .clone()
+            .unwrap_or_else(|| self.config.fallback_host.clone());
+        let schemes: Vec<&str> = self.config.asx_schemes.iter().map(String::as_str).collect();
+        let body = asx::metafile_for(&schemes, &host, &req.path);
+        let len = body.len().to_string();
+        let mut head = self.simple_head(
+            req.http_minor,
+            200,
+            &[
+                ("Content-Type", asx::ASX_CONTENT_TYPE),
+                ("Content-Length", &len),
+            ],
+        );
+        head.extend_from_slice(body.as_bytes());
+        self.queue(Bytes::from(head));
+        self.state = State::Closing;
+    }
+
+    fn response_head(
+        &self,
+        req: &PullRequest,
+        client_id: u32,
+        reset: bool,
+        content_type: &str,
+        content_length: Option<usize>,
+    ) -> Vec<u8> {
+        use std::fmt::Write as _;
+        let mut s = String::with_capacity(320);
+        // Header lines as in the notes §3.2 (Describe/Play response), exact casing.
+        let _ = write!(s, "HTTP/1.{} 200 OK\r\n", req.http_minor.min(1));
+        let _ = write!(s, "Server: {}\r\n", self.config.server);
+        s.push_str("Cache-Control: no-cache\r\n");
+        s.push_str("Pragma: no-cache\r\n");
+        let _ = write!(s, "Pragma: client-id={client_id}\r\n");
+        if let Some(t) = self.config.advertise_timeout {
+            let _ = write!(s, "Pragma: timeout={t}\r\n");
+        }
+        if reset {
+            // MS-WMSP 3.2.5.4/3.2.5.6: unknown client-id -> new state + xResetStrm=1.
+            s.push_str("Pragma: xResetStrm=1\r\n");
+        }
+        let _ = write!(s, "Pragma: features=\"{}\"\r\n", self.config.features);
+        let _ = write!(s, "Content-Type: {content_type}\r\n");
+        if let Some(len) = content_length {
+            let _ = write!(s, "Content-Length: {len}\r\n");
+        }
+        s.push_str("Connection: close\r\n\r\n");
+        s.into_bytes()
+    }
+
+    fn simple_head(&self, minor: u8, status: u16, extra: &[(&str, &str)]) -> Vec<u8> {
+        use std::fmt::Write as _;
+        let mut s = String::with_capacity(200);
+        let _ = write!(
+            s,
+            "HTTP/1.{} {} {}\r\n",
+            minor.min(1),
+            status,
+            reason_phrase(status)
+        );
+        let _ = write!(s, "Server: {}\r\n", self.config.server);
+        s.push_str("Cache-Control: no-cache\r\n");
+        let mut has_length = false;
+        for (name, value) in extra {
+            has_length |= name.eq_ignore_ascii_case("content-length");
+            let _ = write!(s, "{name}: {value}\r\n");
+        }
+        if !has_length {
+            s.push_str("Content-Length: 0\r\n");
+        }
+        s.push_str("Connection: close\r\n\r\n");
+        s.into_bytes()
+    }
+}
+
+/// The byte index just past the blank line ending an HTTP head (CRLFCRLF or
+/// bare LFLF), if present.
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            if buf.get(i + 1) == Some(&b'\n') {
+                return Some(i + 2);
+            }
+            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
+                return Some(i + 3);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// ffmpeg (libavformat/mms.c) needs the header to start with the ASF Header
+/// Object GUID and be at least 54 bytes; check that before sending it.
+fn check_asf_header(header: &[u8]) -> Result<(), PullError> {
+    const HEADER_GUID: [u8; 16] = [
+        0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE,
+        0x6C,
+    ];
+    if header.len() < 30 + 24 {
+        return Err(PullError::BadHeader {
+            offset: header.len(),
+            what: "ASF header shorter than 54 bytes",
+        });
+    }
+    if header[..16] != HEADER_GUID {
+        return Err(PullError::BadHeader {
+            offset: 0,
+            what: "does not start with the ASF Header Object GUID",
+        });
+    }
+    Ok(())
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        302 => "Found",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
