@@ -6,4 +6,5 @@
 // -- pull side (C2) --
 pub mod asx;
 pub mod pragma;
+pub mod pull_client;
 pub mod pull_server;

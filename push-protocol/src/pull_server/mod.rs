@@ -279,6 +279,7 @@ pub struct PullServerConnection {
     sequence: u8,
     client_id: Option<u32>,
     packets_sent: u64,
+    http_minor: u8,
 }
 
 impl PullServerConnection {
@@ -299,6 +300,7 @@ impl PullServerConnection {
             sequence: 0,
             client_id: None,
             packets_sent: 0,
+            http_minor: 0,
         }
     }
 
@@ -571,7 +573,7 @@ impl PullServerConnection {
     }
 
     fn refuse(&mut self, status: u16, reason: &'static str) {
-        let head = self.simple_head(0, status, &[]);
+        let head = self.simple_head(self.http_minor, status, &[]);
         self.head = Vec::new();
         self.queue(Bytes::from(head));
         self.state = State::Closing;
@@ -601,6 +603,7 @@ impl PullServerConnection {
         let method = req.method.unwrap_or("");
         let path = req.path.unwrap_or("/").to_owned();
         let http_minor = req.version.unwrap_or(0);
+        self.http_minor = http_minor;
         let mut host = None;
         let mut user_agent = None;
         let mut pragma_lines = Vec::new();

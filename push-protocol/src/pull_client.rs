@@ -1,0 +1,756 @@
+//! MS-WMSP (MMSH) pull client, NSPlayer side, non-pipelined mode: Describe
+//! on one TCP connection, then Play on a second one, as ffmpeg and VLC do.
+//!
+//! Used by `wmpush pull`, relays and load tests. Sans-IO: the application
+//! opens sockets when asked and feeds bytes in.
+//!
+//! # Call order
+//!
+//! 1. [`PullClient::new`], then drain [`PullClient::poll_event`]: the first
+//!    event is [`PullClientEvent::Connect`]. Close any previous socket, open
+//!    a TCP connection to that authority, then call
+//!    [`PullClient::handle_connected`].
+//! 2. Write every buffer from [`PullClient::poll_transmit`] to the socket.
+//! 3. Feed received bytes to [`PullClient::handle_input`] and EOF to
+//!    [`PullClient::handle_eof`]; call [`PullClient::handle_timeout`] when
+//!    [`PullClient::poll_timeout`] passes.
+//! 4. Drain [`PullClient::poll_event`] after every input: header, packets,
+//!    header changes, end, or a new `Connect` (Play after Describe, redirects).
+//!
+//! Bytes fed between a `Connect` event and `handle_connected` are dropped
+//! (they belong to the old connection).
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::pragma::{StreamSwitchEntry, stream_switch_line};
+use crate::pull_server::PullError;
+use crate::pull_server::wire::{self, PullFrame, PullFrameDecoder};
+
+/// User-Agent of VLC's MMSH access (a real player string).
+pub const DEFAULT_USER_AGENT: &str = "NSPlayer/7.10.0.3059";
+
+/// Settings of a pull client.
+#[derive(Debug, Clone)]
+pub struct PullClientConfig {
+    /// `User-Agent`; must start with `NSPlayer/` for real servers to stream.
+    pub user_agent: String,
+    /// `xClientGUID` value in registry form with braces; the caller draws it
+    /// from its RNG (MS-WMSP 2.2.1.4.33: same for all requests of a session).
+    pub client_guid: String,
+    /// Redirects followed before failing.
+    pub max_redirects: u32,
+    /// Largest response head accepted, in bytes.
+    pub max_head_size: usize,
+    /// Largest reassembled ASF header, in bytes.
+    pub max_header_size: usize,
+    /// Fail when no byte arrives for this long.
+    pub idle_timeout: Duration,
+    /// Use HTTP/1.0 (VLC) rather than HTTP/1.1 (ffmpeg).
+    pub http10: bool,
+}
+
+impl Default for PullClientConfig {
+    fn default() -> Self {
+        PullClientConfig {
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            client_guid: "{3300AD50-2C39-46c0-AE0A-70B2B2CBA2EB}".to_owned(),
+            max_redirects: 5,
+            max_head_size: 16 * 1024,
+            max_header_size: 1024 * 1024,
+            idle_timeout: Duration::from_secs(30),
+            http10: true,
+        }
+    }
+}
+
+/// What the application must do or may look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PullClientEvent {
+    /// Close the current socket (if any), connect to `authority`
+    /// (`host[:port]`), then call [`PullClient::handle_connected`].
+    Connect {
+        /// `host[:port]` to connect to (also sent as `Host`).
+        authority: String,
+    },
+    /// The server redirected us (the next event is a `Connect`).
+    Redirected {
+        /// The `Location` value.
+        location: String,
+    },
+    /// The Describe response was complete.
+    Described {
+        /// The ASF header (Header Object + 50-byte Data Object start).
+        header: Bytes,
+        /// Stream numbers found in the header (these are selected in Play).
+        streams: Vec<u16>,
+        /// The server's `client-id`, if it sent one.
+        client_id: Option<u32>,
+    },
+    /// The Play response's `$H` was complete; packets follow.
+    Playing {
+        /// The ASF header sent with the Play response.
+        header: Bytes,
+    },
+    /// One ASF data packet (`$D` payload, padding possibly stripped).
+    Packet {
+        /// The `$D` LocationId (packet number in the virtual file).
+        location_id: u32,
+        /// The ASF packet.
+        data: Bytes,
+    },
+    /// `$E(1)`, `$C`, `$H`: a new ASF header; packets of the new entry follow.
+    HeaderChanged {
+        /// The new ASF header.
+        header: Bytes,
+        /// Stream numbers in it.
+        streams: Vec<u16>,
+    },
+    /// The stream ended (`$E` with this Reason, or EOF as 0 after the header).
+    Ended {
+        /// The `$E` Reason (0 = done; other HRESULTs are errors).
+        reason: u32,
+    },
+    /// The session failed; nothing more will happen.
+    Failed(PullError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Describe,
+    Play,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    /// Waiting for `handle_connected`.
+    Connecting,
+    /// Reading the response head.
+    Head,
+    /// Reading the body.
+    Body,
+    /// Finished or failed.
+    Done,
+}
+
+/// The pull client. See the module docs for the call order.
+#[derive(Debug)]
+pub struct PullClient {
+    config: PullClientConfig,
+    authority: String,
+    path: String,
+    phase: Phase,
+    conn: Conn,
+    redirects: u32,
+    head: Vec<u8>,
+    body_left: Option<u64>,
+    decoder: PullFrameDecoder,
+    header_buf: BytesMut,
+    header_pending: bool,
+    after_change: bool,
+    expect_change: bool,
+    header: Option<Bytes>,
+    streams: Vec<u16>,
+    client_id: Option<u32>,
+    request_context: u32,
+    events: VecDeque<PullClientEvent>,
+    out: VecDeque<Bytes>,
+    deadline: Option<Instant>,
+    now: Instant,
+}
+
+impl PullClient {
+    /// A client for `authority` (`host[:port]`) and `path` (starting with `/`).
+    pub fn new(config: PullClientConfig, authority: &str, path: &str, now: Instant) -> PullClient {
+        let mut c = PullClient {
+            config,
+            authority: authority.to_owned(),
+            path: if path.starts_with('/') {
+                path.to_owned()
+            } else {
+                format!("/{path}")
+            },
+            phase: Phase::Describe,
+            conn: Conn::Connecting,
+            redirects: 0,
+            head: Vec::new(),
+            body_left: None,
+            decoder: PullFrameDecoder::new(),
+            header_buf: BytesMut::new(),
+            header_pending: false,
+            after_change: false,
+            expect_change: false,
+            header: None,
+            streams: Vec::new(),
+            client_id: None,
+            request_context: 0,
+            events: VecDeque::new(),
+            out: VecDeque::new(),
+            deadline: None,
+            now,
+        };
+        c.events.push_back(PullClientEvent::Connect {
+            authority: c.authority.clone(),
+        });
+        c
+    }
+
+    // ---- getters ----
+
+    /// The current ASF header, once known.
+    pub fn header(&self) -> Option<&Bytes> {
+        self.header.as_ref()
+    }
+
+    /// Stream numbers of the current header.
+    pub fn streams(&self) -> &[u16] {
+        &self.streams
+    }
+
+    /// True once the session ended or failed.
+    pub fn is_done(&self) -> bool {
+        self.conn == Conn::Done
+    }
+
+    /// The server's client id, if any.
+    pub fn client_id(&self) -> Option<u32> {
+        self.client_id
+    }
+
+    // ---- input ----
+
+    /// The socket asked for by the last `Connect` is open: the request is queued.
+    pub fn handle_connected(&mut self, now: Instant) {
+        if self.conn != Conn::Connecting {
+            return;
+        }
+        self.now = now;
+        self.request_context += 1;
+        let req = self.build_request();
+        self.out.push_back(Bytes::from(req));
+        self.conn = Conn::Head;
+        self.head.clear();
+        self.decoder = PullFrameDecoder::new();
+        self.body_left = None;
+        self.touch(now);
+    }
+
+    /// Bytes read from the current socket.
+    pub fn handle_input(&mut self, mut data: &[u8], now: Instant) {
+        self.now = now;
+        if matches!(self.conn, Conn::Connecting | Conn::Done) {
+            return;
+        }
+        self.touch(now);
+        if self.conn == Conn::Head {
+            let room =
+                self.config.max_head_size + 4 - self.head.len().min(self.config.max_head_size);
+            let before = self.head.len();
+            let take = data.len().min(room);
+            self.head.extend_from_slice(&data[..take]);
+            let from = before.saturating_sub(3);
+            match find_head_end(&self.head[from..]).map(|e| e + from) {
+                Some(end) => {
+                    let consumed = end - before;
+                    data = &data[consumed..];
+                    self.head.truncate(end);
+                    if let Err(e) = self.parse_head() {
+                        self.fail(e);
+                        return;
+                    }
+                    if self.conn != Conn::Body {
+                        return;
+                    }
+                }
+                None => {
+                    if self.head.len() > self.config.max_head_size {
+                        self.fail(PullError::HeadTooLarge {
+                            limit: self.config.max_head_size,
+                        });
+                    }
+                    return;
+                }
+            }
+        }
+        if self.conn == Conn::Body {
+            if let Some(left) = self.body_left {
+                let n = usize::try_from(left).unwrap_or(usize::MAX).min(data.len());
+                data = &data[..n];
+                self.body_left = Some(left - n as u64);
+            }
+            self.decoder.push(data);
+            self.drain_frames();
+            if self.body_left == Some(0) && self.conn == Conn::Body {
+                self.body_finished();
+            }
+        }
+    }
+
+    /// The current socket reached EOF.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        match self.conn {
+            Conn::Head => self.fail(PullError::Protocol(
+                "connection closed before the response head",
+            )),
+            Conn::Body => self.body_finished(),
+            _ => {}
+        }
+    }
+
+    /// When [`PullClient::handle_timeout`] must run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.conn {
+            Conn::Head | Conn::Body => self.deadline,
+            _ => None,
+        }
+    }
+
+    /// Fails the session if nothing arrived for `idle_timeout`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if let Some(d) = self.poll_timeout()
+            && now >= d
+        {
+            self.fail(PullError::Protocol(
+                "no data from the server within the idle timeout",
+            ));
+        }
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<PullClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next buffer to write to the socket.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.out.pop_front()
+    }
+
+    // ---- internals ----
+
+    fn touch(&mut self, now: Instant) {
+        self.deadline = now.checked_add(self.config.idle_timeout);
+    }
+
+    fn fail(&mut self, e: PullError) {
+        if self.conn != Conn::Done {
+            self.conn = Conn::Done;
+            self.events.push_back(PullClientEvent::Failed(e));
+        }
+    }
+
+    fn build_request(&self) -> String {
+        let mut s = String::with_capacity(512);
+        let version = if self.config.http10 { "1.0" } else { "1.1" };
+        let _ = write!(s, "GET {} HTTP/{version}\r\n", self.path);
+        s.push_str("Accept: */*\r\n");
+        let _ = write!(s, "User-Agent: {}\r\n", self.config.user_agent);
+        let _ = write!(s, "Host: {}\r\n", self.authority);
+        match self.phase {
+            Phase::Describe => {
+                // Same Pragma lines as VLC's and ffmpeg's Describe (interop notes §4).
+                let _ = write!(
+                    s,
+                    "Pragma: no-cache,rate=1.000000,stream-time=0,stream-offset=0:0,request-context={},max-duration=0\r\n",
+                    self.request_context
+                );
+                let _ = write!(s, "Pragma: xClientGUID={}\r\n", self.config.client_guid);
+            }
+            Phase::Play => {
+                let _ = write!(
+                    s,
+                    "Pragma: no-cache,rate=1.000000,stream-time=0,stream-offset=4294967295:4294967295,request-context={},max-duration=0\r\n",
+                    self.request_context
+                );
+                let _ = write!(s, "Pragma: xClientGUID={}\r\n", self.config.client_guid);
+                s.push_str("Pragma: xPlayStrm=1\r\n");
+                if let Some(id) = self.client_id {
+                    let _ = write!(s, "Pragma: client-id={id}\r\n");
+                }
+                // MS-WMSP 2.2.1.4.26/27: one entry per stream, hex numbers,
+                // on its own Pragma line.
+                let entries: Vec<StreamSwitchEntry> = self
+                    .streams
+                    .iter()
+                    .filter_map(|n| StreamSwitchEntry::parse(&format!("ffff:{n:x}:0")))
+                    .collect();
+                let _ = write!(s, "Pragma: stream-switch-count={}\r\n", entries.len());
+                let _ = write!(s, "Pragma: {}\r\n", stream_switch_line(&entries));
+            }
+        }
+        s.push_str("Connection: Close\r\n\r\n");
+        s
+    }
+
+    fn parse_head(&mut self) -> Result<(), PullError> {
+        let head = std::mem::take(&mut self.head);
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => {
+                return Err(PullError::MalformedResponse("incomplete response head"));
+            }
+            Err(_) => {
+                return Err(PullError::MalformedResponse(
+                    "response head is not valid HTTP",
+                ));
+            }
+        }
+        let status = resp.code.unwrap_or(0);
+        let mut location = None;
+        let mut length = None;
+        let mut client_id = None;
+        for h in resp.headers.iter() {
+            let value = String::from_utf8_lossy(h.value);
+            if h.name.eq_ignore_ascii_case("location") {
+                location = Some(value.trim().to_owned());
+            } else if h.name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse::<u64>().ok();
+            } else if h.name.eq_ignore_ascii_case("pragma") {
+                let p = crate::pragma::Pragmas::parse_all([value.as_ref()]);
+                if let Some(id) = p.client_id() {
+                    client_id = Some(id);
+                }
+            }
+        }
+        match status {
+            200 => {
+                if client_id.is_some() {
+                    self.client_id = client_id;
+                }
+                self.conn = Conn::Body;
+                self.body_left = length;
+                self.header_buf.clear();
+                self.header_pending = false;
+                Ok(())
+            }
+            301 | 302 | 303 | 307 | 308 => {
+                let Some(location) = location else {
+                    return Err(PullError::Protocol("redirect without Location"));
+                };
+                self.redirects += 1;
+                if self.redirects > self.config.max_redirects {
+                    return Err(PullError::TooManyRedirects(self.config.max_redirects));
+                }
+                let (authority, path) = split_location(&location, &self.authority)
+                    .ok_or(PullError::Protocol("unusable redirect Location"))?;
+                self.authority = authority;
+                self.path = path;
+                self.phase = Phase::Describe;
+                self.conn = Conn::Connecting;
+                self.events
+                    .push_back(PullClientEvent::Redirected { location });
+                self.events.push_back(PullClientEvent::Connect {
+                    authority: self.authority.clone(),
+                });
+                Ok(())
+            }
+            s => Err(PullError::HttpStatus { status: s }),
+        }
+    }
+
+    fn drain_frames(&mut self) {
+        loop {
+            match self.decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    if let Err(e) = self.on_frame(frame) {
+                        self.fail(e);
+                        return;
+                    }
+                    if self.conn != Conn::Body {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: PullFrame) -> Result<(), PullError> {
+        if frame.id != wire::ID_HEADER && self.header_pending {
+            // A header whose last fragment was not flagged ends at the first
+            // packet of another kind (what ffmpeg and VLC do).
+            self.header_complete()?;
+            if self.conn != Conn::Body {
+                return Ok(());
+            }
+        }
+        match frame.id {
+            wire::ID_HEADER => {
+                // MS-WMSP 2.2.3.1.2: AFFlags 0x04 = first fragment, 0x08 = last.
+                if frame.af_flags & wire::AF_FIRST != 0 {
+                    self.header_buf.clear();
+                }
+                if self.header_buf.len() + frame.payload.len() > self.config.max_header_size {
+                    return Err(PullError::BadHeader {
+                        offset: self.header_buf.len(),
+                        what: "ASF header larger than the configured limit",
+                    });
+                }
+                self.header_buf.extend_from_slice(&frame.payload);
+                self.header_pending = true;
+                if frame.af_flags & wire::AF_LAST != 0 {
+                    self.header_complete()?;
+                }
+            }
+            wire::ID_DATA => {
+                if self.phase == Phase::Describe {
+                    // Describe bodies end at the first non-$H packet (VLC).
+                    self.body_finished();
+                    return Ok(());
+                }
+                if self.header.is_none() {
+                    return Err(PullError::Protocol("$D before any $H"));
+                }
+                self.events.push_back(PullClientEvent::Packet {
+                    location_id: frame.location_id,
+                    data: frame.payload,
+                });
+            }
+            wire::ID_END => {
+                let reason = frame.reason.unwrap_or(0);
+                if reason == wire::REASON_ENTRY_DONE {
+                    // MS-WMSP 2.2.3.4: S_FALSE, a $C follows.
+                    self.expect_change = true;
+                } else {
+                    self.conn = Conn::Done;
+                    self.events.push_back(PullClientEvent::Ended { reason });
+                }
+            }
+            wire::ID_CHANGE => {
+                // MS-WMSP 2.2.3.2: the new header follows as $H ($M first
+                // from a Cougar server).
+                self.after_change = true;
+                self.expect_change = false;
+                self.header_buf.clear();
+            }
+            // $M metadata, $P packet-pair, $T test: nothing to deliver.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn header_complete(&mut self) -> Result<(), PullError> {
+        self.header_pending = false;
+        let header = self.header_buf.split().freeze();
+        let streams = stream_numbers(&header)?;
+        match self.phase {
+            Phase::Describe => {
+                self.header = Some(header.clone());
+                self.streams = streams.clone();
+                self.events.push_back(PullClientEvent::Described {
+                    header,
+                    streams,
+                    client_id: self.client_id,
+                });
+                self.start_play();
+            }
+            Phase::Play => {
+                if self.after_change {
+                    self.after_change = false;
+                    self.header = Some(header.clone());
+                    self.streams = streams.clone();
+                    self.events
+                        .push_back(PullClientEvent::HeaderChanged { header, streams });
+                } else {
+                    self.header = Some(header.clone());
+                    self.events.push_back(PullClientEvent::Playing { header });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn start_play(&mut self) {
+        self.phase = Phase::Play;
+        self.conn = Conn::Connecting;
+        self.events.push_back(PullClientEvent::Connect {
+            authority: self.authority.clone(),
+        });
+    }
+
+    fn body_finished(&mut self) {
+        if self.header_pending
+            && let Err(e) = self.header_complete()
+        {
+            self.fail(e);
+            return;
+        }
+        match (self.phase, self.conn) {
+            (_, Conn::Connecting | Conn::Done) => {}
+            (Phase::Describe, _) => {
+                self.fail(PullError::Protocol(
+                    "Describe response carried no ASF header",
+                ));
+            }
+            (Phase::Play, _) => {
+                if self.header.is_none() {
+                    self.fail(PullError::Protocol("Play response carried no ASF header"));
+                } else {
+                    self.conn = Conn::Done;
+                    self.events.push_back(PullClientEvent::Ended { reason: 0 });
+                }
+            }
+        }
+    }
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            if buf.get(i + 1) == Some(&b'\n') {
+                return Some(i + 2);
+            }
+            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
+                return Some(i + 3);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Splits a redirect `Location` into (authority, path). Absolute `http://`,
+/// `mms://`, `mmsh://` URLs and absolute paths (same authority) are accepted.
+fn split_location(location: &str, current: &str) -> Option<(String, String)> {
+    if location.starts_with('/') {
+        return Some((current.to_owned(), location.to_owned()));
+    }
+    let rest = ["http://", "mmsh://", "mms://"].iter().find_map(|p| {
+        (location.len() >= p.len() && location[..p.len()].eq_ignore_ascii_case(p))
+            .then(|| &location[p.len()..])
+    })?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || authority.contains(['\r', '\n', ' ', '@']) {
+        return None;
+    }
+    Some((authority.to_owned(), path.to_owned()))
+}
+
+const ASF_HEADER_OBJECT: [u8; 16] = [
+    0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C,
+];
+const ASF_STREAM_PROPERTIES: [u8; 16] = [
+    0x91, 0x07, 0xDC, 0xB7, 0xB7, 0xA9, 0xCF, 0x11, 0x8E, 0xE6, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65,
+];
+const ASF_HEADER_EXTENSION: [u8; 16] = [
+    0xB5, 0x03, 0xBF, 0x5F, 0x2E, 0xA9, 0xCF, 0x11, 0x8E, 0xE3, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65,
+];
+const ASF_EXTENDED_STREAM_PROPERTIES: [u8; 16] = [
+    0xCB, 0xA5, 0xE6, 0x14, 0x72, 0xC6, 0x32, 0x43, 0x83, 0x99, 0xA9, 0x69, 0x52, 0x06, 0x5B, 0x5A,
+];
+
+/// Stream numbers of an ASF header (Header Object, optionally followed by the
+/// Data Object start), in order of first appearance: from Stream Properties
+/// Objects (ASF 3.3, flags bits 0-6) and Extended Stream Properties Objects
+/// inside the Header Extension (ASF 4.1). A tiny bounded walk, since the
+/// shared asf-format header types were not in the tree yet.
+pub fn stream_numbers(header: &[u8]) -> Result<Vec<u16>, PullError> {
+    if header.len() < 30 || header[..16] != ASF_HEADER_OBJECT {
+        return Err(PullError::BadHeader {
+            offset: 0,
+            what: "does not start with the ASF Header Object",
+        });
+    }
+    let size = read_u64(header, 16).unwrap_or(0);
+    let end = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .min(header.len());
+    if end < 30 {
+        return Err(PullError::BadHeader {
+            offset: 16,
+            what: "Header Object size smaller than 30",
+        });
+    }
+    let mut out = Vec::new();
+    walk_objects(header, 30, end, &mut out, true)?;
+    Ok(out)
+}
+
+fn walk_objects(
+    buf: &[u8],
+    mut pos: usize,
+    end: usize,
+    out: &mut Vec<u16>,
+    top: bool,
+) -> Result<(), PullError> {
+    while pos + 24 <= end {
+        let guid = &buf[pos..pos + 16];
+        let size = read_u64(buf, pos + 16).unwrap_or(0);
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size < 24 || size > end - pos {
+            return Err(PullError::BadHeader {
+                offset: pos + 16,
+                what: "object size out of bounds",
+            });
+        }
+        if guid == ASF_STREAM_PROPERTIES {
+            // ASF 3.3: Flags (u16) at object offset 72; stream number = bits 0-6.
+            let flags = read_u16(buf, pos + 72).ok_or(PullError::BadHeader {
+                offset: pos,
+                what: "Stream Properties Object too short",
+            })?;
+            push_unique(out, flags & 0x7f);
+        } else if !top && guid == ASF_EXTENDED_STREAM_PROPERTIES {
+            // ASF 4.1: Stream Number (u16) at object offset 72.
+            if let Some(n) = read_u16(buf, pos + 72) {
+                push_unique(out, n & 0x7f);
+            }
+        } else if top && guid == ASF_HEADER_EXTENSION && size >= 46 {
+            // ASF 3.4: 46 fixed bytes, then the extension objects.
+            walk_objects(buf, pos + 46, pos + size, out, false)?;
+        }
+        pos += size;
+    }
+    Ok(())
+}
+
+fn push_unique(out: &mut Vec<u16>, n: u16) {
+    if n != 0 && !out.contains(&n) {
+        out.push(n);
+    }
+}
+
+fn read_u64(buf: &[u8], at: usize) -> Option<u64> {
+    let b = buf.get(at..at.checked_add(8)?)?;
+    Some(u64::from_le_bytes(b.try_into().ok()?))
+}
+
+fn read_u16(buf: &[u8], at: usize) -> Option<u16> {
+    let b = buf.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([b[0], b[1]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        assert_eq!(
+            split_location("http://a:1/x?y", "b"),
+            Some(("a:1".into(), "/x?y".into()))
+        );
+        assert_eq!(split_location("/z", "b"), Some(("b".into(), "/z".into())));
+        assert_eq!(
+            split_location("mms://h", "b"),
+            Some(("h".into(), "/".into()))
+        );
+        assert_eq!(split_location("ftp://h/", "b"), None);
+    }
+}
