@@ -6,10 +6,14 @@
 //!
 //! Start with [`sink`] for the contract every output implements.
 
+pub mod clock;
 pub mod error;
+pub mod file_sink;
 pub mod sink;
 
 // -- F: push and network sinks --
 
+pub use clock::{Clock, ManualClock, Pacer, SystemClock};
 pub use error::{Error, Result, SinkError, SinkId};
+pub use file_sink::{FileSink, FileSinkConfig};
 pub use sink::{DataUnit, PacketInfo, SinkStats, WriterSink};
