@@ -10,6 +10,8 @@ pub mod clock;
 pub mod error;
 pub mod file_sink;
 pub mod sink;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 // -- F: push and network sinks --
 

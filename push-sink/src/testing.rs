@@ -1,0 +1,711 @@
+//! Conformance kit (cargo feature `testing`): checks any [`WriterSink`] can run against itself,
+//! plus small sinks for tests (a recorder and a sink that fails on demand).
+//!
+//! ```
+//! use push_sink::testing;
+//! use push_sink::{FileSink, FileSinkConfig};
+//!
+//! let report = testing::run_all(&mut || {
+//!     Box::new(FileSink::new(std::io::Cursor::new(Vec::new()), FileSinkConfig::default()))
+//! });
+//! report.assert_ok();
+//! ```
+//!
+//! The input is a [`SyntheticStream`]: a small but valid ASF header (File Properties, one
+//! video and one audio Stream Properties Object) and fixed-size data packets with one payload
+//! each, built in code, so sinks that parse what they get (like `FileSink`) accept it.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::SinkError;
+use crate::sink::{DataUnit, PacketInfo, SinkStats, WriterSink};
+
+/// Makes a fresh sink for each check.
+pub type SinkFactory<'a> = dyn FnMut() -> Box<dyn WriterSink> + 'a;
+
+/// One failed check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The check's name (e.g. "header_before_data").
+    pub check: &'static str,
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// The result of [`run_all`]: every check by name, passed or failed.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// (check name, outcome), in the order run.
+    pub outcomes: Vec<(&'static str, Result<(), Failure>)>,
+}
+
+impl Report {
+    /// The failures only.
+    pub fn failures(&self) -> Vec<&Failure> {
+        self.outcomes
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().err())
+            .collect()
+    }
+
+    /// True when every check passed.
+    pub fn is_ok(&self) -> bool {
+        self.failures().is_empty()
+    }
+
+    /// Panics with every failure listed, unless all checks passed (for tests).
+    #[track_caller]
+    pub fn assert_ok(&self) {
+        let failures = self.failures();
+        assert!(
+            failures.is_empty(),
+            "WriterSink conformance failed:\n{}",
+            failures
+                .iter()
+                .map(|f| format!("  {}: {}", f.check, f.detail))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+/// Runs every check of the kit, each on a fresh sink from `make`.
+pub fn run_all(make: &mut SinkFactory<'_>) -> Report {
+    type Check = fn(&mut SinkFactory<'_>) -> Result<(), Failure>;
+    let checks: [(&'static str, Check); 8] = [
+        ("header_before_data", check_header_before_data),
+        ("allocate_data_unit", check_allocate_data_unit),
+        ("multiple_headers", check_multiple_headers),
+        ("end_after_data", check_end_after_data),
+        ("object_safety", check_object_safety),
+        ("stats_monotonic", check_stats_monotonic),
+        ("errors_are_values", check_errors_are_values),
+        ("is_real_time_stable", check_is_real_time_stable),
+    ];
+    let mut report = Report::default();
+    for (name, check) in checks {
+        let outcome = match catch_unwind(AssertUnwindSafe(|| check(make))) {
+            Ok(r) => r,
+            Err(panic) => Err(fail(name, format!("panicked: {}", panic_text(&panic)))),
+        };
+        report.outcomes.push((name, outcome));
+    }
+    report
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| String::from("(non-string panic)"))
+}
+
+fn fail(check: &'static str, detail: impl Into<String>) -> Failure {
+    Failure {
+        check,
+        detail: detail.into(),
+    }
+}
+
+fn ok_or_fail(check: &'static str, what: &str, r: Result<(), SinkError>) -> Result<(), Failure> {
+    r.map_err(|e| fail(check, format!("{what} returned Err: {e}")))
+}
+
+/// Feeds `stream`'s packets `range` through `allocate_data_unit` (as the writer does when
+/// the sink is alone) and `on_data_unit`.
+fn feed(
+    check: &'static str,
+    sink: &mut dyn WriterSink,
+    stream: &SyntheticStream,
+    range: std::ops::Range<usize>,
+) -> Result<(), Failure> {
+    for i in range {
+        let unit = stream.unit_for(sink, i).map_err(|e| fail(check, e))?;
+        ok_or_fail(check, "on_data_unit", sink.on_data_unit(unit))?;
+    }
+    Ok(())
+}
+
+/// IWMWriterSink: the header comes before any data unit; a sink accepts the header, then data
+/// units, then the end. Counters, when the sink reports them, match what it was given.
+pub fn check_header_before_data(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "header_before_data";
+    let stream = SyntheticStream::default();
+    let mut sink = make();
+    ok_or_fail(C, "on_header", sink.on_header(&stream.header))?;
+    feed(C, sink.as_mut(), &stream, 0..stream.len())?;
+    let s = sink.stats();
+    if s.headers != 0 && s.headers != 1 {
+        return Err(fail(
+            C,
+            format!("stats.headers is {} after one header", s.headers),
+        ));
+    }
+    let handled = s.packets + s.drops + s.queue_depth;
+    if s.packets != 0 && handled != stream.len() as u64 {
+        return Err(fail(
+            C,
+            format!(
+                "packets + drops + queue_depth = {handled}, sent {}",
+                stream.len()
+            ),
+        ));
+    }
+    ok_or_fail(C, "on_end_writing", sink.on_end_writing())
+}
+
+/// `allocate_data_unit` gives a buffer whose `len()` is the headroom and whose capacity holds
+/// headroom + packet size, and the sink accepts the unit built in it.
+pub fn check_allocate_data_unit(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "allocate_data_unit";
+    for size in [SyntheticStream::MIN_PACKET_SIZE, 1500, 8192, 64 * 1024 - 1] {
+        let stream = SyntheticStream::new(size, 3);
+        let mut sink = make();
+        ok_or_fail(C, "on_header", sink.on_header(&stream.header))?;
+        for i in 0..stream.len() {
+            let buf = sink.allocate_data_unit(size);
+            let headroom = buf.len();
+            if headroom > 64 * 1024 {
+                return Err(fail(
+                    C,
+                    format!("headroom of {headroom} bytes is unreasonable"),
+                ));
+            }
+            if buf.capacity() < headroom + size {
+                return Err(fail(
+                    C,
+                    format!(
+                        "capacity {} < headroom {headroom} + packet size {size}",
+                        buf.capacity()
+                    ),
+                ));
+            }
+            let unit = stream.unit_in(buf, i).map_err(|e| fail(C, e))?;
+            if unit.packet() != &stream.packets[i][..] {
+                return Err(fail(C, "packet bytes changed in the sink's buffer"));
+            }
+            ok_or_fail(C, "on_data_unit", sink.on_data_unit(unit))?;
+        }
+        ok_or_fail(C, "on_end_writing", sink.on_end_writing())?;
+    }
+    Ok(())
+}
+
+/// IWMWriterSink: "may be delivered more than once"; every header is honoured.
+pub fn check_multiple_headers(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "multiple_headers";
+    let stream = SyntheticStream::default();
+    let mut sink = make();
+    ok_or_fail(C, "first on_header", sink.on_header(&stream.header))?;
+    feed(C, sink.as_mut(), &stream, 0..stream.len() / 2)?;
+    let before = sink.stats().headers;
+    ok_or_fail(C, "second on_header", sink.on_header(&stream.header))?;
+    let after = sink.stats().headers;
+    if before != 0 && after != before + 1 {
+        return Err(fail(
+            C,
+            format!("stats.headers went {before} -> {after} on a second header"),
+        ));
+    }
+    feed(C, sink.as_mut(), &stream, stream.len() / 2..stream.len())?;
+    ok_or_fail(C, "on_end_writing", sink.on_end_writing())
+}
+
+/// `on_end_writing` after data units, and also after a header with no data at all.
+pub fn check_end_after_data(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "end_after_data";
+    let stream = SyntheticStream::default();
+    let mut sink = make();
+    ok_or_fail(C, "on_header", sink.on_header(&stream.header))?;
+    ok_or_fail(C, "on_end_writing with no data", sink.on_end_writing())?;
+    let mut sink = make();
+    ok_or_fail(C, "on_header", sink.on_header(&stream.header))?;
+    feed(C, sink.as_mut(), &stream, 0..1)?;
+    ok_or_fail(C, "on_end_writing after one unit", sink.on_end_writing())
+}
+
+/// The sink works behind `Box<dyn WriterSink>` and can move to another thread (`Send`).
+pub fn check_object_safety(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "object_safety";
+    let stream = SyntheticStream::default();
+    let sink: Box<dyn WriterSink> = make();
+    let handle = std::thread::spawn(move || {
+        let mut sink = sink;
+        let r = sink.on_header(&stream.header).map_err(|e| e.to_string());
+        let name = sink.name();
+        (r, name)
+    });
+    match handle.join() {
+        Ok((Ok(()), name)) if !name.is_empty() => Ok(()),
+        Ok((Ok(()), _)) => Err(fail(C, "name() is empty")),
+        Ok((Err(e), _)) => Err(fail(C, format!("on_header on another thread: {e}"))),
+        Err(p) => Err(fail(
+            C,
+            format!("panicked on another thread: {}", panic_text(&p)),
+        )),
+    }
+}
+
+/// Counters only grow (queue depth excepted: it is a gauge).
+pub fn check_stats_monotonic(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "stats_monotonic";
+    let stream = SyntheticStream::default();
+    let mut sink = make();
+    let mut last = sink.stats();
+    let mut step = |sink: &dyn WriterSink, when: &str| -> Result<(), Failure> {
+        let now = sink.stats();
+        let pairs = [
+            ("headers", last.headers, now.headers),
+            ("packets", last.packets, now.packets),
+            ("bytes", last.bytes, now.bytes),
+            ("drops", last.drops, now.drops),
+            ("reconnects", last.reconnects, now.reconnects),
+        ];
+        for (field, a, b) in pairs {
+            if b < a {
+                return Err(fail(
+                    C,
+                    format!("stats.{field} went down from {a} to {b} after {when}"),
+                ));
+            }
+        }
+        last = now;
+        Ok(())
+    };
+    ok_or_fail(C, "on_header", sink.on_header(&stream.header))?;
+    step(sink.as_ref(), "on_header")?;
+    for i in 0..stream.len() {
+        let unit = stream.unit_for(sink.as_mut(), i).map_err(|e| fail(C, e))?;
+        ok_or_fail(C, "on_data_unit", sink.on_data_unit(unit))?;
+        step(sink.as_ref(), "on_data_unit")?;
+    }
+    ok_or_fail(C, "on_end_writing", sink.on_end_writing())?;
+    step(sink.as_ref(), "on_end_writing")
+}
+
+/// Misuse and bad input give `Err` values (or are tolerated), never a panic: a data unit
+/// before any header, a header that is not ASF, calls after the end.
+pub fn check_errors_are_values(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "errors_are_values";
+    let stream = SyntheticStream::default();
+    type Probe<'p> = (&'static str, &'p dyn Fn(&mut dyn WriterSink));
+    let probes: [Probe<'_>; 3] = [
+        ("on_data_unit before on_header", &|s| {
+            let _ = s.on_data_unit(DataUnit::shared(
+                stream.packets[0].clone(),
+                PacketInfo::default(),
+            ));
+        }),
+        ("on_header with garbage", &|s| {
+            let _ = s.on_header(&Bytes::from_static(b"not an ASF header"));
+            let _ = s.on_end_writing();
+        }),
+        ("calls after on_end_writing", &|s| {
+            let _ = s.on_header(&stream.header);
+            let _ = s.on_end_writing();
+            let _ = s.on_data_unit(DataUnit::shared(
+                stream.packets[0].clone(),
+                PacketInfo::default(),
+            ));
+            let _ = s.on_end_writing();
+            let _ = s.stats();
+        }),
+    ];
+    for (what, probe) in probes {
+        let mut sink = make();
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| probe(sink.as_mut()))) {
+            return Err(fail(C, format!("{what}: panicked: {}", panic_text(&p))));
+        }
+    }
+    Ok(())
+}
+
+/// `is_real_time` answers the same every time (the writer decides pacing from it).
+pub fn check_is_real_time_stable(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "is_real_time_stable";
+    let stream = SyntheticStream::default();
+    let mut sink = make();
+    let first = sink.is_real_time();
+    ok_or_fail(C, "on_header", sink.on_header(&stream.header))?;
+    if sink.is_real_time() != first {
+        return Err(fail(C, "is_real_time changed after on_header"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A small valid ASF stream built in code: header (Header Object + 50-byte Data Object header)
+/// and fixed-size packets, each with one payload (a whole media object of stream 1, video,
+/// key frame every 5th packet, or stream 2, audio).
+#[derive(Debug, Clone)]
+pub struct SyntheticStream {
+    /// Header Object + Data Object header, as `on_header` receives it.
+    pub header: Bytes,
+    /// Packet size of every packet.
+    pub packet_size: usize,
+    /// The packets.
+    pub packets: Vec<Bytes>,
+    /// Per-packet information (send time, index, key frame).
+    pub infos: Vec<PacketInfo>,
+}
+
+impl Default for SyntheticStream {
+    /// 20 packets of 1000 bytes.
+    fn default() -> Self {
+        SyntheticStream::new(1000, 20)
+    }
+}
+
+// GUIDs in disk order (ASF 10.1, 10.2, 10.4).
+const G_HEADER: [u8; 16] = guid(
+    0x75B22630,
+    0x668E,
+    0x11CF,
+    [0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C],
+);
+const G_DATA: [u8; 16] = guid(
+    0x75B22636,
+    0x668E,
+    0x11CF,
+    [0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C],
+);
+const G_FILE_PROPS: [u8; 16] = guid(
+    0x8CABDCA1,
+    0xA947,
+    0x11CF,
+    [0x8E, 0xE4, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65],
+);
+const G_STREAM_PROPS: [u8; 16] = guid(
+    0xB7DC0791,
+    0xA9B7,
+    0x11CF,
+    [0x8E, 0xE6, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65],
+);
+const G_VIDEO: [u8; 16] = guid(
+    0xBC19EFC0,
+    0x5B4D,
+    0x11CF,
+    [0xA8, 0xFD, 0x00, 0x80, 0x5F, 0x5C, 0x44, 0x2B],
+);
+const G_AUDIO: [u8; 16] = guid(
+    0xF8699E40,
+    0x5B4D,
+    0x11CF,
+    [0xA8, 0xFD, 0x00, 0x80, 0x5F, 0x5C, 0x44, 0x2B],
+);
+const G_NO_EC: [u8; 16] = guid(
+    0x20FB5700,
+    0x5B55,
+    0x11CF,
+    [0xA8, 0xFD, 0x00, 0x80, 0x5F, 0x5C, 0x44, 0x2B],
+);
+
+const fn guid(d1: u32, d2: u16, d3: u16, d4: [u8; 8]) -> [u8; 16] {
+    asf_format::Guid::from_fields(d1, d2, d3, d4).0
+}
+
+impl SyntheticStream {
+    /// Smallest packet size accepted by [`new`](Self::new).
+    pub const MIN_PACKET_SIZE: usize = 64;
+
+    /// A stream of `count` packets of `packet_size` bytes (at least
+    /// [`MIN_PACKET_SIZE`](Self::MIN_PACKET_SIZE), at most 65535), one packet every 40 ms,
+    /// preroll 1000 ms.
+    pub fn new(packet_size: usize, count: usize) -> Self {
+        let packet_size = packet_size.clamp(Self::MIN_PACKET_SIZE, 65535);
+        let header = synthetic_header(packet_size as u32);
+        let mut packets = Vec::with_capacity(count);
+        let mut infos = Vec::with_capacity(count);
+        for i in 0..count {
+            let video = i % 2 == 0;
+            let key = video && i % 10 == 0;
+            let send = (i as u32) * 40;
+            packets.push(synthetic_packet(packet_size, i, video, key, send));
+            infos.push(PacketInfo {
+                send_time_ms: send,
+                duration_ms: 40,
+                index: i as u64,
+                key_frame: key || !video,
+            });
+        }
+        SyntheticStream {
+            header,
+            packet_size,
+            packets,
+            infos,
+        }
+    }
+
+    /// Number of packets.
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// True when there are no packets.
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Packet `i` in a buffer from `sink.allocate_data_unit`, as the writer builds it.
+    pub fn unit_for(&self, sink: &mut dyn WriterSink, i: usize) -> Result<DataUnit, String> {
+        let buf = sink.allocate_data_unit(self.packet_size);
+        self.unit_in(buf, i)
+    }
+
+    /// Packet `i` appended after the headroom already in `buf`.
+    pub fn unit_in(&self, mut buf: BytesMut, i: usize) -> Result<DataUnit, String> {
+        let headroom = buf.len();
+        buf.extend_from_slice(&self.packets[i]);
+        DataUnit::new(buf, headroom, self.infos[i]).map_err(|e| e.to_string())
+    }
+}
+
+fn synthetic_header(packet_size: u32) -> Bytes {
+    let mut children = Vec::new();
+    // ASF 3.2 File Properties Object (broadcast: sizes and durations 0).
+    let mut fp = Vec::with_capacity(104);
+    fp.extend_from_slice(&G_FILE_PROPS);
+    fp.extend_from_slice(&104u64.to_le_bytes());
+    fp.extend_from_slice(&[0x42; 16]); // File ID
+    fp.extend_from_slice(&[0; 40]); // file size, creation date, packets, play, send duration
+    fp.extend_from_slice(&1000u64.to_le_bytes()); // preroll
+    fp.extend_from_slice(&1u32.to_le_bytes()); // flags: broadcast
+    fp.extend_from_slice(&packet_size.to_le_bytes());
+    fp.extend_from_slice(&packet_size.to_le_bytes());
+    fp.extend_from_slice(&1_000_000u32.to_le_bytes());
+    children.push(fp);
+    // ASF 3.3 Stream Properties Objects: stream 1 video (BITMAPINFOHEADER-shaped data),
+    // stream 2 audio (WAVEFORMATEX-shaped data).
+    children.push(stream_properties(1, &G_VIDEO, &video_type_data()));
+    children.push(stream_properties(2, &G_AUDIO, &audio_type_data()));
+    let body: usize = children.iter().map(Vec::len).sum();
+    let header_len = 30 + body;
+    let mut out = Vec::with_capacity(header_len + 50);
+    out.extend_from_slice(&G_HEADER);
+    out.extend_from_slice(&(header_len as u64).to_le_bytes());
+    out.extend_from_slice(&(children.len() as u32).to_le_bytes());
+    out.extend_from_slice(&[0x01, 0x02]);
+    for c in &children {
+        out.extend_from_slice(c);
+    }
+    // ASF 5.1 Data Object header: size 50 and 0 packets (live).
+    out.extend_from_slice(&G_DATA);
+    out.extend_from_slice(&50u64.to_le_bytes());
+    out.extend_from_slice(&[0x42; 16]);
+    out.extend_from_slice(&0u64.to_le_bytes());
+    out.extend_from_slice(&[0x01, 0x01]);
+    Bytes::from(out)
+}
+
+fn stream_properties(number: u16, kind: &[u8; 16], type_data: &[u8]) -> Vec<u8> {
+    let size = 78 + type_data.len();
+    let mut o = Vec::with_capacity(size);
+    o.extend_from_slice(&G_STREAM_PROPS);
+    o.extend_from_slice(&(size as u64).to_le_bytes());
+    o.extend_from_slice(kind);
+    o.extend_from_slice(&G_NO_EC);
+    o.extend_from_slice(&0u64.to_le_bytes()); // time offset
+    o.extend_from_slice(&(type_data.len() as u32).to_le_bytes());
+    o.extend_from_slice(&0u32.to_le_bytes()); // error correction data length
+    o.extend_from_slice(&number.to_le_bytes()); // flags: stream number
+    o.extend_from_slice(&0u32.to_le_bytes()); // reserved
+    o.extend_from_slice(type_data);
+    o
+}
+
+fn video_type_data() -> Vec<u8> {
+    let mut d = Vec::with_capacity(51);
+    d.extend_from_slice(&320u32.to_le_bytes());
+    d.extend_from_slice(&240u32.to_le_bytes());
+    d.push(2);
+    d.extend_from_slice(&40u16.to_le_bytes());
+    // BITMAPINFOHEADER
+    d.extend_from_slice(&40u32.to_le_bytes());
+    d.extend_from_slice(&320u32.to_le_bytes());
+    d.extend_from_slice(&240u32.to_le_bytes());
+    d.extend_from_slice(&1u16.to_le_bytes());
+    d.extend_from_slice(&24u16.to_le_bytes());
+    d.extend_from_slice(b"WMV2");
+    d.extend_from_slice(&[0; 20]);
+    d
+}
+
+fn audio_type_data() -> Vec<u8> {
+    let mut d = Vec::with_capacity(18);
+    d.extend_from_slice(&0x0161u16.to_le_bytes()); // WMA2
+    d.extend_from_slice(&2u16.to_le_bytes());
+    d.extend_from_slice(&44_100u32.to_le_bytes());
+    d.extend_from_slice(&16_000u32.to_le_bytes());
+    d.extend_from_slice(&4096u16.to_le_bytes());
+    d.extend_from_slice(&16u16.to_le_bytes());
+    d.extend_from_slice(&0u16.to_le_bytes());
+    d
+}
+
+/// ASF 5.2 packet with a single payload: length type flags 0x10 (padding length WORD), property
+/// flags 0x5D (replicated data BYTE, offset DWORD, object number BYTE, stream number BYTE).
+fn synthetic_packet(packet_size: usize, i: usize, video: bool, key: bool, send_ms: u32) -> Bytes {
+    let mut p = Vec::with_capacity(packet_size);
+    // Length type flags: padding length WORD (0x10), single payload.
+    p.push(0x10);
+    p.push(0x5D);
+    let padding_at = p.len();
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(&send_ms.to_le_bytes());
+    p.extend_from_slice(&40u16.to_le_bytes());
+    let stream = if video { 1u8 } else { 2u8 };
+    p.push(stream | if key { 0x80 } else { 0 });
+    p.push((i / 2) as u8); // media object number per stream
+    p.extend_from_slice(&0u32.to_le_bytes()); // offset into media object
+    p.push(8);
+    let payload_len = (packet_size - p.len() - 8).min(16);
+    p.extend_from_slice(&(payload_len as u32).to_le_bytes()); // media object size
+    p.extend_from_slice(&(send_ms + 1000).to_le_bytes()); // presentation time (preroll 1000)
+    p.extend(std::iter::repeat_n(i as u8, payload_len));
+    let padding = packet_size - p.len();
+    p[padding_at..padding_at + 2].copy_from_slice(&(padding as u16).to_le_bytes());
+    p.resize(packet_size, 0);
+    Bytes::from(p)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// One call a [`RecordingSink`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkCall {
+    /// `on_header` with these bytes.
+    Header(Bytes),
+    /// `on_data_unit`: the packet bytes, their info, and the unit's headroom.
+    DataUnit {
+        /// Packet bytes (without headroom).
+        packet: Bytes,
+        /// The writer's packet information.
+        info: PacketInfo,
+        /// Headroom in front of the packet.
+        headroom: usize,
+        /// Whether the buffer was exclusive (from this sink's allocator).
+        exclusive: bool,
+    },
+    /// `on_end_writing`.
+    End,
+}
+
+/// Records every call in a log shared with clones of its [`RecordingSink::log`] handle.
+#[derive(Debug, Clone)]
+pub struct RecordingSink {
+    log: std::sync::Arc<std::sync::Mutex<Vec<SinkCall>>>,
+    real_time: bool,
+    headroom: usize,
+    stats: SinkStats,
+}
+
+impl RecordingSink {
+    /// A recorder; `real_time` is what `is_real_time` answers, `headroom` what
+    /// `allocate_data_unit` reserves.
+    pub fn new(real_time: bool, headroom: usize) -> Self {
+        RecordingSink {
+            log: Default::default(),
+            real_time,
+            headroom,
+            stats: SinkStats::default(),
+        }
+    }
+
+    /// A handle on the log that stays valid after the sink moved into a writer.
+    pub fn log(&self) -> std::sync::Arc<std::sync::Mutex<Vec<SinkCall>>> {
+        self.log.clone()
+    }
+
+    fn push(&self, call: SinkCall) {
+        match self.log.lock() {
+            Ok(mut l) => l.push(call),
+            Err(poisoned) => poisoned.into_inner().push(call),
+        }
+    }
+}
+
+impl WriterSink for RecordingSink {
+    fn on_header(&mut self, header: &Bytes) -> Result<(), SinkError> {
+        self.stats.headers += 1;
+        self.push(SinkCall::Header(header.clone()));
+        Ok(())
+    }
+    fn is_real_time(&self) -> bool {
+        self.real_time
+    }
+    fn allocate_data_unit(&mut self, packet_size: usize) -> BytesMut {
+        let mut b = BytesMut::with_capacity(self.headroom + packet_size);
+        b.resize(self.headroom, 0);
+        b
+    }
+    fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), SinkError> {
+        self.stats.packets += 1;
+        self.stats.bytes += unit.len() as u64;
+        let headroom = unit.headroom();
+        let exclusive = unit.is_exclusive();
+        let info = unit.info();
+        self.push(SinkCall::DataUnit {
+            packet: unit.into_packet(),
+            info,
+            headroom,
+            exclusive,
+        });
+        Ok(())
+    }
+    fn on_end_writing(&mut self) -> Result<(), SinkError> {
+        self.push(SinkCall::End);
+        Ok(())
+    }
+    fn stats(&self) -> SinkStats {
+        self.stats
+    }
+    fn name(&self) -> String {
+        String::from("recording sink")
+    }
+}
+
+/// A sink that returns `Err` from the `fail_at`-th call (0-based, counting every
+/// `on_header`, `on_data_unit` and `on_end_writing`), and accepts everything else.
+#[derive(Debug, Clone)]
+pub struct FailingSink {
+    calls: u64,
+    fail_at: u64,
+}
+
+impl FailingSink {
+    /// Fails at call number `fail_at`.
+    pub fn new(fail_at: u64) -> Self {
+        FailingSink { calls: 0, fail_at }
+    }
+
+    fn call(&mut self) -> Result<(), SinkError> {
+        let n = self.calls;
+        self.calls += 1;
+        if n == self.fail_at {
+            Err(SinkError::Disconnected("failing sink failed on purpose"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl WriterSink for FailingSink {
+    fn on_header(&mut self, _: &Bytes) -> Result<(), SinkError> {
+        self.call()
+    }
+    fn is_real_time(&self) -> bool {
+        false
+    }
+    fn on_data_unit(&mut self, _: DataUnit) -> Result<(), SinkError> {
+        self.call()
+    }
+    fn on_end_writing(&mut self) -> Result<(), SinkError> {
+        self.call()
+    }
+    fn name(&self) -> String {
+        String::from("failing sink")
+    }
+}
