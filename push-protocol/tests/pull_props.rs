@@ -1,0 +1,190 @@
+//! Property tests of the pull side: Pragma round trips, chunking
+//! independence of server and client, and `$H` fragmentation round trips.
+
+mod pull_support;
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use proptest::prelude::*;
+use pull_support::*;
+use push_protocol::pragma::{
+    Directive, Pragmas, StreamSwitchEntry, directive_text, stream_switch_line,
+};
+use push_protocol::pull_client::PullClientConfig;
+use push_protocol::pull_server::wire::{self, PullFrameDecoder};
+use push_protocol::pull_server::{PullServerConfig, PullServerConnection, Session};
+
+fn directive() -> impl Strategy<Value = Directive> {
+    prop_oneof![
+        Just(Directive::NoCache),
+        (0i32..6, 0u32..1000).prop_map(|(i, f)| Directive::Rate {
+            raw: format!("{i}.{f:03}"),
+            milli: i * 1000 + f as i32
+        }),
+        any::<u32>().prop_map(Directive::StreamTime),
+        (any::<u32>(), any::<u32>()).prop_map(|(high, low)| Directive::StreamOffset { high, low }),
+        any::<u32>().prop_map(Directive::RequestContext),
+        any::<u32>().prop_map(Directive::MaxDuration),
+        any::<bool>().prop_map(Directive::PlayStream),
+        any::<bool>().prop_map(Directive::PlayNextEntry),
+        any::<u32>().prop_map(Directive::ClientId),
+        any::<u32>().prop_map(Directive::StreamSwitchCount),
+        any::<bool>().prop_map(Directive::Version11Enabled),
+        any::<u32>().prop_map(Directive::PipelineRequest),
+        any::<u32>().prop_map(Directive::LinkBw),
+        any::<u32>().prop_map(Directive::AccelBw),
+        any::<u32>().prop_map(Directive::Timeout),
+        proptest::collection::vec("[a-z]{1,10}", 1..4).prop_map(Directive::Features),
+        (
+            "[a-z][a-z0-9]{0,12}",
+            proptest::option::of("[a-z0-9.]{1,8}")
+        )
+            .prop_filter("not a known token", |(n, _)| !matches!(
+                n.as_str(),
+                "rate" | "timeout" | "features" | "linkbw" | "accelbw" | "accelduration"
+            ))
+            .prop_map(|(name, value)| Directive::Unknown { name, value }),
+    ]
+}
+
+fn switch_entry() -> impl Strategy<Value = StreamSwitchEntry> {
+    (1u16..128, 0u8..3).prop_map(|(n, t)| {
+        StreamSwitchEntry::parse(&format!("ffff:{n:x}:{t}")).expect("valid entry")
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn pragma_lines_round_trip(
+        lines in proptest::collection::vec(proptest::collection::vec(directive(), 1..6), 1..4),
+        entries in proptest::collection::vec(switch_entry(), 0..5),
+    ) {
+        let mut texts: Vec<String> = lines
+            .iter()
+            .map(|l| l.iter().filter_map(directive_text).collect::<Vec<_>>().join(","))
+            .collect();
+        if !entries.is_empty() {
+            texts.push(stream_switch_line(&entries));
+        }
+        let p = Pragmas::parse_all(texts.iter().map(String::as_str));
+        let mut expect: Vec<Directive> = lines.into_iter().flatten().collect();
+        if !entries.is_empty() {
+            expect.push(Directive::StreamSwitchEntries(entries.clone()));
+        }
+        prop_assert_eq!(p.directives(), expect.as_slice());
+        for e in &entries {
+            let n = e.to_hex.expect("hex");
+            let last = entries.iter().rev().find(|x| x.names(n)).expect("named");
+            prop_assert_eq!(p.selects(n), last.thinning != 2);
+        }
+    }
+
+    #[test]
+    fn pragma_parse_never_panics(line in ".{0,300}") {
+        let p = Pragmas::parse_all([line.as_str()]);
+        prop_assert!(p.directives().len() <= push_protocol::pragma::MAX_DIRECTIVES);
+    }
+
+    #[test]
+    fn server_output_independent_of_input_chunking(
+        cuts in proptest::collection::vec(1usize..40, 1..20),
+        packets in proptest::collection::vec(1usize..5000, 0..8),
+    ) {
+        let request: &[u8] = b"GET /live HTTP/1.0\r\nUser-Agent: NSPlayer/7.10.0.3059\r\nHost: h:1\r\n\
+Pragma: no-cache,rate=1.000000,stream-time=0,request-context=2\r\nPragma: xPlayStrm=1\r\n\
+Pragma: stream-switch-count=1\r\nPragma: stream-switch-entry=ffff:1:0 \r\n\r\n";
+        let header = asf_header(&[1], 5000, 0);
+        let run = |chunked: bool| {
+            let now = Instant::now();
+            let mut s = PullServerConnection::new(PullServerConfig::default(), now);
+            if chunked {
+                let mut at = 0;
+                let mut i = 0;
+                while at < request.len() {
+                    let n = cuts[i % cuts.len()].min(request.len() - at);
+                    s.handle_input(&request[at..at + n], now);
+                    at += n;
+                    i += 1;
+                }
+            } else {
+                s.handle_input(request, now);
+            }
+            let mut events = Vec::new();
+            while let Some(e) = s.poll_event() {
+                events.push(e);
+            }
+            s.accept(header.clone(), Session::New { client_id: 9 }).expect("accept");
+            for (i, len) in packets.iter().enumerate() {
+                s.send_packet(packet(i as u32, *len)).expect("send");
+            }
+            s.end_of_stream().expect("end");
+            (events, drain(&mut s))
+        };
+        prop_assert_eq!(run(true), run(false));
+    }
+
+    #[test]
+    fn client_events_independent_of_chunking(
+        cuts in proptest::collection::vec(1usize..3000, 1..20),
+        padding in 0usize..140_000,
+        packets in proptest::collection::vec(1usize..5000, 0..6),
+        change in any::<bool>(),
+    ) {
+        let h = asf_header(&[1, 2], 5000, padding);
+        let mut script: Vec<Step> = packets
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Step::Packet(packet(i as u32, *l)))
+            .collect();
+        if change {
+            script.push(Step::ChangeHeader(asf_header(&[5], 100, 3)));
+            script.push(Step::Packet(packet(99, 100)));
+        }
+        script.push(Step::End);
+        let whole = run_session(PullClientConfig::default(), PullServerConfig::default(), h.clone(), &script, &[]);
+        let cut = run_session(PullClientConfig::default(), PullServerConfig::default(), h, &script, &cuts);
+        prop_assert_eq!(&whole.0, &cut.0);
+        prop_assert_eq!(whole.1, cut.1);
+        prop_assert_eq!(whole.0.len(), 2 + packets.len() + if change { 2 } else { 0 } + 1);
+    }
+
+    #[test]
+    fn header_fragmentation_round_trip(len in 0usize..200_000, cuts in proptest::collection::vec(1usize..70_000, 1..8)) {
+        let header = Bytes::from((0..len).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>());
+        let mut scratch = BytesMut::new();
+        let mut parts = Vec::new();
+        wire::header_packets(&header, &mut scratch, &mut parts);
+        let wire_bytes: Vec<u8> = parts.iter().flat_map(|b| b.iter().copied()).collect();
+        let mut dec = PullFrameDecoder::new();
+        let mut at = 0;
+        let mut i = 0;
+        let mut frames = Vec::new();
+        while at < wire_bytes.len() {
+            let n = cuts[i % cuts.len()].min(wire_bytes.len() - at);
+            dec.push(&wire_bytes[at..at + n]);
+            at += n;
+            i += 1;
+            while let Some(f) = dec.next_frame().expect("valid") {
+                frames.push(f);
+            }
+        }
+        prop_assert_eq!(dec.buffered(), 0);
+        let expected_count = len.div_ceil(wire::MAX_PAYLOAD).max(1);
+        prop_assert_eq!(frames.len(), expected_count);
+        let mut joined = Vec::new();
+        for (k, f) in frames.iter().enumerate() {
+            prop_assert_eq!(f.id, wire::ID_HEADER);
+            prop_assert_eq!(f.location_id as usize, k);
+            let mut flags = 0;
+            if k == 0 { flags |= wire::AF_FIRST; }
+            if k + 1 == expected_count { flags |= wire::AF_LAST; }
+            prop_assert_eq!(f.af_flags, flags);
+            prop_assert!(f.payload.len() <= wire::MAX_PAYLOAD);
+            joined.extend_from_slice(&f.payload);
+        }
+        prop_assert_eq!(joined, header.to_vec());
+    }
+}
