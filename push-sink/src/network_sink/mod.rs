@@ -1,0 +1,228 @@
+//! [`NetworkSink`]: the `IWMWriterNetworkSink` analog. The writer's own MS-WMSP (MMSH) server:
+//! players (Windows Media Player, ffmpeg, VLC, mpv) pull the live stream straight from it.
+//!
+//! It is a [`WriterSink`] over a [`BroadcastHub`](hub::BroadcastHub): headers and packets go
+//! into the hub, and a listener task accepts players and serves each with
+//! [`serve_player`](hub::serve_player) (Windows Media Format SDK, `IWMWriterNetworkSink`:
+//! `Open`, `Close`, `Disconnect`, `Set/GetMaximumClients`, `GetHostURL`; MS-WMSP 4.11, the
+//! encoder answers as `Server: Rex/9.0...` with `features="broadcast,playlist"`).
+//!
+//! ```no_run
+//! use push_sink::network_sink::{NetworkSink, NetworkSinkConfig};
+//! let mut sink = NetworkSink::new(NetworkSinkConfig::default())?;
+//! let addr = sink.open(0)?; // 127.0.0.1, any free port
+//! println!("play mmsh://{addr}/");
+//! // writer.add_sink(Box::new(sink)) ...
+//! # Ok::<(), push_sink::Error>(())
+//! ```
+
+pub mod hub;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::sink::{DataUnit, SinkStats, WriterSink};
+use crate::transport::RuntimeHost;
+use hub::{BroadcastHub, ClientInfo, HubConfig, ServeConfig};
+
+/// Settings of a [`NetworkSink`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct NetworkSinkConfig {
+    /// Fan-out bounds and the slow-player policy (`max_clients` lives here).
+    pub hub: HubConfig,
+    /// How each player connection is served.
+    pub serve: ServeConfig,
+}
+
+impl NetworkSinkConfig {
+    /// Defaults with `max_clients` players.
+    pub fn with_max_clients(max_clients: usize) -> NetworkSinkConfig {
+        NetworkSinkConfig {
+            hub: HubConfig::with_max_clients(max_clients),
+            serve: ServeConfig::default(),
+        }
+    }
+}
+
+/// Serves the writer's stream to players over MS-WMSP. See the [module docs](self).
+#[derive(Debug)]
+pub struct NetworkSink {
+    hub: BroadcastHub,
+    serve: Arc<ServeConfig>,
+    runtime: RuntimeHost,
+    listener: Option<JoinHandle<()>>,
+    local_addr: Option<SocketAddr>,
+    served: Arc<AtomicU64>,
+    closed: bool,
+}
+
+impl NetworkSink {
+    /// A sink that is not listening yet (call [`open`](NetworkSink::open)). Uses the
+    /// current tokio runtime when created inside one, else a private one.
+    pub fn new(config: NetworkSinkConfig) -> Result<NetworkSink, Error> {
+        Ok(NetworkSink {
+            hub: BroadcastHub::new(config.hub),
+            serve: Arc::new(config.serve),
+            runtime: RuntimeHost::current_or_new()?,
+            listener: None,
+            local_addr: None,
+            served: Arc::new(AtomicU64::new(0)),
+            closed: false,
+        })
+    }
+
+    /// Listens on 127.0.0.1:`port` (0 = any free port) and returns the bound address
+    /// (`IWMWriterNetworkSink::Open`, which reports the port).
+    pub fn open(&mut self, port: u16) -> Result<SocketAddr, Error> {
+        self.open_on(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+    }
+
+    /// Listens on `addr` (port 0 = any) and returns the bound address.
+    pub fn open_on(&mut self, addr: SocketAddr) -> Result<SocketAddr, Error> {
+        if self.listener.is_some() {
+            return Err(Error::Misuse("network sink is already open"));
+        }
+        let std_listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| Error::io("binding the network sink's port", e))?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("configuring the network sink's socket", e))?;
+        let local = std_listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the network sink's address", e))?;
+        let listener = {
+            let _guard = self.runtime.handle().enter();
+            tokio::net::TcpListener::from_std(std_listener)
+                .map_err(|e| Error::io("registering the network sink's socket", e))?
+        };
+        let hub = self.hub.clone();
+        let serve = self.serve.clone();
+        let served = self.served.clone();
+        self.listener = Some(self.runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    // Out of file descriptors and the like: back off a little.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
+                let hub = hub.clone();
+                let serve = serve.clone();
+                let served = served.clone();
+                tokio::spawn(async move {
+                    match hub::serve_player(&hub, stream, &serve).await {
+                        Ok(outcome) => tracing::debug!(?outcome, "player connection done"),
+                        Err(e) => tracing::debug!(error = %e, "player connection failed"),
+                    }
+                    served.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+        }));
+        self.local_addr = Some(local);
+        self.closed = false;
+        Ok(local)
+    }
+
+    /// The bound address while open.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// The URL players use, e.g. `mmsh://127.0.0.1:8080/` (`IWMWriterNetworkSink::GetHostURL`).
+    pub fn host_url(&self) -> Option<String> {
+        self.local_addr.map(|a| format!("mmsh://{a}/"))
+    }
+
+    /// Sets the most players at once (`IWMWriterNetworkSink::SetMaximumClients`).
+    pub fn set_max_clients(&self, max: usize) {
+        self.hub.set_max_clients(max);
+    }
+
+    /// The most players at once.
+    pub fn max_clients(&self) -> usize {
+        self.hub.max_clients()
+    }
+
+    /// The players connected now (`IWMClientConnections`).
+    pub fn clients(&self) -> Vec<ClientInfo> {
+        self.hub.clients()
+    }
+
+    /// Player connections finished so far (Describe, Play, refused ...).
+    pub fn connections_served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Drops every player; the port stays open (`IWMWriterNetworkSink::Disconnect`).
+    pub fn disconnect_all(&self) {
+        self.hub.disconnect_all();
+    }
+
+    /// Drops every player and releases the port (`IWMWriterNetworkSink::Close`). The sink
+    /// can be opened again.
+    pub fn close(&mut self) {
+        if let Some(l) = self.listener.take() {
+            l.abort();
+        }
+        self.hub.disconnect_all();
+        self.local_addr = None;
+        self.closed = true;
+    }
+
+    /// The hub behind the sink (to share the stream with other servers).
+    pub fn hub(&self) -> &BroadcastHub {
+        &self.hub
+    }
+}
+
+impl Drop for NetworkSink {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl WriterSink for NetworkSink {
+    fn on_header(&mut self, header: &Bytes) -> Result<(), Error> {
+        self.hub.set_header(header.clone());
+        Ok(())
+    }
+
+    fn is_real_time(&self) -> bool {
+        true
+    }
+
+    fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), Error> {
+        let key = unit.is_key_frame();
+        // One copy of the packet for every player: `Bytes` views share it.
+        self.hub.publish(unit.into_packet(), key);
+        Ok(())
+    }
+
+    fn on_end_writing(&mut self) -> Result<(), Error> {
+        // MS-WMSP 3.2.4.1: end of stream is `$E(0)` to every player, then close.
+        self.hub.end_of_stream();
+        Ok(())
+    }
+
+    fn stats(&self) -> SinkStats {
+        let h = self.hub.stats();
+        let mut s = SinkStats::new();
+        s.headers = h.headers;
+        s.packets = h.packets;
+        s.bytes = h.bytes;
+        s.drops = h.drops;
+        s
+    }
+
+    fn name(&self) -> String {
+        match self.local_addr {
+            Some(a) => format!("network sink mmsh://{a}/"),
+            None => String::from("network sink (not open)"),
+        }
+    }
+}
