@@ -30,6 +30,46 @@
 //!    socket, in order. When it returns `None` and
 //!    [`PullServerConnection::is_done`] is true, close the socket.
 //!
+//! # Example
+//!
+//! ```
+//! use std::time::Instant;
+//! use bytes::Bytes;
+//! use push_protocol::pull_server::{
+//!     PullRequestKind, PullServerConfig, PullServerConnection, PullServerEvent, Session,
+//! };
+//!
+//! // An ASF header: Header Object (30 bytes, no children here) + Data Object start.
+//! let mut header = vec![0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11,
+//!                       0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C];
+//! header.extend_from_slice(&30u64.to_le_bytes());
+//! header.extend_from_slice(&[0, 0, 0, 0, 1, 2]);
+//! header.resize(80, 0);
+//! let header = Bytes::from(header);
+//!
+//! let now = Instant::now();
+//! let mut conn = PullServerConnection::new(PullServerConfig::default(), now);
+//! conn.handle_input(
+//!     b"GET /live HTTP/1.0\r\nUser-Agent: NSPlayer/7.10.0.3059\r\n\
+//!       Pragma: xPlayStrm=1\r\nPragma: stream-switch-entry=ffff:1:0 \r\n\r\n",
+//!     now,
+//! );
+//! let Some(PullServerEvent::Request(req)) = conn.poll_event() else { panic!() };
+//! assert_eq!(req.kind, PullRequestKind::Play);
+//! assert!(req.stream_selection().is_selected(1));
+//! conn.accept(header, Session::New { client_id: 17431 })?; // id from the app's RNG
+//! conn.send_packet(Bytes::from_static(&[0x82, 0, 0]))?;   // one ASF packet -> $D
+//! conn.end_of_stream()?;                                  // $E(0), then close
+//! let mut wire = Vec::new();
+//! while let Some(buf) = conn.poll_transmit() {
+//!     wire.extend_from_slice(&buf); // write to the socket
+//! }
+//! assert!(conn.is_done());
+//! assert!(wire.starts_with(b"HTTP/1.0 200 OK\r\nServer: Rex/9.0.0.2980\r\n"));
+//! assert!(wire.ends_with(&[0x24, 0x45, 4, 0, 0, 0, 0, 0]));
+//! # Ok::<(), push_protocol::pull_server::PullError>(())
+//! ```
+//!
 //! # Wire choices (MS-WMSP 3.2.5.2, 3.2.5.4, 3.2.5.6; interop notes §3.2)
 //!
 //! - `Server: Rex/9.0.0.2980` by default: a "Rex" (live encoder) server need
