@@ -12,6 +12,7 @@ pub mod file_sink;
 pub mod sink;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod writer;
 
 // -- F: push and network sinks --
 
@@ -19,3 +20,7 @@ pub use clock::{Clock, ManualClock, Pacer, SystemClock};
 pub use error::{Error, Result, SinkError, SinkId};
 pub use file_sink::{FileSink, FileSinkConfig};
 pub use sink::{DataUnit, PacketInfo, SinkStats, WriterSink};
+pub use writer::{
+    FinishedPacket, Multiplexer, PacketAllocator, Sample, SinkReport, SinkSet, StreamStats, Writer,
+    WriterConfig,
+};

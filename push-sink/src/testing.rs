@@ -21,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::SinkError;
 use crate::sink::{DataUnit, PacketInfo, SinkStats, WriterSink};
+use crate::writer::{FinishedPacket, Multiplexer, PacketAllocator, Sample};
 
 /// Makes a fresh sink for each check.
 pub type SinkFactory<'a> = dyn FnMut() -> Box<dyn WriterSink> + 'a;
@@ -416,7 +417,7 @@ impl SyntheticStream {
     /// preroll 1000 ms.
     pub fn new(packet_size: usize, count: usize) -> Self {
         let packet_size = packet_size.clamp(Self::MIN_PACKET_SIZE, 65535);
-        let header = synthetic_header(packet_size as u32);
+        let header = synthetic_header(packet_size as u32, true);
         let mut packets = Vec::with_capacity(count);
         let mut infos = Vec::with_capacity(count);
         for i in 0..count {
@@ -463,7 +464,7 @@ impl SyntheticStream {
     }
 }
 
-fn synthetic_header(packet_size: u32) -> Bytes {
+fn synthetic_header(packet_size: u32, with_video: bool) -> Bytes {
     let mut children = Vec::new();
     // ASF 3.2 File Properties Object (broadcast: sizes and durations 0).
     let mut fp = Vec::with_capacity(104);
@@ -479,7 +480,9 @@ fn synthetic_header(packet_size: u32) -> Bytes {
     children.push(fp);
     // ASF 3.3 Stream Properties Objects: stream 1 video (BITMAPINFOHEADER-shaped data),
     // stream 2 audio (WAVEFORMATEX-shaped data).
-    children.push(stream_properties(1, &G_VIDEO, &video_type_data()));
+    if with_video {
+        children.push(stream_properties(1, &G_VIDEO, &video_type_data()));
+    }
     children.push(stream_properties(2, &G_AUDIO, &audio_type_data()));
     let body: usize = children.iter().map(Vec::len).sum();
     let header_len = 30 + body;
@@ -545,30 +548,174 @@ fn audio_type_data() -> Vec<u8> {
     d
 }
 
-/// ASF 5.2 packet with a single payload: length type flags 0x10 (padding length WORD), property
-/// flags 0x5D (replicated data BYTE, offset DWORD, object number BYTE, stream number BYTE).
 fn synthetic_packet(packet_size: usize, i: usize, video: bool, key: bool, send_ms: u32) -> Bytes {
+    let payload_len = (packet_size - SINGLE_PAYLOAD_OVERHEAD).min(16);
+    let payload = vec![i as u8; payload_len];
     let mut p = Vec::with_capacity(packet_size);
-    // Length type flags: padding length WORD (0x10), single payload.
-    p.push(0x10);
-    p.push(0x5D);
-    let padding_at = p.len();
-    p.extend_from_slice(&[0, 0]);
-    p.extend_from_slice(&send_ms.to_le_bytes());
-    p.extend_from_slice(&40u16.to_le_bytes());
-    let stream = if video { 1u8 } else { 2u8 };
-    p.push(stream | if key { 0x80 } else { 0 });
-    p.push((i / 2) as u8); // media object number per stream
-    p.extend_from_slice(&0u32.to_le_bytes()); // offset into media object
-    p.push(8);
-    let payload_len = (packet_size - p.len() - 8).min(16);
-    p.extend_from_slice(&(payload_len as u32).to_le_bytes()); // media object size
-    p.extend_from_slice(&(send_ms + 1000).to_le_bytes()); // presentation time (preroll 1000)
-    p.extend(std::iter::repeat_n(i as u8, payload_len));
-    let padding = packet_size - p.len();
-    p[padding_at..padding_at + 2].copy_from_slice(&(padding as u16).to_le_bytes());
-    p.resize(packet_size, 0);
+    let fragment = Fragment {
+        stream: if video { 1 } else { 2 },
+        key_frame: key,
+        object: (i / 2) as u8,
+        offset: 0,
+        object_size: payload_len as u32,
+        presentation_ms: send_ms + 1000,
+        send_ms,
+        data: &payload,
+    };
+    write_single_payload_packet(&mut p, packet_size, &fragment);
     Bytes::from(p)
+}
+
+/// Bytes of a single-payload packet before its payload data (see
+/// [`write_single_payload_packet`]).
+const SINGLE_PAYLOAD_OVERHEAD: usize = 25;
+
+struct Fragment<'a> {
+    stream: u8,
+    key_frame: bool,
+    object: u8,
+    offset: u32,
+    object_size: u32,
+    presentation_ms: u32,
+    send_ms: u32,
+    data: &'a [u8],
+}
+
+/// Appends an ASF 5.2 packet with a single payload to `out`: length type flags 0x10 (no
+/// error correction, padding length WORD, single payload), property flags 0x5D (replicated
+/// data length BYTE, offset DWORD, media object number BYTE, stream number BYTE), 8 bytes of
+/// replicated data (media object size, presentation time), then padding to `packet_size`.
+fn write_single_payload_packet<B: Extend<u8> + AsMut<[u8]> + AsRef<[u8]>>(
+    out: &mut B,
+    packet_size: usize,
+    f: &Fragment<'_>,
+) {
+    let start = out.as_ref().len();
+    let padding = packet_size - SINGLE_PAYLOAD_OVERHEAD - f.data.len();
+    let mut head = [0u8; SINGLE_PAYLOAD_OVERHEAD];
+    head[0] = 0x10;
+    head[1] = 0x5D;
+    head[2..4].copy_from_slice(&(padding as u16).to_le_bytes());
+    head[4..8].copy_from_slice(&f.send_ms.to_le_bytes());
+    head[8..10].copy_from_slice(&40u16.to_le_bytes());
+    head[10] = f.stream | if f.key_frame { 0x80 } else { 0 };
+    head[11] = f.object;
+    head[12..16].copy_from_slice(&f.offset.to_le_bytes());
+    head[16] = 8;
+    head[17..21].copy_from_slice(&f.object_size.to_le_bytes());
+    head[21..25].copy_from_slice(&f.presentation_ms.to_le_bytes());
+    out.extend(head);
+    out.extend(f.data.iter().copied());
+    out.extend(std::iter::repeat_n(0u8, padding));
+    debug_assert_eq!(out.as_ref().len() - start, packet_size);
+}
+
+/// A small [`Multiplexer`] for tests: every packet holds one payload (a whole sample or a
+/// fragment of one), send time = presentation time, preroll 1000 ms; stream 1 is video, 2
+/// audio. Not a packetizer for production (no multiple payloads, no leaky bucket): use
+/// asf-packetizer for that.
+#[derive(Debug, Clone)]
+pub struct SimpleMux {
+    packet_size: usize,
+    with_video: bool,
+    object_numbers: [u8; 128],
+}
+
+impl SimpleMux {
+    /// Preroll of the streams this mux makes, in milliseconds.
+    pub const PREROLL_MS: u32 = 1000;
+
+    /// Video (stream 1) and audio (stream 2), `packet_size` clamped to 64..=65535.
+    pub fn new(packet_size: usize) -> Self {
+        SimpleMux {
+            packet_size: packet_size.clamp(64, 65535),
+            with_video: true,
+            object_numbers: [0; 128],
+        }
+    }
+
+    /// Audio only (stream 2).
+    pub fn audio_only(packet_size: usize) -> Self {
+        SimpleMux {
+            with_video: false,
+            ..Self::new(packet_size)
+        }
+    }
+}
+
+impl Multiplexer for SimpleMux {
+    fn header(&mut self) -> crate::Result<Bytes> {
+        Ok(synthetic_header(self.packet_size as u32, self.with_video))
+    }
+
+    fn packet_size(&self) -> usize {
+        self.packet_size
+    }
+
+    fn push_sample(
+        &mut self,
+        sample: Sample,
+        alloc: &mut dyn PacketAllocator,
+        out: &mut Vec<FinishedPacket>,
+    ) -> crate::Result<()> {
+        let video = sample.stream == 1 && self.with_video;
+        if !(video || sample.stream == 2) {
+            return Err(crate::Error::Misuse(
+                "SimpleMux has streams 1 (video) and 2 (audio) only",
+            ));
+        }
+        if sample.data.is_empty() {
+            return Err(crate::Error::Misuse("empty sample"));
+        }
+        let size = u32::try_from(sample.data.len())
+            .map_err(|_| crate::Error::Unsupported("sample over 4 GiB"))?;
+        let pt = u32::try_from(sample.presentation_time_ms)
+            .ok()
+            .and_then(|t| t.checked_add(Self::PREROLL_MS))
+            .ok_or(crate::Error::Unsupported(
+                "presentation time past the 32-bit millisecond range",
+            ))?;
+        let object = self.object_numbers[usize::from(sample.stream)];
+        self.object_numbers[usize::from(sample.stream)] = object.wrapping_add(1);
+        let room = self.packet_size - SINGLE_PAYLOAD_OVERHEAD;
+        for (n, chunk) in sample.data.chunks(room).enumerate() {
+            let mut buffer = alloc.allocate(self.packet_size);
+            let headroom = buffer.len();
+            let offset = (n * room) as u32;
+            let fragment = Fragment {
+                stream: sample.stream as u8,
+                key_frame: sample.key_frame,
+                object,
+                offset,
+                object_size: size,
+                presentation_ms: pt,
+                send_ms: pt - Self::PREROLL_MS,
+                data: chunk,
+            };
+            write_single_payload_packet(&mut buffer, self.packet_size, &fragment);
+            let key_frame = offset == 0 && sample.key_frame && (video || !self.with_video);
+            let info = PacketInfo {
+                send_time_ms: fragment.send_ms,
+                duration_ms: 40,
+                index: 0,
+                key_frame,
+            };
+            out.push(FinishedPacket {
+                buffer,
+                headroom,
+                info,
+            });
+        }
+        Ok(())
+    }
+
+    fn flush(
+        &mut self,
+        _: &mut dyn PacketAllocator,
+        _: &mut Vec<FinishedPacket>,
+    ) -> crate::Result<()> {
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
