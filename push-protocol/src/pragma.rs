@@ -514,6 +514,21 @@ impl Pragmas {
         self.directives.iter().rev().find_map(f)
     }
 
+    /// True if a token named `name` (any case) is present, typed or not.
+    pub fn has_token(&self, name: &str) -> bool {
+        self.directives.iter().any(|d| match d {
+            Directive::Unknown { name: n, .. } | Directive::Invalid { name: n, .. } => {
+                n.eq_ignore_ascii_case(name)
+            }
+            Directive::StreamSwitchEntries(_) => name.eq_ignore_ascii_case("stream-switch-entry"),
+            other => directive_text(other).is_some_and(|t| {
+                t.split('=')
+                    .next()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            }),
+        })
+    }
+
     /// `xPlayStrm=1` present.
     pub fn play_stream(&self) -> bool {
         self.last(|d| match d {

@@ -311,7 +311,7 @@ fn known_and_unknown_client_ids() {
 fn refusals_methods_size_garbage_pipelined() {
     let mut s = server_with_request(
         PullServerConfig::default(),
-        b"POST /x HTTP/1.1\r\nUser-Agent: NSPlayer/9.0\r\nContent-Length: 0\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nUser-Agent: curl/8\r\nContent-Length: 0\r\n\r\n",
     );
     assert_eq!(
         s.poll_event(),
@@ -501,4 +501,90 @@ fn custom_server_token_and_timeout_pragma() {
     assert!(head.contains("Server: Cougar/9.01.01.3814\r\n"));
     assert!(head.contains("Pragma: timeout=60000\r\n"));
     assert!(head.contains("Pragma: features=\"seekable,stridable\"\r\n"));
+}
+
+#[test]
+fn player_posts_keepalive_log_sendevent() {
+    use push_protocol::pull_server::ReportKind;
+    // MS-WMSP 2.2.2.3.1: non-pipelined KeepAlive.
+    let req = b"POST /live HTTP/1.0\r\nUser-Agent: NSPlayer/9.0.0.2980\r\nContent-Length: 0\r\n\
+Pragma: no-cache,client-id=77,xKeepAliveInPause=1\r\n\r\n";
+    let mut s = server_with_request(PullServerConfig::default(), req);
+    assert_eq!(
+        s.poll_event(),
+        Some(PullServerEvent::Report {
+            kind: ReportKind::KeepAlive,
+            client_id: Some(77),
+            body: Bytes::new()
+        })
+    );
+    let (head, body) = split_response(&drain(&mut s));
+    assert_eq!(
+        head,
+        "HTTP/1.0 200 OK\r\nServer: Rex/9.0.0.2980\r\nCache-Control: no-cache\r\nPragma: no-cache\r\n\
+Pragma: client-id=77\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    assert!(body.is_empty());
+    assert!(s.is_done());
+
+    // MS-WMSP 2.2.2.4: Log with an XML body, arriving in pieces (and with the
+    // head in the same chunk as the first body bytes).
+    let xml = b"<XML><Summary>1 2 3</Summary></XML>";
+    let mut req = format!(
+        "POST /live HTTP/1.1\r\nUser-Agent: NSPlayer/10.0.0.3802\r\n\
+Content-Type: application/x-wms-LogStats; charset=UTF-8\r\nContent-Length: {}\r\n\
+Pragma: client-id=5\r\n\r\n",
+        xml.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(xml);
+    let now = Instant::now();
+    let mut s = PullServerConnection::new(PullServerConfig::default(), now);
+    for piece in req.chunks(11) {
+        s.handle_input(piece, now);
+    }
+    assert_eq!(
+        s.poll_event(),
+        Some(PullServerEvent::Report {
+            kind: ReportKind::Log,
+            client_id: Some(5),
+            body: Bytes::from_static(xml)
+        })
+    );
+    assert!(
+        split_response(&drain(&mut s))
+            .0
+            .starts_with("HTTP/1.1 200 OK\r\n")
+    );
+
+    // A body that never finishes times out with 408.
+    let mut s = PullServerConnection::new(PullServerConfig::default(), now);
+    s.handle_input(
+        b"POST / HTTP/1.1\r\nUser-Agent: NSPlayer/9.0\r\nContent-Type: application/x-wms-sendevent\r\nContent-Length: 10\r\n\r\nabc",
+        now,
+    );
+    assert!(s.poll_event().is_none());
+    s.handle_timeout(now + Duration::from_secs(60));
+    assert!(matches!(
+        s.poll_event(),
+        Some(PullServerEvent::Refused { status: 408, .. })
+    ));
+
+    // Too large a body, an unknown POST kind.
+    let mut s = server_with_request(
+        PullServerConfig::default(),
+        b"POST / HTTP/1.1\r\nUser-Agent: NSPlayer/9.0\r\nContent-Type: application/x-wms-sendevent\r\nContent-Length: 999999\r\n\r\n",
+    );
+    assert!(matches!(
+        s.poll_event(),
+        Some(PullServerEvent::Refused { status: 413, .. })
+    ));
+    let mut s = server_with_request(
+        PullServerConfig::default(),
+        b"POST / HTTP/1.1\r\nUser-Agent: NSPlayer/9.0\r\nContent-Length: 0\r\nPragma: xStopStrm=1\r\n\r\n",
+    );
+    assert!(matches!(
+        s.poll_event(),
+        Some(PullServerEvent::Refused { status: 501, .. })
+    ));
 }

@@ -80,6 +80,9 @@
 //! - Play: `$H` then `$D`..., close-delimited, no chunked encoding (VLC cannot
 //!   parse chunked; MS-WMSP 3.2.5.6 only says SHOULD for `version11-enabled=1`).
 //! - End: `$E(0)` then close. Header change: `$E(1)`, `$C(0)`, new `$H`.
+//! - Player POSTs (KeepAlive, Log, SendEvent; MS-WMSP 2.2.2.3.1, 2.2.2.4,
+//!   2.2.2.9) are answered `200` with no body by the connection itself and
+//!   reported as [`PullServerEvent::Report`]; pipelined-mode requests get 501.
 //! - `$D` LocationId counts this connection's packets from 0 (a "virtual"
 //!   file, MS-WMSP 2.2.3.1.2); AFFlags is the $D sequence byte (0, 1, ...).
 
@@ -120,6 +123,8 @@ pub struct PullServerConfig {
     pub advertise_timeout: Option<u32>,
     /// Largest request head accepted, in bytes.
     pub max_head_size: usize,
+    /// Largest POST body (Log, SendEvent) accepted, in bytes.
+    pub max_body_size: usize,
     /// Output queue limit in bytes for [`PullServerConnection::send_packet`].
     pub max_queued_bytes: usize,
     /// Time allowed to receive the whole request head.
@@ -139,6 +144,7 @@ impl Default for PullServerConfig {
             features: DEFAULT_FEATURES.to_owned(),
             advertise_timeout: None,
             max_head_size: 16 * 1024,
+            max_body_size: 64 * 1024,
             max_queued_bytes: 4 * 1024 * 1024,
             head_timeout: Duration::from_secs(60),
             describe_content_length: true,
@@ -277,12 +283,34 @@ pub enum Session {
     },
 }
 
+/// A player POST the connection answers by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportKind {
+    /// KeepAlive in non-pipelined mode (MS-WMSP 2.2.2.3.1: `xKeepAliveInPause`).
+    KeepAlive,
+    /// Log (MS-WMSP 2.2.2.4: `application/x-wms-LogStats` body or `log-line` token).
+    Log,
+    /// SendEvent (MS-WMSP 2.2.2.9: `application/x-wms-sendevent`).
+    SendEvent,
+}
+
 /// Something the application must look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PullServerEvent {
     /// A complete request head; answer with `accept`, `reject` or `redirect`.
     Request(PullRequest),
+    /// A player's POST was answered (200, no body) by the connection
+    /// itself; the body is handed up (e.g. MS-WMLOG XML for a Log).
+    Report {
+        /// Which POST it was.
+        kind: ReportKind,
+        /// The `client-id` it carried, if any.
+        client_id: Option<u32>,
+        /// The request body (at most `max_body_size` bytes).
+        body: Bytes,
+    },
     /// The request was refused by the connection itself (bad head, head too
     /// large or too slow, unsupported method); an error response is queued.
     Refused {
@@ -296,6 +324,8 @@ pub enum PullServerEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     ReadingHead,
+    /// Reading the body of a player's POST (KeepAlive, Log, SendEvent).
+    ReadingBody,
     AwaitingDecision,
     Streaming,
     /// Everything queued is the last output; close after it.
@@ -320,6 +350,15 @@ pub struct PullServerConnection {
     client_id: Option<u32>,
     packets_sent: u64,
     http_minor: u8,
+    post: Option<PendingPost>,
+}
+
+#[derive(Debug)]
+struct PendingPost {
+    kind: ReportKind,
+    client_id: Option<u32>,
+    left: usize,
+    body: Vec<u8>,
 }
 
 impl PullServerConnection {
@@ -341,6 +380,7 @@ impl PullServerConnection {
             client_id: None,
             packets_sent: 0,
             http_minor: 0,
+            post: None,
         }
     }
 
@@ -386,6 +426,10 @@ impl PullServerConnection {
     /// Feeds bytes read from the socket. Bytes after the request head are
     /// ignored (non-pipelined mode: players send nothing more).
     pub fn handle_input(&mut self, data: &[u8], _now: Instant) {
+        if self.state == State::ReadingBody {
+            self.consume_body(data);
+            return;
+        }
         if self.state != State::ReadingHead {
             return;
         }
@@ -398,8 +442,12 @@ impl PullServerConnection {
         let end = find_head_end(&self.head[search_from..]).map(|e| e + search_from);
         match end {
             Some(end) if end <= self.config.max_head_size => {
-                self.head.truncate(end);
+                let tail = self.head.split_off(end);
                 self.parse_head();
+                if self.state == State::ReadingBody {
+                    self.consume_body(&tail);
+                    self.consume_body(&data[take..]);
+                }
             }
             Some(_) | None if self.head.len() > self.config.max_head_size => {
                 self.refuse(431, "request head too large");
@@ -417,7 +465,7 @@ impl PullServerConnection {
 
     /// The earliest instant at which [`PullServerConnection::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.state == State::ReadingHead {
+        if matches!(self.state, State::ReadingHead | State::ReadingBody) {
             self.head_deadline
         } else {
             None
@@ -427,13 +475,13 @@ impl PullServerConnection {
     /// Runs timers. A request head not complete by the deadline gets 408
     /// (or a silent close if nothing was received).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.state != State::ReadingHead {
+        if !matches!(self.state, State::ReadingHead | State::ReadingBody) {
             return;
         }
         if let Some(deadline) = self.head_deadline
             && now >= deadline
         {
-            if self.head.is_empty() {
+            if self.head.is_empty() && self.state == State::ReadingHead {
                 self.state = State::Closed;
             } else {
                 self.refuse(408, "request head not received in time");
@@ -648,6 +696,8 @@ impl PullServerConnection {
         let mut user_agent = None;
         let mut pragma_lines = Vec::new();
         let mut connection_close = http_minor == 0;
+        let mut content_type = None;
+        let mut content_length = None;
         for h in req.headers.iter() {
             let value = String::from_utf8_lossy(h.value);
             if h.name.eq_ignore_ascii_case("host") {
@@ -658,6 +708,10 @@ impl PullServerConnection {
                 pragma_lines.push(value.into_owned());
             } else if h.name.eq_ignore_ascii_case("connection") {
                 connection_close = value.trim().eq_ignore_ascii_case("close");
+            } else if h.name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value.trim().to_owned());
+            } else if h.name.eq_ignore_ascii_case("content-length") {
+                content_length = Some(value.trim().parse::<usize>().ok());
             }
         }
         let pragmas = Pragmas::parse_all(pragma_lines.iter().map(String::as_str));
@@ -666,11 +720,15 @@ impl PullServerConnection {
                 connection_close = value.eq_ignore_ascii_case("close");
             }
         }
+        let client = ClientVersion::parse(user_agent.as_deref().unwrap_or(""));
+        if method == "POST" && client.is_player() {
+            self.start_post(&pragmas, content_type.as_deref(), content_length);
+            return;
+        }
         if method != "GET" {
             self.refuse(405, "only GET is served by the pull server");
             return;
         }
-        let client = ClientVersion::parse(user_agent.as_deref().unwrap_or(""));
         // MS-WMSP 3.2.5.1: a User-Agent that is not a protocol client token
         // is a web client; WMS answers 200 with an ASX (<69>).
         let kind = if !client.is_player() {
@@ -697,6 +755,95 @@ impl PullServerConnection {
         self.request = Some(request.clone());
         self.state = State::AwaitingDecision;
         self.events.push_back(PullServerEvent::Request(request));
+    }
+
+    /// A player's POST (MS-WMSP 2.2.2.3.1 KeepAlive, 2.2.2.4 Log, 2.2.2.9
+    /// SendEvent): read the body, answer 200 with no body, report it.
+    fn start_post(
+        &mut self,
+        pragmas: &Pragmas,
+        content_type: Option<&str>,
+        content_length: Option<Option<usize>>,
+    ) {
+        let media_type = content_type.map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        let kind = match media_type.as_deref() {
+            Some("application/x-wms-logstats") => ReportKind::Log,
+            Some("application/x-wms-sendevent") => ReportKind::SendEvent,
+            None | Some("text/plain") if pragmas.has_token("log-line") => ReportKind::Log,
+            None if pragmas.has_token("xKeepAliveInPause") => ReportKind::KeepAlive,
+            _ => {
+                // Pipelined-mode POSTs (xStopStrm, pipeline-request,
+                // SelectStream) and GetContentInfo are not implemented.
+                self.refuse(501, "this POST request type is not supported");
+                return;
+            }
+        };
+        let left = match content_length {
+            None => 0,
+            Some(Some(n)) if n <= self.config.max_body_size => n,
+            Some(Some(_)) => {
+                self.refuse(413, "POST body larger than the configured limit");
+                return;
+            }
+            Some(None) => {
+                self.refuse(400, "Content-Length is not a number");
+                return;
+            }
+        };
+        self.post = Some(PendingPost {
+            kind,
+            client_id: pragmas.client_id(),
+            left,
+            body: Vec::new(),
+        });
+        self.state = State::ReadingBody;
+        if left == 0 {
+            self.finish_post();
+        }
+    }
+
+    fn consume_body(&mut self, data: &[u8]) {
+        let Some(post) = self.post.as_mut() else {
+            return;
+        };
+        let n = post.left.min(data.len());
+        if n == 0 {
+            return;
+        }
+        post.body.extend_from_slice(&data[..n]);
+        post.left -= n;
+        if post.left == 0 {
+            self.finish_post();
+        }
+    }
+
+    fn finish_post(&mut self) {
+        let Some(post) = self.post.take() else {
+            return;
+        };
+        use std::fmt::Write as _;
+        let mut s = String::with_capacity(200);
+        let _ = write!(s, "HTTP/1.{} 200 OK\r\n", self.http_minor.min(1));
+        let _ = write!(s, "Server: {}\r\n", self.config.server);
+        s.push_str("Cache-Control: no-cache\r\n");
+        s.push_str("Pragma: no-cache\r\n");
+        if let Some(id) = post.client_id {
+            let _ = write!(s, "Pragma: client-id={id}\r\n");
+        }
+        s.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
+        self.queue(Bytes::from(s.into_bytes()));
+        self.state = State::Closing;
+        self.events.push_back(PullServerEvent::Report {
+            kind: post.kind,
+            client_id: post.client_id,
+            body: Bytes::from(post.body),
+        });
     }
 
     fn send_metafile(&mut self, req: &PullRequest) {
