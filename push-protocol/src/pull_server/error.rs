@@ -49,6 +49,14 @@ pub enum PullError {
         /// What is wrong.
         what: &'static str,
     },
+    /// An ASF data packet could not be read (payload filtering).
+    #[error("bad ASF data packet at byte {offset}: {what}")]
+    BadPacket {
+        /// Byte offset inside the packet.
+        offset: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// The peer broke the protocol.
     #[error("peer misbehaved: {0}")]
     Protocol(&'static str),

@@ -87,9 +87,11 @@
 //!   file, MS-WMSP 2.2.3.1.2); AFFlags is the $D sequence byte (0, 1, ...).
 
 mod error;
+mod filter;
 pub mod wire;
 
 pub use error::PullError;
+pub use filter::{PayloadSelector, filter_packet};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -129,6 +131,11 @@ pub struct PullServerConfig {
     pub max_queued_bytes: usize,
     /// Time allowed to receive the whole request head.
     pub head_timeout: Duration,
+    /// Remove payloads of streams the player did not select from each packet
+    /// given to [`PullServerConnection::send_packet`] (MS-WMSP 3.2.5.6 MUST;
+    /// off by default because ffmpeg and VLC select every stream they play
+    /// and skip payloads they do not want).
+    pub filter_streams: bool,
     /// Send `Content-Length` on the Describe response.
     pub describe_content_length: bool,
     /// URL schemes of the `<Ref>`s in the ASX given to web clients.
@@ -147,6 +154,7 @@ impl Default for PullServerConfig {
             max_body_size: 64 * 1024,
             max_queued_bytes: 4 * 1024 * 1024,
             head_timeout: Duration::from_secs(60),
+            filter_streams: false,
             describe_content_length: true,
             asx_schemes: vec!["mms".to_owned(), "http".to_owned()],
             fallback_host: "localhost".to_owned(),
@@ -351,6 +359,8 @@ pub struct PullServerConnection {
     packets_sent: u64,
     http_minor: u8,
     post: Option<PendingPost>,
+    selection: Option<StreamSelection>,
+    packets_filtered_out: u64,
 }
 
 #[derive(Debug)]
@@ -381,6 +391,8 @@ impl PullServerConnection {
             packets_sent: 0,
             http_minor: 0,
             post: None,
+            selection: None,
+            packets_filtered_out: 0,
         }
     }
 
@@ -414,6 +426,12 @@ impl PullServerConnection {
     /// `$D` packets queued so far on this connection.
     pub fn packets_sent(&self) -> u64 {
         self.packets_sent
+    }
+
+    /// Packets skipped because no payload in them was selected
+    /// ([`PullServerConfig::filter_streams`]).
+    pub fn packets_filtered_out(&self) -> u64 {
+        self.packets_filtered_out
     }
 
     /// LocationId the next `$D` will carry.
@@ -543,6 +561,9 @@ impl PullServerConnection {
         for p in packets {
             self.queue(p);
         }
+        if req.kind == PullRequestKind::Play && self.config.filter_streams {
+            self.selection = Some(req.stream_selection());
+        }
         self.state = if req.kind == PullRequestKind::Play {
             State::Streaming
         } else {
@@ -581,7 +602,7 @@ impl PullServerConnection {
     }
 
     /// Queues one ASF data packet as `$D` (padding stripped or not: it is sent
-    /// as is). Fails with [`PullError::QueueFull`] (packet not queued, counters
+    /// as is, unless [`PullServerConfig::filter_streams`] is on). Fails with [`PullError::QueueFull`] (packet not queued, counters
     /// unchanged) when the queue is over its limit, so the application can
     /// drop packets or the client.
     pub fn send_packet(&mut self, packet: Bytes) -> Result<(), PullError> {
@@ -594,6 +615,20 @@ impl PullServerConnection {
                 limit: self.config.max_queued_bytes,
             });
         }
+        let packet = match &self.selection {
+            Some(selection) => match filter_packet(&packet, selection)? {
+                Some(p) => p,
+                None => {
+                    // Nothing selected in it: skip the packet. LocationId
+                    // still counts it (MS-WMSP 2.2.3.1.2: "a server MAY skip
+                    // ASF packets"), the $D sequence does not.
+                    self.location_id = self.location_id.wrapping_add(1);
+                    self.packets_filtered_out += 1;
+                    return Ok(());
+                }
+            },
+            None => packet,
+        };
         // MS-WMSP 2.2.3.1.2: $D LocationId = ASF packet number in the
         // (virtual) file; AFFlags = $D sequence number starting at 0.
         wire::put_preheader(
