@@ -1,7 +1,8 @@
-//! Arbitrary bytes as a player's request to the pull server (and, with the
-//! low bit of the first byte set, as a server's response to the pull
-//! client). Checks: no panic, bounded memory, and the same result whether
-//! the input arrives in one piece or split at a fuzzer-chosen offset.
+//! Arbitrary bytes as a player's request to the pull server, as a server's
+//! response to the pull client, or as an ASF data packet to the payload
+//! filter (chosen by the low bits of the first byte). Checks: no panic,
+//! bounded memory, and the same result whether the input arrives in one
+//! piece or split at a fuzzer-chosen offset.
 #![no_main]
 
 use std::time::Instant;
@@ -9,7 +10,7 @@ use std::time::Instant;
 use libfuzzer_sys::fuzz_target;
 use push_protocol::pull_client::{PullClient, PullClientConfig, PullClientEvent};
 use push_protocol::pull_server::{
-    PullServerConfig, PullServerConnection, PullServerEvent, Session,
+    PullServerConfig, PullServerConnection, PullServerEvent, Session, filter_packet,
 };
 
 fn header() -> Vec<u8> {
@@ -85,10 +86,19 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let split = usize::from(mode >> 1) * 7;
-    if mode & 1 == 0 {
-        assert_eq!(run_server(rest, split), run_server(rest, rest.len()));
-    } else {
-        assert_eq!(run_client(rest, split), run_client(rest, rest.len()));
+    let split = usize::from(mode >> 2) * 11;
+    match mode & 3 {
+        0 | 3 => assert_eq!(run_server(rest, split), run_server(rest, rest.len())),
+        1 => assert_eq!(run_client(rest, split), run_client(rest, rest.len())),
+        _ => {
+            let packet = rest.to_vec().into();
+            let keep = |stream: u8, key: bool| stream % 2 == 1 || key;
+            if let Ok(Some(out)) = filter_packet(&packet, &keep) {
+                assert!(out.len() <= packet.len());
+                // Filtering is idempotent.
+                let again = filter_packet(&out, &keep).expect("filtered packet parses");
+                assert_eq!(again.as_ref(), Some(&out));
+            }
+        }
     }
 });
