@@ -588,3 +588,48 @@ Pragma: client-id=5\r\n\r\n",
         Some(PullServerEvent::Refused { status: 501, .. })
     ));
 }
+
+#[test]
+fn cougar_server_sends_m_to_v9_clients_only() {
+    let cfg = PullServerConfig {
+        server: "Cougar/9.01.01.3814".into(),
+        broadcast_id: 7,
+        ..Default::default()
+    };
+    let header = asf_header(&[1], 3200, 0);
+    let req = b"GET /live HTTP/1.1\r\nUser-Agent: NSPlayer/9.0.0.2980\r\nHost: h\r\nPragma: xPlayStrm=1\r\n\
+Pragma: stream-switch-entry=ffff:1:0 \r\n\r\n";
+    let mut s = server_with_request(cfg.clone(), req);
+    let _ = request_of(&mut s);
+    s.accept(header.clone(), Session::New { client_id: 1 })
+        .expect("accept");
+    let h2 = asf_header(&[1], 1600, 0);
+    s.change_header(h2.clone()).expect("change");
+    let (head, body) = split_response(&drain(&mut s));
+    assert!(head.contains("Pragma: playlist-gen-id=1\r\n"), "{head}");
+    // MS-WMSP 2.2.3.6: $M payload, then $H.
+    let m = b"playlist-gen-id=1, broadcast-id=7, features=\"broadcast,playlist\"\0";
+    let m_len = (m.len() + 8) as u16;
+    assert_eq!(&body[..4], &[0x24, 0x4D, m_len as u8, (m_len >> 8) as u8]);
+    assert_eq!(body[9], 0x0C);
+    assert_eq!(&body[12..12 + m.len()], m);
+    let at = 12 + m.len();
+    assert_eq!(&body[at..at + 2], &[0x24, 0x48]);
+    // After the change: $E(1), $C, $M with the next playlist-gen-id, $H.
+    let at = at + 12 + header.len();
+    assert_eq!(
+        &body[at..at + 16],
+        &[0x24, 0x45, 4, 0, 1, 0, 0, 0, 0x24, 0x43, 4, 0, 0, 0, 0, 0]
+    );
+    let m2 = b"playlist-gen-id=2, broadcast-id=7, features=\"broadcast,playlist\"\0";
+    assert_eq!(&body[at + 16 + 12..at + 16 + 12 + m2.len()], m2);
+
+    // ffmpeg (NSPlayer/4.1) must not get $M even from a Cougar server.
+    let mut s = server_with_request(cfg, FFMPEG_DESCRIBE);
+    let _ = request_of(&mut s);
+    s.accept(header, Session::New { client_id: 1 })
+        .expect("accept");
+    let (head, body) = split_response(&drain(&mut s));
+    assert!(!head.contains("playlist-gen-id"));
+    assert_eq!(&body[..2], &[0x24, 0x48]);
+}

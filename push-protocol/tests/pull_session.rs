@@ -282,3 +282,52 @@ fn stream_numbers_walk() {
     ));
     assert!(stream_numbers(&Bytes::new()).is_err());
 }
+
+#[test]
+fn client_skips_m_packets_from_a_cougar_server() {
+    let h = asf_header(&[1, 2], 3200, 0);
+    let client = PullClientConfig {
+        user_agent: "NSPlayer/12.0.7601.17514".into(),
+        ..Default::default()
+    };
+    let server = PullServerConfig {
+        server: "Cougar/9.01.01.3814".into(),
+        ..Default::default()
+    };
+    let h2 = asf_header(&[2], 3200, 1);
+    let (events, server_out, _) = run_session(
+        client,
+        server,
+        h.clone(),
+        &[
+            Step::Packet(packet(0, 100)),
+            Step::ChangeHeader(h2.clone()),
+            Step::End,
+        ],
+        &[5],
+    );
+    let (_, body) = split_response(&server_out[0]);
+    assert_eq!(&body[..2], &[0x24, 0x4D], "Describe starts with $M");
+    assert!(matches!(&events[0], PullClientEvent::Described { header, .. } if *header == h));
+    assert!(matches!(&events[1], PullClientEvent::Playing { header } if *header == h));
+    assert!(
+        matches!(&events[3], PullClientEvent::HeaderChanged { header, streams } if *header == h2 && *streams == vec![2])
+    );
+    assert_eq!(events[4], PullClientEvent::Ended { reason: 0 });
+}
+
+#[test]
+fn ffmpeg_asf_stream_style_e_with_preheader_is_a_clean_end() {
+    use push_protocol::pull_server::wire::{ID_END, PullFrameDecoder};
+    // interop-tools.md §2: ffmpeg -f asf_stream ends with `24 45 08 00` +
+    // LocationId 287 + Incarnation 0 + AFFlags 0 + PacketSize 8.
+    let mut d = PullFrameDecoder::new();
+    d.push(&[0x24, 0x45, 8, 0, 0x1F, 0x01, 0, 0, 0, 0, 8, 0]);
+    let f = d.next_frame().expect("valid").expect("frame");
+    assert_eq!((f.id, f.location_id, f.reason), (ID_END, 287, None));
+    // The spec form: Reason 0x80004005 (an error HRESULT).
+    d.push(&[0x24, 0x45, 4, 0, 0x05, 0x40, 0x00, 0x80]);
+    let f = d.next_frame().expect("valid").expect("frame");
+    assert_eq!(f.reason, Some(0x8000_4005));
+    assert_eq!(d.offset(), 20);
+}

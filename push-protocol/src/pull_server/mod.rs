@@ -120,6 +120,9 @@ pub struct PullServerConfig {
     pub server: String,
     /// `features` Pragma value, without quotes.
     pub features: String,
+    /// `broadcast-id` written in `$M` packets (MS-WMSP 2.2.3.6; only sent by
+    /// a `Cougar` >= 9 server to clients >= 9).
+    pub broadcast_id: u32,
     /// `timeout` Pragma token in ms to advertise next to `client-id`
     /// (MS-WMSP 3.2.5.2 SHOULD); `None` leaves it out.
     pub advertise_timeout: Option<u32>,
@@ -149,6 +152,7 @@ impl Default for PullServerConfig {
         PullServerConfig {
             server: DEFAULT_SERVER.to_owned(),
             features: DEFAULT_FEATURES.to_owned(),
+            broadcast_id: 1,
             advertise_timeout: None,
             max_head_size: 16 * 1024,
             max_body_size: 64 * 1024,
@@ -361,6 +365,7 @@ pub struct PullServerConnection {
     post: Option<PendingPost>,
     selection: Option<StreamSelection>,
     packets_filtered_out: u64,
+    playlist_gen_id: u32,
 }
 
 #[derive(Debug)]
@@ -393,6 +398,7 @@ impl PullServerConnection {
             post: None,
             selection: None,
             packets_filtered_out: 0,
+            playlist_gen_id: 0,
         }
     }
 
@@ -547,6 +553,10 @@ impl PullServerConnection {
         };
         self.client_id = Some(client_id);
         let mut packets = Vec::new();
+        if self.sends_metadata(&req) {
+            self.playlist_gen_id = 1;
+            self.metadata_packets(&mut packets);
+        }
         wire::header_packets(&header, &mut self.scratch, &mut packets);
         let body_len: usize = packets.iter().map(Bytes::len).sum();
         let (content_type, length) = match req.kind {
@@ -664,11 +674,42 @@ impl PullServerConnection {
             0,
         )));
         let mut packets = Vec::new();
+        if let Some(req) = self.request.clone()
+            && self.sends_metadata(&req)
+        {
+            // MS-WMSP 3.2.4.2: a new entry gets a new Playlist-gen-id, and
+            // $M goes immediately before the $H packets.
+            self.playlist_gen_id = self.playlist_gen_id.wrapping_add(1).max(1);
+            self.metadata_packets(&mut packets);
+        }
         wire::header_packets(&header, &mut self.scratch, &mut packets);
         for p in packets {
             self.queue(p);
         }
         Ok(())
+    }
+
+    /// MS-WMSP 3.2.5.4/3.2.5.6: a server calling itself `Cougar` >= 9 MUST
+    /// send `$M` to clients >= 9, and MUST NOT send it to clients below 9.
+    /// A `Rex` server (the default) never sends it.
+    fn sends_metadata(&self, req: &PullRequest) -> bool {
+        let server = ClientVersion::parse(&self.config.server);
+        server.product.eq_ignore_ascii_case("Cougar") && server.major >= 9 && req.client.major >= 9
+    }
+
+    /// The `$M` packet(s): `playlist-gen-id=N, broadcast-id=M, features="..."` + NUL
+    /// (MS-WMSP 2.2.3.6; no content description list).
+    fn metadata_packets(&mut self, out: &mut Vec<Bytes>) {
+        let text = format!(
+            "playlist-gen-id={}, broadcast-id={}, features=\"{}\"\0",
+            self.playlist_gen_id, self.config.broadcast_id, self.config.features
+        );
+        wire::fragment_packets(
+            wire::ID_METADATA,
+            &Bytes::from(text),
+            &mut self.scratch,
+            out,
+        );
     }
 
     /// The stream ended: `$E(0)` then close (MS-WMSP 3.2.4.1; we close rather
@@ -924,6 +965,10 @@ impl PullServerConnection {
         if reset {
             // MS-WMSP 3.2.5.4/3.2.5.6: unknown client-id -> new state + xResetStrm=1.
             s.push_str("Pragma: xResetStrm=1\r\n");
+        }
+        if self.playlist_gen_id != 0 {
+            // MS-WMSP 3.2.5.2: nonzero Playlist-gen-id goes on a Pragma.
+            let _ = write!(s, "Pragma: playlist-gen-id={}\r\n", self.playlist_gen_id);
         }
         let _ = write!(s, "Pragma: features=\"{}\"\r\n", self.config.features);
         let _ = write!(s, "Content-Type: {content_type}\r\n");

@@ -98,10 +98,16 @@ pub fn reason_packet(id: u8, reason: u32) -> [u8; 8] {
 /// MS-WMSP 2.2.3.5 / 2.2.3.1.2: LocationId is the fragment index; AFFlags is
 /// 0x0C for a single packet, 0x04 first, 0x00 middle, 0x08 last.
 pub fn header_packets(header: &Bytes, scratch: &mut BytesMut, out: &mut Vec<Bytes>) {
-    let count = header.len().div_ceil(MAX_PAYLOAD).max(1);
+    fragment_packets(ID_HEADER, header, scratch, out);
+}
+
+/// Splits `object` into `$H` or `$M` packets of at most [`MAX_PAYLOAD`]
+/// bytes with the fragment flags of MS-WMSP 2.2.3.1.2.
+pub fn fragment_packets(id: u8, object: &Bytes, scratch: &mut BytesMut, out: &mut Vec<Bytes>) {
+    let count = object.len().div_ceil(MAX_PAYLOAD).max(1);
     for i in 0..count {
         let start = i * MAX_PAYLOAD;
-        let end = (start + MAX_PAYLOAD).min(header.len());
+        let end = (start + MAX_PAYLOAD).min(object.len());
         let mut flags = 0;
         if i == 0 {
             flags |= AF_FIRST;
@@ -111,9 +117,9 @@ pub fn header_packets(header: &Bytes, scratch: &mut BytesMut, out: &mut Vec<Byte
         }
         let location = u32::try_from(i).unwrap_or(u32::MAX);
         // A fragment is at most MAX_PAYLOAD bytes, so this cannot fail.
-        if put_preheader(scratch, ID_HEADER, end - start, location, 0, flags).is_ok() {
+        if put_preheader(scratch, id, end - start, location, 0, flags).is_ok() {
             out.push(scratch.split().freeze());
-            out.push(header.slice(start..end));
+            out.push(object.slice(start..end));
         }
     }
 }
@@ -184,6 +190,25 @@ impl PullFrameDecoder {
                 let incarnation = packet.get_u8();
                 let af_flags = packet.get_u8();
                 let _packet_size = packet.get_u16_le();
+                Ok(Some(PullFrame {
+                    id,
+                    burst,
+                    location_id,
+                    incarnation,
+                    af_flags,
+                    reason: None,
+                    payload: packet,
+                }))
+            }
+            ID_END | ID_CHANGE if len == 8 && u16::from_le_bytes([packet[6], packet[7]]) == 8 => {
+                // ffmpeg's `asf_stream` muxer writes `$E` with an 8-byte
+                // preheader (PacketSize 8) instead of a 4-byte Reason
+                // (MS-WMSP 2.2.3.4 says PacketLength MUST be 4). Read it as
+                // a preheader with no Reason.
+                let location_id = packet.get_u32_le();
+                let incarnation = packet.get_u8();
+                let af_flags = packet.get_u8();
+                packet.advance(2);
                 Ok(Some(PullFrame {
                     id,
                     burst,
