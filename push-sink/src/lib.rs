@@ -15,6 +15,11 @@ pub mod testing;
 pub mod writer;
 
 // -- F: push and network sinks --
+pub mod network_sink;
+pub mod push_sink;
+pub mod transport;
+pub use network_sink::NetworkSink;
+pub use network_sink::hub;
 
 pub use clock::{Clock, ManualClock, Pacer, SystemClock};
 pub use error::{Error, Result, SinkError, SinkId};

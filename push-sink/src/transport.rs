@@ -90,7 +90,9 @@ pub async fn read_head<R: AsyncRead + Unpin>(
             }
             scanned = buf.len().saturating_sub(3);
             if buf.len() > limit {
-                return Err(Error::Disconnected("peer sent an HTTP head larger than the limit"));
+                return Err(Error::Disconnected(
+                    "peer sent an HTTP head larger than the limit",
+                ));
             }
             let mut chunk = [0u8; 4096];
             let n = reader
@@ -98,7 +100,9 @@ pub async fn read_head<R: AsyncRead + Unpin>(
                 .await
                 .map_err(|e| Error::io("reading an HTTP head", e))?;
             if n == 0 {
-                return Err(Error::Disconnected("peer closed before the end of the HTTP head"));
+                return Err(Error::Disconnected(
+                    "peer closed before the end of the HTTP head",
+                ));
             }
             buf.extend_from_slice(&chunk[..n]);
         }
@@ -158,6 +162,10 @@ mod tests {
         assert_eq!(&buf[end..], b"$H..");
         let mut short: &[u8] = b"HTTP/1.1 204";
         let mut buf = Vec::new();
-        assert!(read_head(&mut short, &mut buf, 1024, Duration::from_secs(1)).await.is_err());
+        assert!(
+            read_head(&mut short, &mut buf, 1024, Duration::from_secs(1))
+                .await
+                .is_err()
+        );
     }
 }

@@ -827,7 +827,10 @@ mod tests {
             ]
         );
         h.publish(Bytes::from_static(b"d3"), false);
-        assert_eq!(packets(&sub), vec![HubItem::Packet(Bytes::from_static(b"d3"))]);
+        assert_eq!(
+            packets(&sub),
+            vec![HubItem::Packet(Bytes::from_static(b"d3"))]
+        );
     }
 
     #[test]
@@ -841,7 +844,10 @@ mod tests {
         h.publish(Bytes::from_static(b"d3"), false);
         assert!(packets(&sub).is_empty());
         h.publish(Bytes::from_static(b"k4"), true);
-        assert_eq!(packets(&sub), vec![HubItem::Packet(Bytes::from_static(b"k4"))]);
+        assert_eq!(
+            packets(&sub),
+            vec![HubItem::Packet(Bytes::from_static(b"k4"))]
+        );
     }
 
     #[test]
@@ -874,7 +880,10 @@ mod tests {
         assert_eq!(packets(&sub).len(), 2);
         h.publish(Bytes::from_static(b"d3d3"), false); // still waiting: dropped
         h.publish(Bytes::from_static(b"k4k4"), true);
-        assert_eq!(packets(&sub), vec![HubItem::Packet(Bytes::from_static(b"k4k4"))]);
+        assert_eq!(
+            packets(&sub),
+            vec![HubItem::Packet(Bytes::from_static(b"k4k4"))]
+        );
         assert_eq!(sub.drops(), 2);
         assert_eq!(h.stats().drops, 2);
     }
@@ -888,16 +897,24 @@ mod tests {
         h.end_of_stream();
         assert_eq!(
             packets(&sub),
-            vec![HubItem::Header(Bytes::from_static(b"HEADER2")), HubItem::End]
+            vec![
+                HubItem::Header(Bytes::from_static(b"HEADER2")),
+                HubItem::End
+            ]
         );
         assert!(h.header().is_none());
-        assert_eq!(h.subscribe(None, None).err(), Some(SubscribeError::NoHeader));
+        assert_eq!(
+            h.subscribe(None, None).err(),
+            Some(SubscribeError::NoHeader)
+        );
     }
 
     #[test]
     fn max_clients_close_and_drop_unsubscribe() {
         let h = hub(HubConfig::with_max_clients(1));
-        let a = h.subscribe(None, Some("NSPlayer/7.0".into())).expect("first");
+        let a = h
+            .subscribe(None, Some("NSPlayer/7.0".into()))
+            .expect("first");
         assert_eq!(h.subscribe(None, None).err(), Some(SubscribeError::Full(1)));
         assert_eq!(h.clients()[0].user_agent.as_deref(), Some("NSPlayer/7.0"));
         drop(a);

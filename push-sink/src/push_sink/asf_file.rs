@@ -80,7 +80,10 @@ impl AsfFile {
                 let min = u32_at(&file, at + 92).ok_or_else(|| bad(at, "short File Properties"))?;
                 let max = u32_at(&file, at + 96).ok_or_else(|| bad(at, "short File Properties"))?;
                 if min != max || min == 0 {
-                    return Err(bad(at + 92, "minimum and maximum packet sizes differ or are 0"));
+                    return Err(bad(
+                        at + 92,
+                        "minimum and maximum packet sizes differ or are 0",
+                    ));
                 }
                 packet_size = Some(usize::try_from(min).map_err(|_| bad(at + 92, "huge"))?);
             } else if guid == STREAM_PROPERTIES_GUID && size >= 74 {
@@ -138,7 +141,9 @@ impl AsfFile {
     /// A packet whose header cannot be read is an error item (send time 0 is not guessed).
     pub fn packets(&self) -> impl Iterator<Item = Result<(Bytes, PacketInfo), Error>> + '_ {
         (0..self.packet_count()).map(move |i| {
-            let packet = self.data.slice(i * self.packet_size..(i + 1) * self.packet_size);
+            let packet = self
+                .data
+                .slice(i * self.packet_size..(i + 1) * self.packet_size);
             let view = PacketView::parse(&packet, |s| self.video_streams.contains(&s))?;
             Ok((
                 packet,

@@ -110,12 +110,8 @@ impl PacketView {
         if at + 6 > packet.len() {
             return Err(bad("Send Time/Duration run past the end"));
         }
-        let send_time_ms = u32::from_le_bytes([
-            packet[at],
-            packet[at + 1],
-            packet[at + 2],
-            packet[at + 3],
-        ]);
+        let send_time_ms =
+            u32::from_le_bytes([packet[at], packet[at + 1], packet[at + 2], packet[at + 3]]);
         let duration_ms = u16::from_le_bytes([packet[at + 4], packet[at + 5]]);
         at += 6;
         let length_w = width(flags >> 5);
@@ -166,7 +162,9 @@ fn walk_payloads(
     let mut any_video = false;
     let mut audio_key = false;
     for _ in 0..count {
-        let sn = *data.get(at).ok_or_else(|| bad("payload runs past the end"))?;
+        let sn = *data
+            .get(at)
+            .ok_or_else(|| bad("payload runs past the end"))?;
         at += 1;
         let _object = read_var(data, &mut at, property >> 4)?;
         let offset = read_var(data, &mut at, property >> 2)?;
@@ -267,7 +265,10 @@ mod tests {
         assert_eq!(v.padding, 10);
         assert!(v.key_frame);
         let v = PacketView::parse(&p, |s| s == 3).expect("valid");
-        assert!(v.key_frame, "audio-only packet with key bit starts an object");
+        assert!(
+            v.key_frame,
+            "audio-only packet with key bit starts an object"
+        );
     }
 
     #[test]

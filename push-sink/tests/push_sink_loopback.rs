@@ -1,0 +1,401 @@
+//! PushSink against a loopback MS-WMHTTP push server harness: header once, every packet once
+//! and in order (padding stripped), `$E(0)` at the end; template and auto-destroy as sent;
+//! Basic and Digest; resume by push-id after a killed connection; a stalled server keeps
+//! memory bounded and drops counted; the documented errors.
+
+mod push_sink_support;
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use push_sink::push_sink::asf_packet::strip_padding;
+use push_sink::push_sink::{
+    Credentials, PushError, PushSink, PushSinkConfig, PushStatus, ReconnectPolicy,
+};
+use push_sink::testing::{self, SyntheticStream};
+use push_sink::{DataUnit, WriterSink};
+use push_sink_support::{PushServer, Seen, ServerConfig};
+
+fn sink(config: PushSinkConfig) -> PushSink {
+    PushSink::new(config).expect("sink")
+}
+
+/// Feeds `stream` through allocate_data_unit (zero-copy path) and on_data_unit.
+fn feed(sink: &mut PushSink, stream: &SyntheticStream, range: std::ops::Range<usize>) {
+    for i in range {
+        let buf = sink.allocate_data_unit(stream.packet_size);
+        assert_eq!(buf.len(), 4, "4 bytes of headroom for $D");
+        let unit = stream.unit_in(buf, i).expect("unit");
+        sink.on_data_unit(unit).expect("on_data_unit");
+    }
+}
+
+fn stripped(p: &Bytes) -> Vec<u8> {
+    let mut b = BytesMut::from(&p[..]);
+    strip_padding(&mut b).expect("synthetic packet parses");
+    b.to_vec()
+}
+
+fn data(seen: &[Seen]) -> Vec<Vec<u8>> {
+    seen.iter()
+        .filter_map(|s| match s {
+            Seen::Data(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn conformance_kit_passes_unconnected_and_connected() {
+    testing::run_all(&mut || Box::new(sink(PushSinkConfig::default()))).assert_ok();
+    let server = PushServer::start(ServerConfig::default());
+    let url = server.url("/kit");
+    testing::run_all(&mut || {
+        let mut s = sink(PushSinkConfig::default());
+        s.connect(&url, None, false).expect("connect");
+        Box::new(s)
+    })
+    .assert_ok();
+}
+
+#[test]
+fn pushes_header_once_packets_in_order_and_end() {
+    let server = PushServer::start(ServerConfig::default());
+    let stream = SyntheticStream::new(1400, 200);
+    let mut s = sink(PushSinkConfig::default());
+    let mut status = s.status();
+    s.connect(&server.url("/live"), Some("/template"), true)
+        .expect("connect");
+    assert_eq!(s.push_id().as_deref(), Some("4124758405"));
+    s.on_header(&stream.header).expect("header");
+    feed(&mut s, &stream, 0..stream.len());
+    s.on_end_writing().expect("end writing");
+    s.end_session().expect("end session");
+    assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+    let seen = server.seen();
+    assert_eq!(
+        seen[0],
+        Seen::Setup {
+            cookie: "0".into(),
+            body: "Template-URL: \"/template\"\r\nAutoDestroy: 1\r\n".into()
+        }
+    );
+    assert_eq!(
+        seen[1],
+        Seen::Start {
+            cookie: "4124758405".into()
+        }
+    );
+    assert_eq!(seen[2], Seen::Header(stream.header.to_vec()));
+    let want: Vec<Vec<u8>> = stream.packets.iter().map(stripped).collect();
+    assert_eq!(
+        data(&seen),
+        want,
+        "every packet once, in order, padding stripped"
+    );
+    assert_eq!(
+        seen.iter().filter(|s| matches!(s, Seen::Header(_))).count(),
+        1
+    );
+    assert_eq!(seen.last(), Some(&Seen::End(0)));
+    let st = s.stats();
+    assert_eq!((st.packets, st.drops, st.headers), (200, 0, 1));
+    let mut events = Vec::new();
+    while let Ok(e) = status.try_recv() {
+        events.push(e);
+    }
+    assert!(
+        events.contains(&PushStatus::Connecting { attempt: 1 }),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PushStatus::Connected { resumed: false, .. }))
+    );
+    assert_eq!(events.last(), Some(&PushStatus::Ended));
+    assert_eq!(s.end_session(), Err(PushError::NoConnection));
+}
+
+#[test]
+fn header_change_sends_end_entry_and_change() {
+    let server = PushServer::start(ServerConfig::default());
+    let a = SyntheticStream::new(1000, 4);
+    let b = SyntheticStream::new(1200, 4);
+    let mut s = sink(PushSinkConfig::default());
+    s.connect(&server.url("/p"), None, false).expect("connect");
+    s.on_header(&a.header).expect("header");
+    feed(&mut s, &a, 0..4);
+    s.on_end_writing().expect("end");
+    s.on_header(&b.header).expect("header 2");
+    feed(&mut s, &b, 0..4);
+    s.end_session().expect("end session");
+    assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+    let seen = server.seen();
+    let i = seen.iter().position(|s| *s == Seen::End(1)).expect("$E(1)");
+    let mut change = vec![0u8; 4];
+    change.extend_from_slice(&b.header);
+    assert_eq!(
+        seen[i + 1],
+        Seen::Change(change),
+        "$C(0) + new header after $E(1)"
+    );
+    assert_eq!(data(&seen).len(), 8);
+}
+
+#[test]
+fn basic_and_digest_authentication() {
+    for (basic, digest) in [
+        (Some(("enc".to_string(), "s3cret".to_string())), None),
+        (None, Some(("enc".to_string(), "s3cret".to_string()))),
+    ] {
+        let server = PushServer::start(ServerConfig {
+            basic: basic.clone(),
+            digest: digest.clone(),
+            ..ServerConfig::default()
+        });
+        let good = PushSinkConfig::default().credentials(|c| {
+            assert_eq!(c.realm, "wmpush");
+            Some(Credentials {
+                user: "enc".into(),
+                password: "s3cret".into(),
+            })
+        });
+        let stream = SyntheticStream::new(800, 10);
+        let mut s = sink(good);
+        s.connect(&server.url("/auth"), None, false)
+            .expect("authenticated");
+        s.on_header(&stream.header).expect("header");
+        feed(&mut s, &stream, 0..10);
+        s.end_session().expect("end");
+        assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+        assert_eq!(data(&server.seen()).len(), 10);
+
+        let bad = PushSinkConfig::default().credentials(|_| {
+            Some(Credentials {
+                user: "enc".into(),
+                password: "wrong".into(),
+            })
+        });
+        let err = sink(bad).connect(&server.url("/auth"), None, false);
+        assert_eq!(err, Err(PushError::AuthenticationFailed { status: 401 }));
+        let err = sink(PushSinkConfig::default()).connect(&server.url("/auth"), None, false);
+        assert_eq!(err, Err(PushError::AuthenticationFailed { status: 401 }));
+    }
+}
+
+#[test]
+fn killed_connection_resumes_with_same_push_id_and_no_second_header() {
+    let server = PushServer::start(ServerConfig {
+        kill_after: Some(30),
+        ..ServerConfig::default()
+    });
+    let policy = ReconnectPolicy {
+        initial_delay: Duration::from_millis(20),
+        ..ReconnectPolicy::default()
+    };
+    let mut s = sink(PushSinkConfig::default().reconnect(policy));
+    let mut status = s.status();
+    s.connect(&server.url("/resume"), None, false)
+        .expect("connect");
+    let stream = SyntheticStream::new(1000, 120);
+    s.on_header(&stream.header).expect("header");
+    for i in 0..stream.len() {
+        feed(&mut s, &stream, i..i + 1);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    s.end_session().expect("end session after resume");
+    assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+    let seen = server.seen();
+    let setups: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| matches!(s, Seen::Setup { .. }))
+        .collect();
+    assert_eq!(setups.len(), 2, "{setups:?}");
+    assert_eq!(
+        setups[1],
+        &Seen::Setup {
+            cookie: "4124758405".into(),
+            body: "AutoDestroy: 0\r\n".into()
+        },
+        "resume by push-id"
+    );
+    assert_eq!(
+        seen.iter().filter(|s| matches!(s, Seen::Header(_))).count(),
+        1
+    );
+    // No duplicates, order kept; packets in flight at the kill may be lost.
+    let want: Vec<Vec<u8>> = stream.packets.iter().map(stripped).collect();
+    let got = data(&seen);
+    let mut cursor = 0;
+    for g in &got {
+        let pos = want[cursor..]
+            .iter()
+            .position(|w| w == g)
+            .expect("in order, no duplicate");
+        cursor += pos + 1;
+    }
+    assert!(got.len() >= 100, "most packets arrive: {}", got.len());
+    assert!(s.stats().reconnects >= 1);
+    let mut events = Vec::new();
+    while let Ok(e) = status.try_recv() {
+        events.push(e);
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PushStatus::Reconnecting { .. })),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PushStatus::Connected { resumed: true, .. }))
+    );
+}
+
+/// A packet the sink cannot parse is pushed as is (no padding to strip), so its size is known.
+fn opaque_unit(i: usize, size: usize, key: bool) -> DataUnit {
+    let info = push_sink::PacketInfo {
+        send_time_ms: (i as u32) * 40,
+        duration_ms: 0,
+        index: i as u64,
+        key_frame: key,
+    };
+    DataUnit::shared(Bytes::from(vec![0xFF; size]), info)
+}
+
+#[test]
+fn stalled_server_keeps_memory_bounded_and_counts_drops() {
+    let server = PushServer::start(ServerConfig {
+        stall: true,
+        ..ServerConfig::default()
+    });
+    let limit = 512 * 1024;
+    let config = PushSinkConfig::default().queue_limits(limit, Duration::from_secs(3600));
+    let mut s = sink(config);
+    s.connect(&server.url("/stall"), None, false)
+        .expect("connect");
+    let stream = SyntheticStream::new(1000, 1);
+    s.on_header(&stream.header).expect("header");
+    for i in 0..2000 {
+        s.on_data_unit(opaque_unit(i, 16_000, i % 25 == 0))
+            .expect("unit");
+        assert!(
+            s.queued_bytes() <= limit,
+            "queue {} > {limit}",
+            s.queued_bytes()
+        );
+    }
+    let st = s.stats();
+    // Kernel socket buffers take some; the rest is queued (bounded) or dropped (counted).
+    assert_eq!(st.packets + st.drops + st.queue_depth, 2000, "{st:?}");
+    assert!(st.drops > 1000, "drops {}", st.drops);
+    assert!(st.queue_depth as usize * 16_004 <= limit);
+}
+
+#[test]
+fn drop_policy_prefers_non_key_packets() {
+    // Not connected: nothing drains the queue, so the policy alone decides.
+    let mut s = sink(PushSinkConfig::default().queue_limits(10 * 1004, Duration::from_secs(3600)));
+    let stream = SyntheticStream::new(1000, 1);
+    s.on_header(&stream.header).expect("header");
+    for i in 0..40 {
+        s.on_data_unit(opaque_unit(i, 1000, i % 10 == 0))
+            .expect("unit");
+    }
+    let st = s.stats();
+    assert_eq!((st.drops, st.queue_depth), (30, 10));
+    assert_eq!(
+        s.queued_key_frames(),
+        4,
+        "all four key-frame packets survive"
+    );
+    // Only key frames: the oldest goes.
+    let mut s = sink(PushSinkConfig::default().queue_limits(2 * 1004, Duration::from_secs(3600)));
+    for i in 0..5 {
+        s.on_data_unit(opaque_unit(i, 1000, true)).expect("unit");
+    }
+    assert_eq!((s.stats().drops, s.stats().queue_depth), (3, 2));
+    // Time bound: 40 ms per packet, 200 ms of stream time at most.
+    let mut s =
+        sink(PushSinkConfig::default().queue_limits(usize::MAX, Duration::from_millis(200)));
+    for i in 0..40 {
+        s.on_data_unit(opaque_unit(i, 1000, false)).expect("unit");
+    }
+    assert_eq!((s.stats().drops, s.stats().queue_depth), (34, 6));
+}
+
+#[test]
+fn documented_errors() {
+    let mut s = sink(PushSinkConfig::default());
+    assert!(matches!(
+        s.connect("", None, false),
+        Err(PushError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        s.connect("ftp://x/", None, false),
+        Err(PushError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        s.connect("http://no-such-host.invalid/p", None, false),
+        Err(PushError::InvalidHostName(_))
+    ));
+    assert_eq!(s.end_session(), Err(PushError::NoConnection));
+    assert_eq!(s.disconnect(), Err(PushError::NoConnection));
+    // A closed port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    assert!(matches!(
+        s.connect(&format!("http://127.0.0.1:{port}/p"), None, false),
+        Err(PushError::ConnectionFailure(_))
+    ));
+    let refusing = PushServer::start(ServerConfig {
+        refuse: Some(403),
+        ..ServerConfig::default()
+    });
+    assert_eq!(
+        s.connect(&refusing.url("/p"), None, false),
+        Err(PushError::Refused { status: 403 })
+    );
+    let web = PushServer::start(ServerConfig {
+        server_header: Some("Apache/2.4".into()),
+        ..ServerConfig::default()
+    });
+    assert!(matches!(
+        s.connect(&web.url("/p"), None, false),
+        Err(PushError::NotAMediaServer(_))
+    ));
+}
+
+#[test]
+fn disconnect_then_connect_resumes_session() {
+    let server = PushServer::start(ServerConfig::default());
+    let stream = SyntheticStream::new(900, 20);
+    let mut s = sink(PushSinkConfig::default());
+    s.connect(&server.url("/d"), None, false).expect("connect");
+    s.on_header(&stream.header).expect("header");
+    feed(&mut s, &stream, 0..10);
+    s.disconnect().expect("disconnect");
+    assert!(!s.is_connected());
+    s.connect(&server.url("/d"), None, false)
+        .expect("reconnect");
+    feed(&mut s, &stream, 10..20);
+    s.end_session().expect("end");
+    assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+    let seen = server.seen();
+    assert_eq!(
+        seen.iter().filter(|s| matches!(s, Seen::Header(_))).count(),
+        1
+    );
+    assert_eq!(data(&seen).len(), 20);
+    assert!(seen.contains(&Seen::Setup {
+        cookie: "4124758405".into(),
+        body: "AutoDestroy: 0\r\n".into()
+    }));
+    // Shared (fan-out) units are framed with one copy and still arrive.
+    let _ = DataUnit::shared(stream.packets[0].clone(), stream.infos[0]);
+}
