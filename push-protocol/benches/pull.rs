@@ -8,7 +8,7 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use push_protocol::pragma::Pragmas;
 use push_protocol::pull_server::{
-    PullServerConfig, PullServerConnection, PullServerEvent, Session,
+    PullServerConfig, PullServerConnection, PullServerEvent, Session, filter_packet,
 };
 
 const PLAY: &[u8] = b"GET /live HTTP/1.0\r\nAccept: */*\r\nUser-Agent: NSPlayer/7.10.0.3059\r\n\
@@ -96,5 +96,34 @@ fn request_parse(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, fan_out, request_parse);
+/// A 3,200-byte packet with 4 payloads of streams 1 and 2 and padding, in
+/// the layout ffmpeg writes (EC 0x82, property flags 0x5d, WORD lengths).
+fn multi_payload_packet() -> Bytes {
+    let mut p = vec![0x82, 0, 0, 0x09, 0x5d, 0];
+    p.extend_from_slice(&0u32.to_le_bytes());
+    p.extend_from_slice(&40u16.to_le_bytes());
+    p.push(0x80 | 4);
+    for i in 0..4u8 {
+        p.push(1 + i % 2);
+        p.push(i);
+        p.extend_from_slice(&0u32.to_le_bytes());
+        p.push(8);
+        p.extend_from_slice(&[0; 8]);
+        p.extend_from_slice(&600u16.to_le_bytes());
+        p.extend(std::iter::repeat_n(i, 600));
+    }
+    let padding = 3200 - p.len();
+    p[5] = padding as u8;
+    p.resize(3200, 0);
+    Bytes::from(p)
+}
+
+fn filter(c: &mut Criterion) {
+    let packet = multi_payload_packet();
+    c.bench_function("pull_filter_drop_one_stream", |b| {
+        b.iter(|| filter_packet(black_box(&packet), &|s: u8, _k: bool| s == 1))
+    });
+}
+
+criterion_group!(benches, fan_out, request_parse, filter);
 criterion_main!(benches);
