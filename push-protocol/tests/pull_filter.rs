@@ -208,3 +208,72 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn restore_padding_adds_or_widens_the_padding_field() {
+    use push_protocol::pull_server::restore_padding;
+    let payloads: Vec<P> = vec![(1, true, vec![7; 100])];
+    // Stripped packet with a BYTE Padding Length of 0: 3,200 needs a WORD.
+    let stripped = Bytes::from(build(&payloads, false, 0, false));
+    let out = restore_padding(&stripped, 3200).expect("padded");
+    assert_eq!(out.len(), 3200);
+    assert_eq!(out[3] & 0x18, 0x10, "padding length type is now WORD");
+    let padding = u16::from_le_bytes([out[5], out[6]]) as usize;
+    assert_eq!(padding, 3200 - stripped.len() - 1);
+    // Filtering it again strips back to the same payload bytes.
+    let again = filter_packet(&out, &|_s: u8, _k: bool| true)
+        .expect("ok")
+        .expect("kept");
+    assert_eq!(&again[again.len() - 100..], &[7u8; 100][..]);
+    assert_eq!(again.len(), stripped.len() + 1);
+    // Small gap: BYTE field holds it; exact size: unchanged; too big: error.
+    let out = restore_padding(&stripped, stripped.len() + 10).expect("padded");
+    assert_eq!((out[3] & 0x18, out[5]), (0x08, 10));
+    assert_eq!(
+        restore_padding(&stripped, stripped.len()).expect("same"),
+        stripped
+    );
+    assert!(matches!(
+        restore_padding(&stripped, 10),
+        Err(PullError::BadPacket { .. })
+    ));
+    // No Padding Length field at all (flags bits 3-4 = 0): one is inserted.
+    let mut no_field = build(&payloads, false, 0, false);
+    no_field[3] &= !0x18;
+    no_field.remove(5);
+    let no_field = Bytes::from(no_field);
+    let out = restore_padding(&no_field, 200).expect("padded");
+    assert_eq!(out.len(), 200);
+    assert_eq!(
+        (out[3] & 0x18, out[5] as usize),
+        (0x08, 200 - no_field.len() - 1)
+    );
+    // A coded Packet Length is updated.
+    let with_len = Bytes::from(build(&payloads, true, 0, true));
+    let out = restore_padding(&with_len, 1000).expect("padded");
+    assert_eq!(u16::from_le_bytes([out[5], out[6]]), 1000);
+}
+
+proptest! {
+    #[test]
+    fn strip_then_restore_keeps_payloads(
+        payloads in proptest::collection::vec((1u8..6, any::<bool>(), proptest::collection::vec(any::<u8>(), 0..60)), 1..6),
+        padding in 0u8..=255,
+        with_length in any::<bool>(),
+        extra in 0usize..70_000,
+    ) {
+        use push_protocol::pull_server::restore_padding;
+        let original = Bytes::from(build(&payloads, true, padding, with_length));
+        let size = (original.len() + extra).min(65_535);
+        let all = |_s: u8, _k: bool| true;
+        let stripped = filter_packet(&original, &all).expect("ok").expect("kept");
+        let restored = restore_padding(&stripped, size).expect("fits");
+        prop_assert_eq!(restored.len(), size);
+        let body_len = build(&payloads, true, 0, false).len() - 12;
+        let again = filter_packet(&restored, &all).expect("ok").expect("kept");
+        prop_assert_eq!(&again[again.len() - body_len..], &stripped[stripped.len() - body_len..]);
+        if with_length {
+            prop_assert_eq!(u16::from_le_bytes([restored[5], restored[6]]) as usize, size);
+        }
+    }
+}

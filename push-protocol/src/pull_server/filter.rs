@@ -224,3 +224,99 @@ pub fn filter_packet(
     }
     Ok(Some(Bytes::from(out)))
 }
+
+/// Puts back the padding a pull (or push) sender stripped, so `packet`
+/// becomes exactly `packet_size` bytes (the File Properties packet size), as
+/// an ASF file needs (ASF 5.2: all data packets have the same size).
+///
+/// MS-WMSP 2.2.3.3 has senders strip Padding Data and set Padding Length to
+/// say there is none; players pad again themselves (ffmpeg appends zeros).
+/// This does it properly: the Padding Length field is widened or added when
+/// it is missing or too small (later fields shift; payload bytes are copied
+/// unchanged) and a coded Packet Length is updated.
+pub fn restore_padding(packet: &Bytes, packet_size: usize) -> Result<Bytes, PullError> {
+    let buf = &packet[..];
+    let mut r = Reader { buf, pos: 0 };
+    let first = r.u8("empty packet")?;
+    let flags = if first & 0x80 != 0 {
+        if first & 0x60 != 0 {
+            return Err(bad(0, "error correction length type is not 00"));
+        }
+        r.take(usize::from(first & 0x0f), "error correction data truncated")?;
+        r.u8("length type flags missing")?
+    } else {
+        first
+    };
+    let flags_at = r.pos - 1;
+    r.u8("property flags missing")?;
+    let packet_length_at = r.pos;
+    let packet_length_code = (flags >> 5) & 3;
+    let declared = r.var(packet_length_code, "packet length truncated")?;
+    r.var((flags >> 1) & 3, "sequence truncated")?;
+    let padding_at = r.pos;
+    let padding_code = (flags >> 3) & 3;
+    let old_padding = r.var(padding_code, "padding length truncated")?;
+    r.take(6, "send time / duration truncated")?;
+    let mut len = buf.len();
+    if packet_length_code != 0 {
+        len = len.min(usize::try_from(declared).unwrap_or(usize::MAX));
+    }
+    if len == packet_size {
+        return Ok(packet.slice(..len));
+    }
+    if len > packet_size {
+        return Err(bad(0, "packet larger than the packet size"));
+    }
+    let old_width = width(padding_code);
+    let old_padding = usize::try_from(old_padding).unwrap_or(usize::MAX);
+    if old_padding > len - r.pos {
+        return Err(bad(padding_at, "padding longer than the packet"));
+    }
+    let grow = packet_size - len;
+    // Pick the narrowest Padding Length width (ASF 5.2.2: BYTE, WORD, DWORD)
+    // that holds the new padding once the field itself is paid for.
+    let mut choice = None;
+    for (code, w) in [(1u8, 1usize), (2, 2), (3, 4)] {
+        if w < old_width {
+            continue;
+        }
+        let extra = w - old_width;
+        if extra > grow {
+            continue;
+        }
+        let padding = old_padding + grow - extra;
+        let fits = match w {
+            1 => padding <= 0xff,
+            2 => padding <= 0xffff,
+            _ => padding <= 0xffff_ffff,
+        };
+        if fits {
+            choice = Some((code, w, padding));
+            break;
+        }
+    }
+    let Some((code, new_width, padding)) = choice else {
+        return Err(bad(
+            padding_at,
+            "no Padding Length width fits the missing bytes",
+        ));
+    };
+    let mut out = Vec::with_capacity(packet_size);
+    out.extend_from_slice(&buf[..padding_at]);
+    out[flags_at] = (flags & !0x18) | (code << 3);
+    out.extend_from_slice(&(padding as u32).to_le_bytes()[..new_width]);
+    out.extend_from_slice(&buf[padding_at + old_width..len]);
+    out.resize(packet_size, 0);
+    if packet_length_code != 0 {
+        let w = width(packet_length_code);
+        if w < 4 && packet_size >= 1usize << (8 * w) {
+            return Err(bad(
+                packet_length_at,
+                "packet size does not fit the Packet Length field",
+            ));
+        }
+        out[packet_length_at..packet_length_at + w]
+            .copy_from_slice(&(packet_size as u32).to_le_bytes()[..w]);
+    }
+    Ok(Bytes::from(out))
+}

@@ -91,7 +91,7 @@ mod filter;
 pub mod wire;
 
 pub use error::PullError;
-pub use filter::{PayloadSelector, filter_packet};
+pub use filter::{PayloadSelector, filter_packet, restore_padding};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
