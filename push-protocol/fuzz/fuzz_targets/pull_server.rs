@@ -11,6 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use push_protocol::pull_client::{PullClient, PullClientConfig, PullClientEvent};
 use push_protocol::pull_server::{
     PullServerConfig, PullServerConnection, PullServerEvent, Session, filter_packet,
+    restore_padding,
 };
 
 fn header() -> Vec<u8> {
@@ -98,6 +99,11 @@ fuzz_target!(|data: &[u8]| {
                 // Filtering is idempotent.
                 let again = filter_packet(&out, &keep).expect("filtered packet parses");
                 assert_eq!(again.as_ref(), Some(&out));
+                // Padding can be put back to any larger size the fields allow.
+                let size = out.len() + split;
+                if let Ok(padded) = restore_padding(&out, size) {
+                    assert_eq!(padded.len(), size);
+                }
             }
         }
     }
