@@ -1,4 +1,22 @@
 //! # wmpush (library part)
 //!
-//! The publishing-point server and the command implementations behind the `wmpush` binary,
-//! exposed as a library so tests can embed them.
+//! The publishing-point server and the command implementations behind the
+//! `wmpush` binary, exposed as a library so tests can embed them.
+//!
+//! - [`server::Server`]: `wmpush serve` (players over MS-WMSP, encoders over
+//!   MS-WMHTTP, `/_status`, `/_metrics`).
+//! - [`point::PublishingPoint`]: one live stream shared by its players.
+//! - [`demo`]: the embedded demo and its `--check`.
+//! - [`pull`]: the MS-WMSP pull client driver.
+
+pub mod asf_bits;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod exit;
+pub mod generator;
+pub mod ingest;
+pub mod live_mux;
+pub mod point;
+pub mod pull;
+pub mod server;

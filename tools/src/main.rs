@@ -1,6 +1,177 @@
-//! The `wmpush` command line.
+//! The `wmpush` command line: demo, serve, pull (push, inspect and remux follow
+//! as their lower crates land; see the README).
 
-fn main() {
-    eprintln!("wmpush: not implemented yet");
-    std::process::exit(2);
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use wmpush::exit::{CliError, Failure};
+
+mod commands;
+
+/// Windows Media push sink, publishing-point server and tools.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wmpush",
+    version,
+    about = "Windows Media (ASF) streaming: push to a publishing point, serve one, pull, inspect",
+    after_help = "Examples:\n  wmpush demo                                  # see it work: prints URLs to open in ffplay/VLC\n  wmpush demo --check                          # self-test: push, pull back, verify\n  wmpush serve --listen 127.0.0.1:8080         # run a publishing-point server\n  wmpush pull mmsh://127.0.0.1:8080/live -o out.asf --duration 10\n\nExit codes: 0 ok, 1 check failed, 2 usage, 3 input, 4 connection, 5 authentication, 6 server refused.\nLogging: -v/-vv or RUST_LOG (e.g. RUST_LOG=wmpush=debug)."
+)]
+struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an embedded publishing point with a generated test stream.
+    #[command(
+        after_help = "Examples:\n  wmpush demo                      # until Ctrl-C; open the printed mmsh:// URL in ffplay or VLC\n  wmpush demo --duration 30        # stop after 30 s\n  wmpush demo --check              # run ~4 s, pull it back, exit 0 only if every packet arrived intact\n  wmpush demo --listen 127.0.0.1:8080 --size 320x240 --fps 15"
+    )]
+    Demo(DemoArgs),
+    /// Run a publishing-point server: encoders push (MS-WMHTTP), players pull (MS-WMSP).
+    #[command(
+        after_help = "Examples:\n  wmpush serve                                         # 127.0.0.1:8080, loopback encoders may push\n  wmpush serve --listen 0.0.0.0:8080 --auth-file users.htdigest\n  wmpush serve --config tools/examples/wmpush.toml --archive-dir ./archive\n\nPlayers:  ffplay mmsh://HOST:PORT/POINT   vlc mmsh://HOST:PORT/POINT   ffplay 'http://HOST:PORT/POINT?format=asf'\nStatus:   http://HOST:PORT/_status (JSON), /_status.html, /_metrics (Prometheus)\nAuth file: Apache htdigest format, e.g. `htdigest -c users.htdigest wmpush alice`."
+    )]
+    Serve(ServeArgs),
+    /// Pull a stream from an MMSH server and save it as an ASF file.
+    #[command(
+        after_help = "Examples:\n  wmpush pull mmsh://127.0.0.1:8080/live -o live.asf --duration 10\n  wmpush pull mmsh://127.0.0.1:8080/live -o - | ffplay -\n  wmpush pull mmsh://127.0.0.1:8080/live --clients 20 --duration 10   # loopback load test"
+    )]
+    Pull(PullArgs),
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Listening address of the embedded server (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Publishing point name.
+    #[arg(long, default_value = "demo")]
+    point: String,
+    /// Stop after S seconds (default: until Ctrl-C; 4 with --check).
+    #[arg(long, value_name = "S")]
+    duration: Option<f64>,
+    /// Pull the stream back with the built-in client and verify every packet.
+    #[arg(long)]
+    check: bool,
+    /// Picture size WxH (even numbers).
+    #[arg(long, default_value = "160x120")]
+    size: String,
+    /// Pictures per second.
+    #[arg(long, default_value_t = 10)]
+    fps: u32,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080, or the config file's].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// TOML configuration (points, templates, limits); see tools/examples/wmpush.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// htdigest file (user:realm:HA1) enabling Digest and Basic authentication of encoders.
+    #[arg(long, value_name = "FILE")]
+    auth_file: Option<PathBuf>,
+    /// Folder for archived push sessions (templates with archive = true; all points without a config).
+    #[arg(long, value_name = "DIR")]
+    archive_dir: Option<PathBuf>,
+    /// Let encoders on other machines push without credentials.
+    #[arg(long)]
+    allow_anonymous_push: bool,
+}
+
+#[derive(Debug, Args)]
+struct PullArgs {
+    /// Stream URL: mmsh://HOST[:PORT]/POINT (http:// is accepted too).
+    url: String,
+    /// Output ASF file, or - for standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<String>,
+    /// Stop after S seconds.
+    #[arg(long, value_name = "S")]
+    duration: Option<f64>,
+    /// Run N concurrent players (load test; output is not written) and report each one's throughput.
+    #[arg(long, value_name = "N")]
+    clients: Option<u32>,
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn seconds(s: Option<f64>, what: &str) -> Result<Option<Duration>, CliError> {
+    match s {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) => Err(CliError::new(
+            Failure::Usage,
+            format!("{what} {v} must be a positive number of seconds"),
+        )),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            });
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wmpush: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let quiet = cli.quiet;
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo(a) => commands::demo(a, quiet).await,
+            Command::Serve(a) => commands::serve(a).await,
+            Command::Pull(a) => commands::pull(a).await,
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wmpush: error: {e}");
+            ExitCode::from(u8::try_from(e.kind.code()).unwrap_or(1))
+        }
+    }
 }

@@ -1,0 +1,256 @@
+//! Subcommand implementations (glue between clap arguments and the library).
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use wmpush::auth::AuthFile;
+use wmpush::config::ServeConfig;
+use wmpush::demo::{self, DemoOptions};
+use wmpush::exit::{CliError, Failure};
+use wmpush::generator::SignalConfig;
+use wmpush::pull::{Pulled, StreamUrl, pull as pull_stream};
+use wmpush::server::Server;
+
+use crate::{DemoArgs, PullArgs, ServeArgs, seconds};
+
+pub(crate) async fn demo(a: DemoArgs, quiet: bool) -> Result<(), CliError> {
+    let (w, h) = a
+        .size
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .ok_or_else(|| {
+            CliError::new(
+                Failure::Usage,
+                format!("--size {:?} must look like 160x120", a.size),
+            )
+        })?;
+    let signal = SignalConfig {
+        width: w,
+        height: h,
+        fps: a.fps,
+        ..SignalConfig::default()
+    };
+    signal
+        .validate()
+        .map_err(|e| CliError::new(Failure::Usage, e))?;
+    // Large pictures need larger packets; keep within the 65,535-byte MMSH limit.
+    let packet_size = if signal.frame_len() > 200_000 {
+        16_000
+    } else {
+        3600
+    };
+    let opts = DemoOptions {
+        listen: a.listen,
+        point: a.point,
+        duration: seconds(a.duration, "--duration")?,
+        check: a.check,
+        signal,
+        packet_size,
+        progress: !quiet,
+    };
+    demo::run(opts).await.map(|_| ())
+}
+
+pub(crate) async fn serve(a: ServeArgs) -> Result<(), CliError> {
+    let mut config = match &a.config {
+        Some(p) => {
+            ServeConfig::load(p).map_err(|e| CliError::new(Failure::Input, format!("{e:#}")))?
+        }
+        None => ServeConfig::default(),
+    };
+    if let Some(l) = a.listen {
+        config.listen = l;
+    }
+    if a.allow_anonymous_push {
+        config.allow_anonymous_push = true;
+    }
+    if let Some(d) = a.archive_dir {
+        std::fs::create_dir_all(&d).map_err(|e| {
+            CliError::new(
+                Failure::Input,
+                format!("cannot create archive folder {}: {e}", d.display()),
+            )
+        })?;
+        config.archive_dir = Some(d);
+        if a.config.is_none() {
+            // Without a config file, --archive-dir archives every point.
+            config.default_template.archive = true;
+        }
+    }
+    let auth = match &a.auth_file {
+        Some(p) => Some(
+            AuthFile::load(p, &config.realm)
+                .map_err(|e| CliError::new(Failure::Input, format!("{e:#}")))?,
+        ),
+        None => None,
+    };
+    if auth.is_none() && !config.listen.ip().is_loopback() && !config.allow_anonymous_push {
+        return Err(CliError::new(
+            Failure::Usage,
+            format!(
+                "refusing to listen on {} without --auth-file: anyone could push; add --auth-file FILE or --allow-anonymous-push",
+                config.listen
+            ),
+        ));
+    }
+    let server = Server::bind(config, auth)
+        .await
+        .map_err(|e| CliError::new(Failure::Connection, format!("{e:#}")))?;
+    let addr = server.local_addr()?;
+    println!("wmpush serve: listening on http://{addr}/ (status: http://{addr}/_status.html)");
+    let handle = server.shutdown_handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received, shutting down");
+        handle.shutdown();
+    });
+    server.run().await?;
+    println!("wmpush serve: stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub(crate) async fn pull(a: PullArgs) -> Result<(), CliError> {
+    let url = StreamUrl::parse(&a.url, &["mmsh", "http"])?;
+    let duration = seconds(a.duration, "--duration")?;
+    if let Some(n) = a.clients {
+        if n == 0 || n > 1000 {
+            return Err(CliError::new(Failure::Usage, "--clients must be 1..=1000"));
+        }
+        if duration.is_none() {
+            return Err(CliError::new(
+                Failure::Usage,
+                "--clients needs --duration (the load test is bounded)",
+            ));
+        }
+        return load_test(&url, n, duration).await;
+    }
+    let output = a.output.ok_or_else(|| {
+        CliError::new(Failure::Usage, "give -o FILE (or -o - for standard output)")
+    })?;
+    let mut out: Box<dyn std::io::Write + Send> = if output == "-" {
+        Box::new(std::io::BufWriter::new(std::io::stdout()))
+    } else {
+        let f = std::fs::File::create(&output)
+            .map_err(|e| CliError::new(Failure::Input, format!("cannot create {output}: {e}")))?;
+        Box::new(std::io::BufWriter::new(f))
+    };
+    let mut packet_size = 0usize;
+    let mut write_error = None;
+    let mut headers = 0u32;
+    let summary = pull_stream(&url, duration, |item| {
+        let r = match item {
+            Pulled::Header(h) => {
+                headers += 1;
+                if headers > 1 {
+                    // A plain ASF file has one header: stop at a stream change.
+                    return false;
+                }
+                packet_size =
+                    wmpush::asf_bits::header_facts(&h).map_or(0, |f| f.packet_size as usize);
+                out.write_all(&h)
+            }
+            Pulled::Packet(p) => match wmpush::asf_bits::repad(&p, packet_size) {
+                Some(full) => out.write_all(&full),
+                None => Ok(()),
+            },
+        };
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                write_error = Some(e);
+                false
+            }
+        }
+    })
+    .await?;
+    if let Some(e) = write_error {
+        return Err(CliError::new(
+            Failure::Input,
+            format!("cannot write {output}: {e}"),
+        ));
+    }
+    out.flush()
+        .map_err(|e| CliError::new(Failure::Input, format!("cannot write {output}: {e}")))?;
+    if headers == 0 {
+        return Err(CliError::new(Failure::Refused, "the server sent no stream"));
+    }
+    eprintln!(
+        "wmpush pull: {} packets, {} bytes{}",
+        summary.packets,
+        summary.bytes,
+        match summary.end_reason {
+            Some(0) => ", stream ended".to_owned(),
+            Some(r) => format!(", stream ended with reason {r:#x}"),
+            None => String::new(),
+        }
+    );
+    Ok(())
+}
+
+async fn load_test(url: &StreamUrl, n: u32, duration: Option<Duration>) -> Result<(), CliError> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let start = Instant::now();
+            let mut last = Instant::now();
+            let mut worst_gap = Duration::ZERO;
+            let r = pull_stream(&url, duration, |_| {
+                let now = Instant::now();
+                worst_gap = worst_gap.max(now - last);
+                last = now;
+                true
+            })
+            .await;
+            (i, r, start.elapsed(), worst_gap)
+        }));
+    }
+    let mut failures = 0;
+    for t in tasks {
+        let Ok((i, r, elapsed, gap)) = t.await else {
+            failures += 1;
+            continue;
+        };
+        match r {
+            Ok(s) => println!(
+                "client {i}: {} packets, {:.0} kbit/s, longest stall {} ms",
+                s.packets,
+                s.bytes as f64 * 8.0 / elapsed.as_secs_f64().max(0.001) / 1000.0,
+                gap.as_millis()
+            ),
+            Err(e) => {
+                failures += 1;
+                println!("client {i}: failed: {}", e.message);
+            }
+        }
+    }
+    if failures > 0 {
+        return Err(CliError::new(
+            Failure::Connection,
+            format!("{failures} of {n} clients failed"),
+        ));
+    }
+    Ok(())
+}

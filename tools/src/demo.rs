@@ -1,0 +1,365 @@
+//! `wmpush demo`: an embedded publishing point fed with a generated test
+//! stream (colour bars with a running clock, a beep every second), and
+//! `--check`, which pulls the stream back and verifies every packet.
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::config::ServeConfig;
+use crate::exit::{CliError, Failure};
+use crate::generator::{SignalConfig, render_audio, render_frame};
+use crate::live_mux::LiveMux;
+use crate::point::{PointSettings, PublishingPoint};
+use crate::pull::{Pulled, StreamUrl, pull};
+use crate::server::Server;
+
+/// Settings of a demo run.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Where the embedded server listens (port 0 = any free port).
+    pub listen: SocketAddr,
+    /// Publishing point name.
+    pub point: String,
+    /// Stop after this long (`None` = until Ctrl-C).
+    pub duration: Option<Duration>,
+    /// Pull the stream back and verify it.
+    pub check: bool,
+    /// Picture and sound.
+    pub signal: SignalConfig,
+    /// ASF packet size.
+    pub packet_size: u32,
+    /// Show progress (a live line on a terminal, log lines otherwise).
+    pub progress: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            point: "demo".to_owned(),
+            duration: None,
+            check: false,
+            signal: SignalConfig::default(),
+            packet_size: 3600,
+            progress: true,
+        }
+    }
+}
+
+/// What a demo run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DemoReport {
+    /// Pictures generated.
+    pub frames: u64,
+    /// Packets published.
+    pub packets: u64,
+    /// Packets pulled back and verified (check mode).
+    pub verified: u64,
+}
+
+/// Compares what was pulled with what was published: the same header, and a
+/// contiguous run of identical packets that starts at a key frame and ends
+/// with the last packet published.
+pub fn verify(
+    header: &Bytes,
+    published: &[(Bytes, bool)],
+    pulled: &[Pulled],
+) -> Result<u64, String> {
+    let mut packets = Vec::new();
+    let mut headers = 0;
+    for item in pulled {
+        match item {
+            Pulled::Header(h) => {
+                headers += 1;
+                if h != header {
+                    return Err("the pulled ASF header differs from the published one".into());
+                }
+            }
+            Pulled::Packet(p) => packets.push(p),
+        }
+    }
+    if headers == 0 {
+        return Err("no ASF header was pulled".into());
+    }
+    let Some(first) = packets.first() else {
+        return Err("no data packet was pulled".into());
+    };
+    let Some(start) = published.iter().position(|(p, _)| p == *first) else {
+        return Err("the first pulled packet was never published (corrupted?)".into());
+    };
+    if !published[start].1 {
+        return Err(format!(
+            "the pulled stream starts at packet {start}, which is not a key frame"
+        ));
+    }
+    for (i, p) in packets.iter().enumerate() {
+        match published.get(start + i) {
+            Some((q, _)) if q == *p => {}
+            Some(_) => {
+                return Err(format!(
+                    "pulled packet {i} (published #{}) differs",
+                    start + i
+                ));
+            }
+            None => return Err(format!("pulled packet {i} was never published")),
+        }
+    }
+    let got_to = start + packets.len();
+    if got_to != published.len() {
+        return Err(format!(
+            "missing packets: pulled up to #{got_to} of {} published",
+            published.len()
+        ));
+    }
+    Ok(packets.len() as u64)
+}
+
+/// Runs the demo until `duration`, Ctrl-C, or (with `check`) the check's end.
+pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
+    opts.signal
+        .validate()
+        .map_err(|e| CliError::new(Failure::Usage, e))?;
+    let config = ServeConfig {
+        listen: opts.listen,
+        ..ServeConfig::default()
+    };
+    let server = Server::bind(config, None)
+        .await
+        .map_err(|e| CliError::new(Failure::Connection, format!("{e:#}")))?;
+    let addr = server.local_addr()?;
+    let state = server.state();
+    let shutdown = server.shutdown_handle();
+    let server_task = tokio::spawn(server.run());
+    let point = state
+        .points
+        .insert(PublishingPoint::new(&opts.point, PointSettings::default()));
+    let file_id: [u8; 16] = rand::random();
+    let mut mux = LiveMux::new(opts.signal, opts.packet_size, 1000, file_id)
+        .map_err(|e| CliError::new(Failure::Usage, e))?;
+    let header = mux.header();
+    point.set_header(header.clone());
+
+    let mmsh = format!("mmsh://{addr}/{}", opts.point);
+    println!("wmpush demo: publishing point {mmsh}");
+    println!("  play it:   ffplay {mmsh}");
+    println!("             vlc {mmsh}");
+    println!(
+        "             ffplay 'http://{addr}/{}?format=asf'",
+        opts.point
+    );
+    println!("  status:    http://{addr}/_status.html");
+    let duration = match (opts.duration, opts.check) {
+        (None, true) => Some(Duration::from_secs(4)),
+        (d, _) => d,
+    };
+    match duration {
+        Some(d) => println!("  running for {} s (Ctrl-C stops earlier)", d.as_secs_f64()),
+        None => println!("  press Ctrl-C to stop"),
+    }
+    let published: Arc<Mutex<Vec<(Bytes, bool)>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut pull_task = None;
+    let fps = u64::from(opts.signal.fps);
+    let bar = if opts.progress && std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let mut report = DemoReport::default();
+    let mut interval = tokio::time::interval(Duration::from_millis(1000 / fps));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = tokio::time::Instant::now();
+    let mut picture = Vec::new();
+    let mut pcm = Vec::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = &mut ctrl_c => {
+                println!("wmpush demo: stopping (Ctrl-C)");
+                break;
+            }
+        }
+        let index = report.frames;
+        if let Some(d) = duration
+            && Duration::from_millis(opts.signal.frame_time_ms(index)) >= d
+        {
+            break;
+        }
+        render_frame(&opts.signal, index, &mut picture);
+        let (a, b) = opts.signal.audio_range(index);
+        render_audio(&opts.signal, a, b, &mut pcm);
+        for p in mux.packets_for_frame(index, &picture, &pcm) {
+            if opts.check {
+                published
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((p.data.clone(), p.starts_key_frame));
+            }
+            point.publish(p.data, p.starts_key_frame);
+            report.packets += 1;
+        }
+        report.frames += 1;
+        // Start the checking player after half a second, so it joins late
+        // (exercising the key-frame start) but sees most of the stream.
+        if opts.check && pull_task.is_none() && index == fps / 2 {
+            let url = StreamUrl::parse(&mmsh, &["mmsh"])?;
+            pull_task = Some(tokio::spawn(async move {
+                let mut items = Vec::new();
+                let r = pull(&url, Some(Duration::from_secs(120)), |item| {
+                    items.push(item);
+                    true
+                })
+                .await;
+                r.map(|s| (s, items))
+            }));
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let msg = format!(
+            "media {:.1} s, {} packets, {:.0} kbit/s, {} player(s)",
+            opts.signal.frame_time_ms(report.frames) as f64 / 1000.0,
+            report.packets,
+            (report.packets * u64::from(opts.packet_size) * 8) as f64 / secs.max(0.001) / 1000.0,
+            point
+                .counters
+                .players
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        if let Some(b) = &bar {
+            b.set_message(msg);
+            b.tick();
+        } else if opts.progress && index > 0 && index % (fps * 5) == 0 {
+            eprintln!("wmpush demo: {msg}");
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    point.end();
+    let result = if let Some(task) = pull_task {
+        let joined = tokio::time::timeout(Duration::from_secs(15), task).await;
+        let (summary, items) = match joined {
+            Ok(Ok(Ok(x))) => x,
+            Ok(Ok(Err(e))) => return Err(e),
+            Ok(Err(e)) => {
+                return Err(CliError::new(
+                    Failure::Failed,
+                    format!("check task failed: {e}"),
+                ));
+            }
+            Err(_) => {
+                return Err(CliError::new(
+                    Failure::Failed,
+                    "check: the pull did not finish in time",
+                ));
+            }
+        };
+        if summary.end_reason != Some(0) {
+            Err(CliError::new(
+                Failure::Failed,
+                "check: the stream did not end with $E(0)",
+            ))
+        } else {
+            let published = published.lock().unwrap_or_else(|e| e.into_inner());
+            match verify(&header, &published, &items) {
+                Ok(n) => {
+                    report.verified = n;
+                    println!(
+                        "wmpush demo --check: OK, {n} of {} packets pulled back intact (joined at a key frame)",
+                        published.len()
+                    );
+                    Ok(report.clone())
+                }
+                Err(why) => Err(CliError::new(
+                    Failure::Failed,
+                    format!("check failed: {why}"),
+                )),
+            }
+        }
+    } else if opts.check {
+        Err(CliError::new(
+            Failure::Failed,
+            "check: the stream was too short to start a player",
+        ))
+    } else {
+        Ok(report.clone())
+    };
+    shutdown.shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(3), server_task).await;
+    println!(
+        "wmpush demo: done, {} pictures, {} packets",
+        report.frames, report.packets
+    );
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &'static [u8]) -> Bytes {
+        Bytes::from_static(s)
+    }
+
+    #[test]
+    fn verify_accepts_late_contiguous_tail() {
+        let h = b(b"H");
+        let published = vec![
+            (b(b"a"), true),
+            (b(b"b"), false),
+            (b(b"c"), true),
+            (b(b"d"), false),
+        ];
+        let pulled = vec![
+            Pulled::Header(h.clone()),
+            Pulled::Packet(b(b"c")),
+            Pulled::Packet(b(b"d")),
+        ];
+        assert_eq!(verify(&h, &published, &pulled), Ok(2));
+    }
+
+    #[test]
+    fn verify_rejects_gaps_corruption_and_bad_start() {
+        let h = b(b"H");
+        let published = vec![
+            (b(b"a"), true),
+            (b(b"b"), false),
+            (b(b"c"), true),
+            (b(b"d"), false),
+        ];
+        let gap = vec![
+            Pulled::Header(h.clone()),
+            Pulled::Packet(b(b"a")),
+            Pulled::Packet(b(b"c")),
+        ];
+        assert!(verify(&h, &published, &gap).is_err());
+        let corrupt = vec![
+            Pulled::Header(h.clone()),
+            Pulled::Packet(b(b"c")),
+            Pulled::Packet(b(b"x")),
+        ];
+        assert!(verify(&h, &published, &corrupt).is_err());
+        let mid = vec![Pulled::Header(h.clone()), Pulled::Packet(b(b"b"))];
+        assert!(verify(&h, &published, &mid).is_err());
+        let short = vec![Pulled::Header(h.clone()), Pulled::Packet(b(b"c"))];
+        assert!(
+            verify(&h, &published, &short).is_err(),
+            "last packet missing"
+        );
+        let wrong_header = vec![
+            Pulled::Header(b(b"X")),
+            Pulled::Packet(b(b"c")),
+            Pulled::Packet(b(b"d")),
+        ];
+        assert!(verify(&h, &published, &wrong_header).is_err());
+    }
+}

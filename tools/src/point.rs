@@ -1,0 +1,408 @@
+//! Publishing points: the ASF header and recent packets of one live stream,
+//! shared by every player.
+//!
+//! Each packet is held once (`Bytes` clones share the allocation) and handed
+//! to players through a broadcast channel; a late joiner gets the packets
+//! since the most recent key frame, then the live ones, with no gap and no
+//! duplicate (both are taken under one lock).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// What players of a point receive, in order.
+#[derive(Debug, Clone)]
+pub enum PointEvent {
+    /// One ASF data packet.
+    Packet {
+        /// Sequence number of the packet within the point (from 0).
+        seq: u64,
+        /// The packet bytes (shared, never copied per player).
+        data: Bytes,
+    },
+    /// The stream continues with a new ASF header (a `$C` from the encoder).
+    Header(Bytes),
+    /// The encoder ended the stream (`$E(0)`), or the server is shutting down.
+    End,
+}
+
+/// Settings of one publishing point (from the config file or a template).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PointSettings {
+    /// Most players at once; further players get 503.
+    pub max_players: usize,
+    /// Bytes of packets kept for late joiners (from the last key frame).
+    pub backlog_bytes: usize,
+    /// Remove the point when its push session ends (MS-WMHTTP AutoDestroy).
+    pub auto_destroy: bool,
+    /// The template the point was created from, if any.
+    pub template: Option<String>,
+}
+
+impl Default for PointSettings {
+    fn default() -> Self {
+        PointSettings {
+            max_players: 100,
+            backlog_bytes: 8 * 1024 * 1024,
+            auto_destroy: false,
+            template: None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PointState {
+    header: Option<Bytes>,
+    backlog: VecDeque<(u64, Bytes)>,
+    backlog_bytes: usize,
+    next_seq: u64,
+    ended: bool,
+    encoder: Option<String>,
+    started: Option<Instant>,
+}
+
+/// Counters of a point, readable without locking.
+#[derive(Debug, Default)]
+pub struct PointCounters {
+    /// Data packets received.
+    pub packets_in: AtomicU64,
+    /// Bytes of data packets received.
+    pub bytes_in: AtomicU64,
+    /// Players connected now.
+    pub players: AtomicU64,
+    /// Players ever connected.
+    pub players_total: AtomicU64,
+    /// Packets dropped for slow players.
+    pub dropped: AtomicU64,
+}
+
+/// A snapshot for a joining player.
+#[derive(Debug)]
+pub struct Subscription {
+    /// The current ASF header.
+    pub header: Bytes,
+    /// Packets since the most recent key frame, oldest first.
+    pub backlog: Vec<(u64, Bytes)>,
+    /// Live events after the backlog.
+    pub events: broadcast::Receiver<PointEvent>,
+}
+
+/// One publishing point.
+#[derive(Debug)]
+pub struct PublishingPoint {
+    name: String,
+    settings: PointSettings,
+    state: Mutex<PointState>,
+    events: broadcast::Sender<PointEvent>,
+    /// Live counters.
+    pub counters: PointCounters,
+    created: Instant,
+}
+
+impl PublishingPoint {
+    /// A new, empty point called `name` (the URL path without the leading `/`).
+    pub fn new(name: &str, settings: PointSettings) -> PublishingPoint {
+        let (events, _) = broadcast::channel(4096);
+        PublishingPoint {
+            name: name.to_owned(),
+            settings,
+            state: Mutex::new(PointState::default()),
+            events,
+            counters: PointCounters::default(),
+            created: Instant::now(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PointState> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The point's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The point's settings.
+    pub fn settings(&self) -> &PointSettings {
+        &self.settings
+    }
+
+    /// Claims the point for an encoder session; `false` if another encoder holds it
+    /// (the server answers 409).
+    pub fn claim(&self, session: &str) -> bool {
+        let mut s = self.lock();
+        match &s.encoder {
+            Some(other) if other != session => false,
+            _ => {
+                s.encoder = Some(session.to_owned());
+                s.ended = false;
+                true
+            }
+        }
+    }
+
+    /// Releases the encoder claim if `session` holds it.
+    pub fn release(&self, session: &str) {
+        let mut s = self.lock();
+        if s.encoder.as_deref() == Some(session) {
+            s.encoder = None;
+        }
+    }
+
+    /// The encoder session holding the point, if any.
+    pub fn encoder(&self) -> Option<String> {
+        self.lock().encoder.clone()
+    }
+
+    /// Sets the ASF header (first `$H`, or a `$C` later: players then get a header change).
+    pub fn set_header(&self, header: Bytes) {
+        let mut s = self.lock();
+        let had = s.header.replace(header.clone()).is_some() && !s.ended;
+        s.ended = false;
+        s.backlog.clear();
+        s.backlog_bytes = 0;
+        if s.started.is_none() {
+            s.started = Some(Instant::now());
+        }
+        if had {
+            let _ = self.events.send(PointEvent::Header(header));
+        }
+    }
+
+    /// The current header, if a stream was ever started.
+    pub fn header(&self) -> Option<Bytes> {
+        self.lock().header.clone()
+    }
+
+    /// Publishes one data packet; `key` says it starts a key frame (late joiners start there).
+    pub fn publish(&self, data: Bytes, key: bool) -> u64 {
+        self.counters.packets_in.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .bytes_in
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        let mut s = self.lock();
+        let seq = s.next_seq;
+        s.next_seq += 1;
+        if key {
+            s.backlog.clear();
+            s.backlog_bytes = 0;
+        }
+        s.backlog_bytes += data.len();
+        s.backlog.push_back((seq, data.clone()));
+        while s.backlog_bytes > self.settings.backlog_bytes {
+            match s.backlog.pop_front() {
+                Some((_, d)) => s.backlog_bytes -= d.len(),
+                None => break,
+            }
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.events.send(PointEvent::Packet { seq, data });
+        seq
+    }
+
+    /// Ends the stream: players get `$E(0)`. The header is kept so the point
+    /// can be restarted by the next push.
+    pub fn end(&self) {
+        let mut s = self.lock();
+        s.ended = true;
+        s.backlog.clear();
+        s.backlog_bytes = 0;
+        let _ = self.events.send(PointEvent::End);
+    }
+
+    /// True when a stream is live (header present and not ended).
+    pub fn is_live(&self) -> bool {
+        let s = self.lock();
+        s.header.is_some() && !s.ended
+    }
+
+    /// Joins as a player: `None` when nothing is live.
+    pub fn subscribe(&self) -> Option<Subscription> {
+        let s = self.lock();
+        if s.ended {
+            return None;
+        }
+        let header = s.header.clone()?;
+        Some(Subscription {
+            header,
+            backlog: s.backlog.iter().cloned().collect(),
+            events: self.events.subscribe(),
+        })
+    }
+
+    /// A JSON-friendly snapshot for `/_status`.
+    pub fn status(&self) -> PointStatus {
+        let s = self.lock();
+        let uptime = self.created.elapsed().as_secs_f64();
+        let bytes = self.counters.bytes_in.load(Ordering::Relaxed);
+        let live_secs = s.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        PointStatus {
+            name: self.name.clone(),
+            live: s.header.is_some() && !s.ended,
+            encoder_session: s.encoder.is_some(),
+            template: self.settings.template.clone(),
+            auto_destroy: self.settings.auto_destroy,
+            packets_in: self.counters.packets_in.load(Ordering::Relaxed),
+            bytes_in: bytes,
+            bitrate_bps: if live_secs > 0.5 {
+                (bytes as f64 * 8.0 / live_secs) as u64
+            } else {
+                0
+            },
+            players: self.counters.players.load(Ordering::Relaxed),
+            players_total: self.counters.players_total.load(Ordering::Relaxed),
+            dropped_packets: self.counters.dropped.load(Ordering::Relaxed),
+            uptime_secs: uptime,
+        }
+    }
+}
+
+/// One point in `/_status` (stable JSON field names).
+#[derive(Debug, Clone, Serialize)]
+pub struct PointStatus {
+    /// Point name.
+    pub name: String,
+    /// A stream is live.
+    pub live: bool,
+    /// An encoder session holds the point.
+    pub encoder_session: bool,
+    /// Template the point was created from.
+    pub template: Option<String>,
+    /// AutoDestroy is set.
+    pub auto_destroy: bool,
+    /// Packets received.
+    pub packets_in: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Average received bitrate since the stream started, bits per second.
+    pub bitrate_bps: u64,
+    /// Players connected now.
+    pub players: u64,
+    /// Players ever connected.
+    pub players_total: u64,
+    /// Packets dropped for slow players.
+    pub dropped_packets: u64,
+    /// Seconds since the point was created.
+    pub uptime_secs: f64,
+}
+
+/// Every publishing point of a server, by name.
+#[derive(Debug, Default)]
+pub struct PointRegistry {
+    points: Mutex<HashMap<String, Arc<PublishingPoint>>>,
+}
+
+impl PointRegistry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<PublishingPoint>>> {
+        self.points.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The point called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<PublishingPoint>> {
+        self.lock().get(name).cloned()
+    }
+
+    /// Adds a point unless one with that name exists; returns the one in the registry.
+    pub fn insert(&self, point: PublishingPoint) -> Arc<PublishingPoint> {
+        self.lock()
+            .entry(point.name.clone())
+            .or_insert_with(|| Arc::new(point))
+            .clone()
+    }
+
+    /// Removes the point called `name`.
+    pub fn remove(&self, name: &str) -> Option<Arc<PublishingPoint>> {
+        self.lock().remove(name)
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// All points, sorted by name.
+    pub fn all(&self) -> Vec<Arc<PublishingPoint>> {
+        let mut v: Vec<_> = self.lock().values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Bytes {
+        Bytes::from_static(b"header")
+    }
+
+    #[test]
+    fn late_joiner_starts_at_last_key_frame_without_gap() {
+        let p = PublishingPoint::new("live", PointSettings::default());
+        assert!(p.subscribe().is_none(), "nothing live yet");
+        p.set_header(header());
+        p.publish(Bytes::from_static(b"k0"), true);
+        p.publish(Bytes::from_static(b"d1"), false);
+        p.publish(Bytes::from_static(b"k2"), true);
+        p.publish(Bytes::from_static(b"d3"), false);
+        let mut sub = p.subscribe().expect("live");
+        let seqs: Vec<u64> = sub.backlog.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, vec![2, 3]);
+        p.publish(Bytes::from_static(b"d4"), false);
+        match sub.events.try_recv() {
+            Ok(PointEvent::Packet { seq, .. }) => assert_eq!(seq, 4),
+            other => panic!("unexpected {other:?}"),
+        }
+        p.end();
+        assert!(matches!(sub.events.try_recv(), Ok(PointEvent::End)));
+        assert!(p.subscribe().is_none());
+    }
+
+    #[test]
+    fn backlog_is_bounded() {
+        let p = PublishingPoint::new(
+            "x",
+            PointSettings {
+                backlog_bytes: 10,
+                ..PointSettings::default()
+            },
+        );
+        p.set_header(header());
+        p.publish(Bytes::from_static(b"key"), true);
+        for _ in 0..10 {
+            p.publish(Bytes::from_static(b"four"), false);
+        }
+        let sub = p.subscribe().expect("live");
+        assert!(sub.backlog.iter().map(|(_, d)| d.len()).sum::<usize>() <= 10);
+    }
+
+    #[test]
+    fn second_encoder_cannot_claim() {
+        let p = PublishingPoint::new("x", PointSettings::default());
+        assert!(p.claim("a"));
+        assert!(p.claim("a"));
+        assert!(!p.claim("b"));
+        p.release("a");
+        assert!(p.claim("b"));
+    }
+
+    #[test]
+    fn header_change_reaches_players() {
+        let p = PublishingPoint::new("x", PointSettings::default());
+        p.set_header(header());
+        let mut sub = p.subscribe().expect("live");
+        p.set_header(Bytes::from_static(b"header2"));
+        assert!(matches!(sub.events.try_recv(), Ok(PointEvent::Header(h)) if &h[..] == b"header2"));
+    }
+}

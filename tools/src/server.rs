@@ -1,0 +1,704 @@
+//! The publishing-point server behind `wmpush serve` and `wmpush demo`.
+//!
+//! A composition: every TCP connection is classified by its first request
+//! line; `GET` from players is handed to push-protocol's MS-WMSP
+//! [`PullServerConnection`] fed from a [`PublishingPoint`]; `POST` from
+//! encoders goes to [`crate::ingest`]; `/_status`, `/_status.html` and
+//! `/_metrics` report on everything.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use push_protocol::pull_server::{
+    PullRequestKind, PullServerConfig, PullServerConnection, PullServerEvent, Session,
+};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, broadcast, watch};
+
+use crate::asf_bits;
+use crate::auth::AuthFile;
+use crate::config::ServeConfig;
+use crate::ingest::{self, SessionTable};
+use crate::point::{PointEvent, PointRegistry, PointStatus, PublishingPoint};
+
+/// Longest request head read before answering 431.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// Everything the connection tasks share.
+#[derive(Debug)]
+pub struct ServerState {
+    /// The configuration.
+    pub config: ServeConfig,
+    /// htdigest users, if authentication is on.
+    pub auth: Option<AuthFile>,
+    /// Publishing points.
+    pub points: PointRegistry,
+    /// Push sessions by push-id.
+    pub sessions: SessionTable,
+    /// When the server started.
+    pub started: Instant,
+    /// Connections accepted.
+    pub connections_total: AtomicU64,
+    /// Connections refused for limits.
+    pub connections_refused: AtomicU64,
+    /// Players connected now, over all points.
+    pub players_now: AtomicU64,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl ServerState {
+    /// True once shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// A receiver that changes to `true` at shutdown.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// A bound server; call [`Server::run`] to serve.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    shutdown_tx: watch::Sender<bool>,
+    connection_slots: Arc<Semaphore>,
+}
+
+/// Stops a running server from another task.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    tx: watch::Sender<bool>,
+}
+
+impl ShutdownHandle {
+    /// Begins graceful shutdown: players get `$E(0)`, the listener closes.
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(true);
+    }
+}
+
+impl Server {
+    /// Binds the listener and prepares the points declared in `config`.
+    pub async fn bind(config: ServeConfig, auth: Option<AuthFile>) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let points = PointRegistry::default();
+        for (name, settings) in config.declared_points() {
+            points.insert(PublishingPoint::new(&name, settings));
+        }
+        let slots = Arc::new(Semaphore::new(config.limits.max_connections));
+        let state = Arc::new(ServerState {
+            config,
+            auth,
+            points,
+            sessions: SessionTable::default(),
+            started: Instant::now(),
+            connections_total: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
+            players_now: AtomicU64::new(0),
+            shutdown: shutdown_rx,
+        });
+        Ok(Server {
+            listener,
+            state,
+            shutdown_tx,
+            connection_slots: slots,
+        })
+    }
+
+    /// The address actually bound (port 0 resolved).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Shared state (points, sessions, counters).
+    pub fn state(&self) -> Arc<ServerState> {
+        self.state.clone()
+    }
+
+    /// A handle that stops [`Server::run`].
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            tx: self.shutdown_tx.clone(),
+        }
+    }
+
+    /// Accepts connections until shutdown, then ends every point (players get
+    /// `$E(0)`) and waits up to two seconds for connections to finish.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let mut shutdown = self.state.shutdown_signal();
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(x) => x,
+                        Err(e) => {
+                            // EMFILE and friends: refuse only the newcomer, keep serving.
+                            tracing::warn!(error = %e, "accept failed");
+                            self.state.connections_refused.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    self.state.connections_total.fetch_add(1, Ordering::Relaxed);
+                    let Ok(permit) = self.connection_slots.clone().try_acquire_owned() else {
+                        self.state.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        tokio::spawn(refuse_busy(stream));
+                        continue;
+                    };
+                    let state = self.state.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = handle_connection(state, stream, peer).await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                        drop(permit);
+                    });
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+        tracing::info!("shutting down: ending every publishing point");
+        for p in self.state.points.all() {
+            p.end();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.connection_slots.available_permits() < self.state.config.limits.max_connections
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+}
+
+async fn refuse_busy(mut stream: TcpStream) {
+    let _ = stream
+        .write_all(
+            b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+}
+
+/// Reads one request head (up to and including the blank line). Returns the
+/// bytes read, which may include the start of a body, and the head length.
+pub(crate) async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+) -> anyhow::Result<Option<usize>> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(end) = find_head_end(buf) {
+            return Ok(Some(end));
+        }
+        if buf.len() > MAX_HEAD {
+            anyhow::bail!("request head larger than {MAX_HEAD} bytes");
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
+            .await
+            .context("request head not received in time")??;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+async fn handle_connection(
+    state: Arc<ServerState>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) -> anyhow::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::with_capacity(2048);
+    let timeout = state.config.limits.head_timeout;
+    let Some(head_len) = (match read_head(&mut stream, &mut buf, timeout).await {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = stream
+                .write_all(
+                    b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await;
+            return Err(e);
+        }
+    }) else {
+        return Ok(());
+    };
+    let first_line = buf
+        .split(|b| *b == b'\n')
+        .next()
+        .map(|l| String::from_utf8_lossy(l).trim().to_owned())
+        .unwrap_or_default();
+    let mut parts = first_line.split_ascii_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let target = parts.next().unwrap_or("/").to_owned();
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (target.clone(), String::new()),
+    };
+    tracing::debug!(%peer, %method, %target, "request");
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/_status") => {
+            let body = serde_json::to_string_pretty(&status(&state))?;
+            respond(&mut stream, 200, "application/json", body.as_bytes()).await
+        }
+        ("GET", "/_status.html") => {
+            let body = status_html(&status(&state));
+            respond(
+                &mut stream,
+                200,
+                "text/html; charset=utf-8",
+                body.as_bytes(),
+            )
+            .await
+        }
+        ("GET", "/_metrics") => {
+            let body = metrics(&status(&state));
+            respond(
+                &mut stream,
+                200,
+                "text/plain; version=0.0.4",
+                body.as_bytes(),
+            )
+            .await
+        }
+        ("GET", _) if query.split('&').any(|kv| kv == "format=asf") => {
+            serve_plain_asf(&state, &mut stream, point_name(&path)).await
+        }
+        ("GET", _) => serve_player(&state, stream, buf).await,
+        ("POST", _) => ingest::handle_push(state.clone(), stream, peer, buf, head_len).await,
+        _ => respond(&mut stream, 405, "text/plain", b"method not allowed\n").await,
+    }
+}
+
+/// Point name from a URL path: without the leading `/`, percent-decoding not applied.
+pub fn point_name(path: &str) -> &str {
+    path.trim_start_matches('/')
+}
+
+/// Writes a complete small response and closes.
+pub(crate) async fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> anyhow::Result<()> {
+    let head = format!(
+        "HTTP/1.0 {status} {}\r\nServer: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+        reason_phrase(status),
+        push_protocol::pull_server::DEFAULT_SERVER,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.flush().await?;
+    Ok(())
+}
+
+/// Standard reason phrase of an HTTP status.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+/// Counts a player for its lifetime.
+struct PlayerGuard<'a> {
+    point: &'a PublishingPoint,
+    state: &'a ServerState,
+}
+
+impl<'a> PlayerGuard<'a> {
+    fn new(point: &'a PublishingPoint, state: &'a ServerState) -> PlayerGuard<'a> {
+        point.counters.players.fetch_add(1, Ordering::Relaxed);
+        point.counters.players_total.fetch_add(1, Ordering::Relaxed);
+        state.players_now.fetch_add(1, Ordering::Relaxed);
+        PlayerGuard { point, state }
+    }
+}
+
+impl Drop for PlayerGuard<'_> {
+    fn drop(&mut self) {
+        self.point.counters.players.fetch_sub(1, Ordering::Relaxed);
+        self.state.players_now.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn flush(conn: &mut PullServerConnection, stream: &mut TcpStream) -> anyhow::Result<()> {
+    while let Some(b) = conn.poll_transmit() {
+        stream.write_all(&b).await?;
+    }
+    Ok(())
+}
+
+/// MS-WMSP player: Describe, Play or (for browsers) an ASX metafile.
+async fn serve_player(
+    state: &Arc<ServerState>,
+    mut stream: TcpStream,
+    head: Vec<u8>,
+) -> anyhow::Result<()> {
+    let config = PullServerConfig {
+        fallback_host: state.config.listen.to_string(),
+        ..PullServerConfig::default()
+    };
+    let mut conn = PullServerConnection::new(config, Instant::now());
+    conn.handle_input(&head, Instant::now());
+    let request = loop {
+        match conn.poll_event() {
+            Some(PullServerEvent::Request(r)) => break Some(r),
+            Some(PullServerEvent::Refused { status, reason }) => {
+                tracing::debug!(status, reason, "player request refused");
+                break None;
+            }
+            Some(_) => continue,
+            None => break None,
+        }
+    };
+    let Some(request) = request else {
+        flush(&mut conn, &mut stream).await?;
+        return Ok(());
+    };
+    let path = request.path.split('?').next().unwrap_or("/").to_owned();
+    let name = point_name(&path);
+    let Some(point) = state.points.get(name) else {
+        conn.reject(404)?;
+        flush(&mut conn, &mut stream).await?;
+        return Ok(());
+    };
+    if request.kind == PullRequestKind::Metafile {
+        conn.accept(Bytes::new(), Session::New { client_id: 0 })?;
+        flush(&mut conn, &mut stream).await?;
+        return Ok(());
+    }
+    let players = point.counters.players.load(Ordering::Relaxed) as usize;
+    if request.kind == PullRequestKind::Play
+        && (players >= point.settings().max_players
+            || state.players_now.load(Ordering::Relaxed) as usize
+                >= state.config.limits.max_players)
+    {
+        conn.reject(503)?;
+        flush(&mut conn, &mut stream).await?;
+        return Ok(());
+    }
+    let Some(sub) = point.subscribe() else {
+        // The point exists but nothing is being pushed to it.
+        conn.reject(503)?;
+        flush(&mut conn, &mut stream).await?;
+        return Ok(());
+    };
+    let client_id = rand::random::<u32>() | 1;
+    conn.accept(sub.header.clone(), Session::New { client_id })?;
+    if request.kind != PullRequestKind::Play {
+        flush(&mut conn, &mut stream).await?;
+        let _ = stream.shutdown().await;
+        return Ok(());
+    }
+    let _guard = PlayerGuard::new(&point, state);
+    tracing::info!(
+        point = name,
+        client_id,
+        backlog = sub.backlog.len(),
+        "player joined"
+    );
+    let mut last_seq = None;
+    for (seq, data) in sub.backlog {
+        conn.send_packet(data)?;
+        last_seq = Some(seq);
+        flush(&mut conn, &mut stream).await?;
+    }
+    let mut events = sub.events;
+    let mut shutdown = state.shutdown_signal();
+    let (mut reader, mut writer) = stream.into_split();
+    let mut scratch = [0u8; 512];
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(PointEvent::Packet { seq, data }) => {
+                    if last_seq.is_some_and(|l| seq <= l) {
+                        continue;
+                    }
+                    last_seq = Some(seq);
+                    if conn.send_packet(data).is_err() {
+                        point.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Ok(PointEvent::Header(h)) => conn.change_header(h)?,
+                Ok(PointEvent::End) | Err(broadcast::error::RecvError::Closed) => {
+                    conn.end_of_stream()?;
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    // A player too slow for the stream: drop it rather than
+                    // hold memory for it or slow the others.
+                    point.counters.dropped.fetch_add(n, Ordering::Relaxed);
+                    tracing::warn!(point = name, lagged = n, "slow player dropped");
+                    conn.end_of_stream()?;
+                }
+            },
+            r = reader.read(&mut scratch) => {
+                if matches!(r, Ok(0) | Err(_)) {
+                    conn.handle_peer_closed();
+                    return Ok(());
+                }
+            }
+            _ = shutdown.changed() => {
+                if conn.is_streaming() {
+                    conn.end_of_stream()?;
+                }
+            }
+        }
+        while let Some(b) = conn.poll_transmit() {
+            writer.write_all(&b).await?;
+        }
+        if conn.is_done() {
+            let _ = writer.shutdown().await;
+            return Ok(());
+        }
+    }
+}
+
+/// `GET /POINT?format=asf`: the broadcast as a plain ASF byte stream over
+/// HTTP (header, then fixed-size packets), for `ffplay http://...`.
+async fn serve_plain_asf(
+    state: &Arc<ServerState>,
+    stream: &mut TcpStream,
+    name: &str,
+) -> anyhow::Result<()> {
+    let Some(point) = state.points.get(name) else {
+        return respond(stream, 404, "text/plain", b"no such publishing point\n").await;
+    };
+    let Some(sub) = point.subscribe() else {
+        return respond(
+            stream,
+            503,
+            "text/plain",
+            b"nothing is being pushed to this point\n",
+        )
+        .await;
+    };
+    let Some(facts) = asf_bits::header_facts(&sub.header) else {
+        return respond(
+            stream,
+            503,
+            "text/plain",
+            b"the pushed ASF header is unreadable\n",
+        )
+        .await;
+    };
+    let size = facts.packet_size as usize;
+    let _guard = PlayerGuard::new(&point, state);
+    let head = format!(
+        "HTTP/1.0 200 OK\r\nServer: {}\r\nContent-Type: video/x-ms-asf\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+        push_protocol::pull_server::DEFAULT_SERVER
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&sub.header).await?;
+    let mut last_seq = None;
+    for (seq, data) in sub.backlog {
+        write_padded(stream, &data, size).await?;
+        last_seq = Some(seq);
+    }
+    let mut events = sub.events;
+    let mut shutdown = state.shutdown_signal();
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(PointEvent::Packet { seq, data }) => {
+                    if last_seq.is_some_and(|l| seq <= l) {
+                        continue;
+                    }
+                    last_seq = Some(seq);
+                    write_padded(stream, &data, size).await?;
+                }
+                // A plain ASF stream cannot change its header mid-way: end it.
+                _ => break,
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    let _ = stream.shutdown().await;
+    Ok(())
+}
+
+async fn write_padded(stream: &mut TcpStream, data: &Bytes, size: usize) -> anyhow::Result<()> {
+    if data.len() == size {
+        stream.write_all(data).await?;
+    } else if let Some(p) = asf_bits::repad(data, size) {
+        stream.write_all(&p).await?;
+    }
+    Ok(())
+}
+
+/// The server part of `/_status` (stable JSON field names).
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerStatus {
+    /// wmpush version.
+    pub version: &'static str,
+    /// Seconds since start.
+    pub uptime_secs: f64,
+    /// Listening address.
+    pub listen: String,
+    /// Connections accepted.
+    pub connections_total: u64,
+    /// Connections refused for limits.
+    pub connections_refused: u64,
+    /// Encoder sessions known.
+    pub encoder_sessions: usize,
+    /// Players connected now.
+    pub players: u64,
+}
+
+/// `/_status` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusDocument {
+    /// Server-wide numbers.
+    pub server: ServerStatus,
+    /// Every publishing point, by name.
+    pub points: Vec<PointStatus>,
+}
+
+/// Builds the `/_status` document.
+pub fn status(state: &ServerState) -> StatusDocument {
+    StatusDocument {
+        server: ServerStatus {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_secs: state.started.elapsed().as_secs_f64(),
+            listen: state.config.listen.to_string(),
+            connections_total: state.connections_total.load(Ordering::Relaxed),
+            connections_refused: state.connections_refused.load(Ordering::Relaxed),
+            encoder_sessions: state.sessions.len(),
+            players: state.players_now.load(Ordering::Relaxed),
+        },
+        points: state.points.all().iter().map(|p| p.status()).collect(),
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    push_protocol::asx::xml_escape(s)
+}
+
+/// The self-refreshing HTML status page.
+pub fn status_html(doc: &StatusDocument) -> String {
+    let mut rows = String::new();
+    for p in &doc.points {
+        rows.push_str(&format!(
+            "<tr><td class=\"name\">{}</td><td>{}</td><td>{}</td><td class=\"bitrate\">{:.1} kbit/s</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            html_escape(&p.name),
+            if p.live { "live" } else { "idle" },
+            if p.encoder_session { "yes" } else { "no" },
+            p.bitrate_bps as f64 / 1000.0,
+            p.players,
+            p.packets_in,
+            p.template.as_deref().map(html_escape).unwrap_or_default(),
+        ));
+    }
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"2\">\
+<title>wmpush status</title><style>body{{font-family:sans-serif}}td,th{{padding:4px 10px;border-bottom:1px solid #ccc}}</style></head>\n\
+<body><h1>wmpush {}</h1><p>up {:.0} s, listening on {}, {} player(s), {} encoder session(s)</p>\n\
+<table><tr><th>point</th><th>state</th><th>encoder</th><th>bitrate</th><th>players</th><th>packets</th><th>template</th></tr>\n{}</table></body></html>\n",
+        doc.server.version,
+        doc.server.uptime_secs,
+        html_escape(&doc.server.listen),
+        doc.server.players,
+        doc.server.encoder_sessions,
+        rows
+    )
+}
+
+fn prom_label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Prometheus text exposition format (version 0.0.4).
+pub fn metrics(doc: &StatusDocument) -> String {
+    let mut m = String::new();
+    m.push_str("# HELP wmpush_uptime_seconds Seconds since the server started.\n# TYPE wmpush_uptime_seconds gauge\n");
+    m.push_str(&format!(
+        "wmpush_uptime_seconds {:.3}\n",
+        doc.server.uptime_secs
+    ));
+    m.push_str("# HELP wmpush_connections_total Connections accepted.\n# TYPE wmpush_connections_total counter\n");
+    m.push_str(&format!(
+        "wmpush_connections_total {}\n",
+        doc.server.connections_total
+    ));
+    m.push_str("# HELP wmpush_connections_refused_total Connections refused for limits.\n# TYPE wmpush_connections_refused_total counter\n");
+    m.push_str(&format!(
+        "wmpush_connections_refused_total {}\n",
+        doc.server.connections_refused
+    ));
+    m.push_str("# HELP wmpush_points Publishing points.\n# TYPE wmpush_points gauge\n");
+    m.push_str(&format!("wmpush_points {}\n", doc.points.len()));
+    type Field = fn(&PointStatus) -> String;
+    let per_point: [(&str, &str, &str, Field); 5] = [
+        (
+            "wmpush_point_packets_received_total",
+            "counter",
+            "Data packets received.",
+            |p| p.packets_in.to_string(),
+        ),
+        (
+            "wmpush_point_bytes_received_total",
+            "counter",
+            "Data bytes received.",
+            |p| p.bytes_in.to_string(),
+        ),
+        (
+            "wmpush_point_bitrate_bps",
+            "gauge",
+            "Average received bitrate.",
+            |p| p.bitrate_bps.to_string(),
+        ),
+        ("wmpush_point_players", "gauge", "Players connected.", |p| {
+            p.players.to_string()
+        }),
+        (
+            "wmpush_point_live",
+            "gauge",
+            "1 while a stream is live.",
+            |p| u8::from(p.live).to_string(),
+        ),
+    ];
+    for (name, kind, help, f) in per_point {
+        m.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for p in &doc.points {
+            m.push_str(&format!(
+                "{name}{{point=\"{}\"}} {}\n",
+                prom_label(&p.name),
+                f(p)
+            ));
+        }
+    }
+    m
+}
