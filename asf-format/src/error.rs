@@ -69,11 +69,37 @@ impl Error {
     /// parsed with offsets relative to its own start).
     pub fn at_base(self, base: u64) -> Self {
         match self {
-            Error::Malformed { offset, object, reason } => Error::Malformed { offset: offset + base, object, reason },
-            Error::Truncated { offset, object, needed } => Error::Truncated { offset: offset + base, object, needed },
-            Error::LimitExceeded { offset, object, what, value, limit } => {
-                Error::LimitExceeded { offset: offset + base, object, what, value, limit }
-            }
+            Error::Malformed {
+                offset,
+                object,
+                reason,
+            } => Error::Malformed {
+                offset: offset + base,
+                object,
+                reason,
+            },
+            Error::Truncated {
+                offset,
+                object,
+                needed,
+            } => Error::Truncated {
+                offset: offset + base,
+                object,
+                needed,
+            },
+            Error::LimitExceeded {
+                offset,
+                object,
+                what,
+                value,
+                limit,
+            } => Error::LimitExceeded {
+                offset: offset + base,
+                object,
+                what,
+                value,
+                limit,
+            },
             other => other,
         }
     }

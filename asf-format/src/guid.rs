@@ -22,8 +22,8 @@ impl Guid {
         let b = data2.to_le_bytes();
         let c = data3.to_le_bytes();
         Guid([
-            a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], data4[0], data4[1], data4[2], data4[3], data4[4],
-            data4[5], data4[6], data4[7],
+            a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], data4[0], data4[1], data4[2], data4[3],
+            data4[4], data4[5], data4[6], data4[7],
         ])
     }
 
@@ -32,7 +32,10 @@ impl Guid {
     pub const fn from_str_const(s: &str) -> Guid {
         let b = s.as_bytes();
         assert!(b.len() == 36, "GUID text must be 36 characters");
-        assert!(b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-', "GUID dashes");
+        assert!(
+            b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-',
+            "GUID dashes"
+        );
         let data1 = hex_u64(b, 0, 8) as u32;
         let data2 = hex_u64(b, 9, 4) as u16;
         let data3 = hex_u64(b, 14, 4) as u16;
@@ -114,7 +117,10 @@ impl FromStr for Guid {
     type Err = ParseGuidError;
     /// Accepts `75B22630-668E-11CF-A6D9-00AA0062CE6C`, any case, optionally in `{}`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(s);
+        let s = s
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .unwrap_or(s);
         let b = s.as_bytes();
         if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
             return Err(ParseGuidError);
@@ -134,11 +140,28 @@ mod tests {
     #[test]
     fn header_guid_on_disk_order() {
         let g = Guid::from_str_const("75B22630-668E-11CF-A6D9-00AA0062CE6C");
-        assert_eq!(g.0, [0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C]);
+        assert_eq!(
+            g.0,
+            [
+                0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62,
+                0xCE, 0x6C
+            ]
+        );
         assert_eq!(g.to_string(), "75B22630-668E-11CF-A6D9-00AA0062CE6C");
-        assert_eq!("{75b22630-668e-11cf-a6d9-00aa0062ce6c}".parse::<Guid>(), Ok(g));
-        assert!("75B22630-668E-11CF-A6D9-00AA0062CE6".parse::<Guid>().is_err());
-        assert!("75B22630-668E-11CF-A6D9-00AA0062CE6G".parse::<Guid>().is_err());
+        assert_eq!(
+            "{75b22630-668e-11cf-a6d9-00aa0062ce6c}".parse::<Guid>(),
+            Ok(g)
+        );
+        assert!(
+            "75B22630-668E-11CF-A6D9-00AA0062CE6"
+                .parse::<Guid>()
+                .is_err()
+        );
+        assert!(
+            "75B22630-668E-11CF-A6D9-00AA0062CE6G"
+                .parse::<Guid>()
+                .is_err()
+        );
     }
 
     proptest::proptest! {

@@ -17,14 +17,18 @@ use std::time::{Duration, Instant};
 
 /// True when the environment demands interop tests run (`WMPUSH_INTEROP=require`).
 pub fn interop_required() -> bool {
-    std::env::var("WMPUSH_INTEROP").map(|v| v == "require").unwrap_or(false)
+    std::env::var("WMPUSH_INTEROP")
+        .map(|v| v == "require")
+        .unwrap_or(false)
 }
 
 /// Called when something an interop test needs is missing: fails the test when interop is
 /// required, otherwise prints a skip line. Returns `None` so callers can `let Some(x) = ... else { return }`.
 pub fn missing<T>(what: &str) -> Option<T> {
     if interop_required() {
-        panic!("WMPUSH_INTEROP=require but {what} is missing; run .ci/run or install it (see README)");
+        panic!(
+            "WMPUSH_INTEROP=require but {what} is missing; run .ci/run or install it (see README)"
+        );
     }
     eprintln!("SKIPPED: {what} is missing (set WMPUSH_INTEROP=require to make this a failure)");
     None
@@ -33,7 +37,9 @@ pub fn missing<T>(what: &str) -> Option<T> {
 /// Looks a program up on `PATH`.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// A third-party program the interop tests drive.
@@ -77,7 +83,10 @@ impl Tool {
 
 /// The workspace root (the folder holding the top-level Cargo.toml).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// Cargo's target folder (honours `CARGO_TARGET_DIR`).
@@ -85,7 +94,11 @@ pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => {
             let dir = PathBuf::from(dir);
-            if dir.is_absolute() { dir } else { workspace_root().join(dir) }
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
         }
         None => workspace_root().join("target"),
     }
@@ -93,7 +106,9 @@ pub fn target_dir() -> PathBuf {
 
 /// A fresh scratch folder for one test under `target/test-scratch/`.
 pub fn scratch_dir(test_name: &str) -> PathBuf {
-    let dir = target_dir().join("test-scratch").join(format!("{test_name}-{}", std::process::id()));
+    let dir = target_dir()
+        .join("test-scratch")
+        .join(format!("{test_name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
@@ -106,7 +121,11 @@ pub fn vectors_dir() -> Option<PathBuf> {
         Some(d) => PathBuf::from(d),
         None => workspace_root().join("../shared/test-vectors/asf/real"),
     };
-    if dir.is_dir() { Some(dir) } else { missing(&format!("the ASF test-vector corpus at {}", dir.display())) }
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        missing(&format!("the ASF test-vector corpus at {}", dir.display()))
+    }
 }
 
 /// Every plain ASF file of the corpus (not the `mmsh-framed/` folder), sorted by name.
@@ -115,7 +134,11 @@ pub fn vector_files() -> Option<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("read vectors dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "wma" || e == "wmv" || e == "asf"))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e == "wma" || e == "wmv" || e == "asf")
+        })
         .collect();
     files.sort();
     Some(files)
@@ -207,7 +230,11 @@ impl Media {
     }
 
     fn tool(self) -> Tool {
-        if self == Media::GstAsfmux { Tool::GstLaunch } else { Tool::Ffmpeg }
+        if self == Media::GstAsfmux {
+            Tool::GstLaunch
+        } else {
+            Tool::Ffmpeg
+        }
     }
 
     /// The cached file, generated on first use. `None` (after [`missing`]) when the writer program
@@ -223,15 +250,24 @@ impl Media {
         std::fs::create_dir_all(&dir).expect("create test-media dir");
         let tmp = dir.join(format!(".{}.{}.tmp", self.file_name(), std::process::id()));
         let script = self.recipe().replace("$OUT", &tmp.to_string_lossy());
-        let run = run_with_timeout(Command::new("sh").arg("-c").arg(&script), Duration::from_secs(120));
-        assert!(run.success(), "generating {} failed: {script}\n{}", self.file_name(), run.stderr);
+        let run = run_with_timeout(
+            Command::new("sh").arg("-c").arg(&script),
+            Duration::from_secs(120),
+        );
+        assert!(
+            run.success(),
+            "generating {} failed: {script}\n{}",
+            self.file_name(),
+            run.stderr
+        );
         std::fs::rename(&tmp, &out).expect("rename generated media");
         Some(out)
     }
 
     /// The generated file's bytes.
     pub fn bytes(self) -> Option<Vec<u8>> {
-        self.path().map(|p| std::fs::read(p).expect("read generated media"))
+        self.path()
+            .map(|p| std::fs::read(p).expect("read generated media"))
     }
 }
 
@@ -261,8 +297,12 @@ impl RunOutput {
 /// Runs a command to completion or until `limit`, then kills it. Output is collected on threads so
 /// a chatty program cannot block on a full pipe.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> RunOutput {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let mut out = child.stdout.take().expect("piped stdout");
     let mut err = child.stderr.take().expect("piped stderr");
     let out_thread = std::thread::spawn(move || {
@@ -289,69 +329,113 @@ pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> RunOutput {
     };
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned();
-    RunOutput { status, stdout, stderr }
+    RunOutput {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 /// `ffprobe -v error -show_format -show_streams FILE`: `Ok(output)` when it exits 0 and says nothing on
 /// standard error, `Err(why)` otherwise.
 pub fn ffprobe(path: &Path) -> Result<String, String> {
-    let Some(ffprobe) = Tool::Ffprobe.find() else { return Ok(String::new()) };
+    let Some(ffprobe) = Tool::Ffprobe.find() else {
+        return Ok(String::new());
+    };
     let run = run_with_timeout(
-        Command::new(ffprobe).args(["-v", "error", "-show_format", "-show_streams"]).arg(path),
+        Command::new(ffprobe)
+            .args(["-v", "error", "-show_format", "-show_streams"])
+            .arg(path),
         Duration::from_secs(60),
     );
     if run.success() && run.stderr.trim().is_empty() {
         Ok(run.stdout_text())
     } else {
-        Err(format!("ffprobe {}: status {:?}\n{}", path.display(), run.status, run.stderr))
+        Err(format!(
+            "ffprobe {}: status {:?}\n{}",
+            path.display(),
+            run.status,
+            run.stderr
+        ))
     }
 }
 
 /// `ffmpeg -v error -xerror -i INPUT -f null -`: a full decode that fails on the first error.
 pub fn ffmpeg_decodes(input: &str) -> Result<(), String> {
-    let Some(ffmpeg) = Tool::Ffmpeg.find() else { return Ok(()) };
+    let Some(ffmpeg) = Tool::Ffmpeg.find() else {
+        return Ok(());
+    };
     let run = run_with_timeout(
-        Command::new(ffmpeg).args(["-nostdin", "-v", "error", "-xerror", "-i", input, "-f", "null", "-"]),
+        Command::new(ffmpeg).args([
+            "-nostdin", "-v", "error", "-xerror", "-i", input, "-f", "null", "-",
+        ]),
         Duration::from_secs(120),
     );
     if run.success() && run.stderr.trim().is_empty() {
         Ok(())
     } else {
-        Err(format!("ffmpeg decode of {input}: status {:?}\n{}", run.status, run.stderr))
+        Err(format!(
+            "ffmpeg decode of {input}: status {:?}\n{}",
+            run.status, run.stderr
+        ))
     }
 }
 
 /// `ffmpeg -i INPUT -map 0 -c copy -f framemd5 -`, without the comment lines: the media objects and
 /// their timestamps, to compare two files' content.
 pub fn framemd5(input: &Path) -> Result<String, String> {
-    let Some(ffmpeg) = Tool::Ffmpeg.find() else { return Ok(String::new()) };
+    let Some(ffmpeg) = Tool::Ffmpeg.find() else {
+        return Ok(String::new());
+    };
     let run = run_with_timeout(
-        Command::new(ffmpeg).args(["-nostdin", "-v", "error", "-i"]).arg(input).args([
-            "-map", "0", "-c", "copy", "-f", "framemd5", "-",
-        ]),
+        Command::new(ffmpeg)
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(input)
+            .args(["-map", "0", "-c", "copy", "-f", "framemd5", "-"]),
         Duration::from_secs(120),
     );
     if !run.success() {
-        return Err(format!("framemd5 of {}: status {:?}\n{}", input.display(), run.status, run.stderr));
+        return Err(format!(
+            "framemd5 of {}: status {:?}\n{}",
+            input.display(),
+            run.status,
+            run.stderr
+        ));
     }
-    Ok(run.stdout_text().lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect())
+    Ok(run
+        .stdout_text()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect())
 }
 
 /// GStreamer reads the file with `asfdemux` and decodes every stream with `decodebin`.
 pub fn gstreamer_reads(path: &Path) -> Result<(), String> {
-    let Some(gst) = Tool::GstLaunch.find() else { return Ok(()) };
+    let Some(gst) = Tool::GstLaunch.find() else {
+        return Ok(());
+    };
     let location = format!("location={}", path.display());
     let run = run_with_timeout(
-        Command::new(gst).args(["-q", "filesrc"]).arg(&location).args([
-            "!", "asfdemux", "name=d", "d.", "!", "queue", "!", "fakesink", "d.", "!", "queue", "!", "fakesink",
-        ]),
+        Command::new(gst)
+            .args(["-q", "filesrc"])
+            .arg(&location)
+            .args([
+                "!", "asfdemux", "name=d", "d.", "!", "queue", "!", "fakesink", "d.", "!", "queue",
+                "!", "fakesink",
+            ]),
         Duration::from_secs(60),
     );
     // A single-stream file leaves the second branch unlinked; GStreamer then still exits 0.
     if run.success() && !run.stderr.contains("ERROR") {
         Ok(())
     } else {
-        Err(format!("gst-launch asfdemux {}: status {:?}\n{}", path.display(), run.status, run.stderr))
+        Err(format!(
+            "gst-launch asfdemux {}: status {:?}\n{}",
+            path.display(),
+            run.status,
+            run.stderr
+        ))
     }
 }
 
@@ -362,10 +446,16 @@ pub fn vlc_command() -> Option<Command> {
     let home = std::env::temp_dir().join("wmpush-vlc-home");
     std::fs::create_dir_all(&home).expect("create VLC home");
     set_world_writable(&home);
-    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
     if is_root {
         let mut cmd = Command::new("runuser");
-        cmd.args(["-u", "nobody", "--", "env"]).arg(format!("HOME={}", home.display())).arg(cvlc);
+        cmd.args(["-u", "nobody", "--", "env"])
+            .arg(format!("HOME={}", home.display()))
+            .arg(cvlc);
         Some(cmd)
     } else {
         let mut cmd = Command::new(cvlc);

@@ -3,38 +3,68 @@
 
 use wmpush_tests::{Media, ffprobe, le_u32, vector_files};
 
-const ASF_HEADER_GUID: [u8; 16] = [0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C];
+const ASF_HEADER_GUID: [u8; 16] = [
+    0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C,
+];
 
 #[test]
 fn generated_plain_asf_media_probe_clean() {
     for media in Media::PLAIN_ASF {
         let Some(path) = media.path() else { return };
         let bytes = std::fs::read(&path).expect("read media");
-        assert_eq!(bytes[..16], ASF_HEADER_GUID, "{media:?} starts with the ASF Header Object");
+        assert_eq!(
+            bytes[..16],
+            ASF_HEADER_GUID,
+            "{media:?} starts with the ASF Header Object"
+        );
         let probe = ffprobe(&path).unwrap_or_else(|e| panic!("{media:?}: {e}"));
         let want_video = media.has_video();
-        assert_eq!(probe.contains("codec_type=video"), want_video, "{media:?} video stream\n{probe}");
+        assert_eq!(
+            probe.contains("codec_type=video"),
+            want_video,
+            "{media:?} video stream\n{probe}"
+        );
     }
 }
 
 #[test]
 fn broadcast_pipe_media_has_broadcast_header_and_trailer() {
-    let Some(bytes) = Media::BroadcastPipe.bytes() else { return };
+    let Some(bytes) = Media::BroadcastPipe.bytes() else {
+        return;
+    };
     // ffmpeg's non-seekable output: File Properties flags 3, and the 12-byte `$E` trailer at the end.
     assert_eq!(&bytes[bytes.len() - 12..bytes.len() - 10], b"$E");
-    let fp = bytes.windows(16).position(|w| w == [0xA1, 0xDC, 0xAB, 0x8C, 0x47, 0xA9, 0xCF, 0x11, 0x8E, 0xE4, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65]).expect("File Properties GUID");
+    let fp = bytes
+        .windows(16)
+        .position(|w| {
+            w == [
+                0xA1, 0xDC, 0xAB, 0x8C, 0x47, 0xA9, 0xCF, 0x11, 0x8E, 0xE4, 0x00, 0xC0, 0x0C, 0x20,
+                0x53, 0x65,
+            ]
+        })
+        .expect("File Properties GUID");
     assert_eq!(le_u32(&bytes, fp + 88) & 1, 1, "broadcast flag");
 }
 
 #[test]
 fn mmsh_framed_media_starts_with_header_chunk() {
-    let Some(bytes) = Media::MmshFramed.bytes() else { return };
+    let Some(bytes) = Media::MmshFramed.bytes() else {
+        return;
+    };
     assert_eq!(&bytes[..2], b"$H");
-    assert_eq!(bytes[12..28], ASF_HEADER_GUID, "the $H payload after the 12-byte chunk head is the ASF header");
+    assert_eq!(
+        bytes[12..28],
+        ASF_HEADER_GUID,
+        "the $H payload after the 12-byte chunk head is the ASF header"
+    );
 }
 
 #[test]
 fn real_vector_corpus_is_present() {
     let Some(files) = vector_files() else { return };
-    assert!(files.len() >= 20, "expected the whole corpus, found {} files", files.len());
+    assert!(
+        files.len() >= 20,
+        "expected the whole corpus, found {} files",
+        files.len()
+    );
 }
