@@ -201,6 +201,11 @@ struct HubState {
     backlog_bytes: usize,
     /// True when the backlog starts at a key frame (false after an overflow until the next).
     backlog_valid: bool,
+    /// The backlog's first packet rewritten for players that start there (payload tails
+    /// before the key frame removed), when that was possible and needed.
+    backlog_join: Option<Bytes>,
+    /// Video stream numbers of the current header.
+    video_streams: Vec<u8>,
     clients: BTreeMap<u64, ClientEntry>,
     next_id: u64,
     closed: bool,
@@ -247,6 +252,8 @@ impl BroadcastHub {
                     backlog: VecDeque::new(),
                     backlog_bytes: 0,
                     backlog_valid: false,
+                    backlog_join: None,
+                    video_streams: Vec::new(),
                     clients: BTreeMap::new(),
                     next_id: 1,
                     closed: false,
@@ -286,6 +293,8 @@ impl BroadcastHub {
             return;
         }
         let had_header = st.header.is_some();
+        st.video_streams = crate::push_sink::asf_file::header_video_streams(&header);
+        st.backlog_join = None;
         st.header = Some(header.clone());
         st.backlog.clear();
         st.backlog_bytes = 0;
@@ -315,6 +324,10 @@ impl BroadcastHub {
             st.backlog.clear();
             st.backlog_bytes = 0;
             st.backlog_valid = true;
+            let video = &st.video_streams;
+            st.backlog_join = crate::push_sink::asf_packet::trim_before_key_frame(&packet, |s| {
+                video.contains(&s)
+            });
         }
         if st.backlog_valid {
             if st.backlog_bytes + len > st.config.backlog_max_bytes
@@ -409,6 +422,10 @@ impl BroadcastHub {
         if st.backlog_valid {
             queue.items = st.backlog.iter().cloned().map(HubItem::Packet).collect();
             queue.bytes = st.backlog_bytes;
+            // Start at the key frame itself, not at the tails of earlier frames in its packet.
+            if let (Some(first), Some(join)) = (queue.items.front_mut(), &st.backlog_join) {
+                *first = HubItem::Packet(join.clone());
+            }
         } else {
             queue.waiting_key = true;
         }

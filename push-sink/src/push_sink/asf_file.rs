@@ -49,6 +49,35 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// Stream numbers whose Stream Properties Object (ASF 3.3) says video, from an ASF header
+/// (Header Object first). Unreadable headers give an empty list.
+pub fn header_video_streams(header: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    if header.len() < 30 || header[..16] != HEADER_GUID {
+        return out;
+    }
+    let end = u64_at(header, 16)
+        .and_then(|s| usize::try_from(s).ok())
+        .map_or(header.len(), |s| s.min(header.len()));
+    let mut at = 30;
+    while at + 24 <= end {
+        let Some(size) = u64_at(header, at + 16)
+            .and_then(|s| usize::try_from(s).ok())
+            .filter(|&s| s >= 24 && at + s <= end)
+        else {
+            break;
+        };
+        if header[at..at + 16] == STREAM_PROPERTIES_GUID
+            && size >= 74
+            && header[at + 24..at + 40] == VIDEO_MEDIA_GUID
+        {
+            out.push(header[at + 72] & 0x7F);
+        }
+        at += size;
+    }
+    out
+}
+
 impl AsfFile {
     /// Reads and splits the file at `path`.
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<AsfFile, Error> {
@@ -120,6 +149,37 @@ impl AsfFile {
     /// Data Object.
     pub fn header(&self) -> &Bytes {
         &self.header
+    }
+
+    /// The header rewritten as a live encoder sends it (ASF 3.2 File Properties Flags:
+    /// Broadcast set, Seekable cleared; File Size, Data Packets Count, Play Duration and Send
+    /// Duration zero, as they are "invalid" for a broadcast; the Data Object's size and Total
+    /// Data Packets zero). Players then treat the stream as live: VLC refuses to play a late
+    /// join of a header that announces a finished file.
+    pub fn live_header(&self) -> Bytes {
+        let mut h = bytes::BytesMut::from(&self.header[..]);
+        let header_len = h.len() - 50;
+        let mut at = 30;
+        while at + 24 <= header_len {
+            let Some(size) = u64_at(&h, at + 16)
+                .and_then(|s| usize::try_from(s).ok())
+                .filter(|&s| s >= 24 && at + s <= header_len)
+            else {
+                break;
+            };
+            if h[at..at + 16] == FILE_PROPERTIES_GUID && size >= 104 {
+                h[at + 40..at + 48].fill(0); // File Size
+                h[at + 56..at + 64].fill(0); // Data Packets Count
+                h[at + 64..at + 80].fill(0); // Play Duration, Send Duration
+                let flags = u32_at(&h, at + 88).unwrap_or(0);
+                h[at + 88..at + 92].copy_from_slice(&((flags & !0x2) | 0x1).to_le_bytes());
+            }
+            at += size;
+        }
+        // ASF 5.1: Data Object size and Total Data Packets (unknown while live).
+        h[header_len + 16..header_len + 24].fill(0);
+        h[header_len + 40..header_len + 48].fill(0);
+        h.freeze()
     }
 
     /// The fixed data packet size (File Properties minimum = maximum packet size).

@@ -41,6 +41,16 @@ pub struct PacketView {
     /// True when a payload of a key-frame-flagged media object starts in this packet, for a
     /// stream the caller counts as "video" (see [`PacketView::parse`]).
     pub key_frame: bool,
+    /// Offset of the Payload Flags byte (multiple payloads only).
+    payload_flags_at: Option<usize>,
+    /// End of the payload data (Packet Length minus padding).
+    data_end: usize,
+    /// Offset of the Length Type Flags byte.
+    flags_at: usize,
+    /// Offset of the Padding Length field (where it is or would be).
+    padding_at: usize,
+    length_flags: u8,
+    property_flags: u8,
 }
 
 fn bad(what: &'static str) -> Error {
@@ -129,7 +139,7 @@ impl PacketView {
             .checked_sub(usize::try_from(padding).unwrap_or(usize::MAX))
             .filter(|&e| e >= at)
             .ok_or_else(|| bad("Padding Length is larger than the packet's room"))?;
-        let key_frame = walk_payloads(&packet[..data_end], at, flags, property, &is_video)?;
+        let (_, key_frame) = walk_payloads(&packet[..data_end], at, flags, property, &is_video)?;
         Ok(PacketView {
             send_time_ms,
             duration_ms,
@@ -138,18 +148,36 @@ impl PacketView {
             length_field: (length_w > 0).then_some((length_at, length_w)),
             packet_length,
             key_frame,
+            payload_flags_at: (flags & 1 != 0).then_some(at),
+            flags_at: if first & 0x80 != 0 {
+                1 + usize::from(first & 0x0F)
+            } else {
+                0
+            },
+            padding_at,
+            data_end,
+            length_flags: flags,
+            property_flags: property,
         })
     }
 }
 
-/// Walks the payloads (ASF 5.2.3) and reports whether a key frame begins in the packet.
+/// One payload's place in a packet.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    video: bool,
+    key_start: bool,
+}
+
+/// Walks the payloads (ASF 5.2.3): their spans, and whether a key frame begins in the packet.
 fn walk_payloads(
     data: &[u8],
     mut at: usize,
     flags: u8,
     property: u8,
     is_video: &impl Fn(u8) -> bool,
-) -> Result<bool, Error> {
+) -> Result<(Vec<Span>, bool), Error> {
     let multiple = flags & 1 != 0;
     let (count, len_type) = if multiple {
         let b = *data.get(at).ok_or_else(|| bad("no Payload Flags byte"))?;
@@ -158,10 +186,9 @@ fn walk_payloads(
     } else {
         (1, 0)
     };
-    let mut video_key = false;
-    let mut any_video = false;
-    let mut audio_key = false;
+    let mut spans = Vec::with_capacity(count);
     for _ in 0..count {
+        let start = at;
         let sn = *data
             .get(at)
             .ok_or_else(|| bad("payload runs past the end"))?;
@@ -179,12 +206,6 @@ fn walk_payloads(
         let starts_object = rep_len == 1 || offset == 0;
         let stream = sn & 0x7F;
         let key = sn & 0x80 != 0;
-        if is_video(stream) {
-            any_video = true;
-            video_key |= key && starts_object;
-        } else {
-            audio_key |= key && starts_object;
-        }
         let len = if multiple {
             usize::try_from(read_var(data, &mut at, len_type)?).unwrap_or(usize::MAX)
         } else {
@@ -194,8 +215,62 @@ fn walk_payloads(
             .checked_add(len)
             .filter(|&e| e <= data.len())
             .ok_or_else(|| bad("payload data runs past the end"))?;
+        spans.push(Span {
+            start,
+            video: is_video(stream),
+            key_start: key && starts_object,
+        });
     }
-    Ok(if any_video { video_key } else { audio_key })
+    let any_video = spans.iter().any(|s| s.video);
+    let key = spans.iter().any(|s| s.key_start && (s.video || !any_video));
+    Ok((spans, key))
+}
+
+/// For a player that starts at `packet`: the same packet without the payloads that come
+/// before the first payload starting a key frame (they are tails of earlier media objects the
+/// player never saw; VLC hands them to the decoder as a broken first frame). The removed
+/// bytes become padding, so the packet keeps its length; when the packet had no Padding
+/// Length field (ASF 5.2.2 Length Type Flags bits 3-4 = 00) or a byte-wide one, the field is
+/// rewritten as a WORD. `None` when there is nothing to remove or the packet has a single
+/// payload.
+pub fn trim_before_key_frame(packet: &[u8], is_video: impl Fn(u8) -> bool) -> Option<bytes::Bytes> {
+    let view = PacketView::parse(packet, &is_video).ok()?;
+    let flags_at = view.payload_flags_at?;
+    let (spans, _) = walk_payloads(
+        &packet[..view.data_end],
+        flags_at,
+        view.length_flags,
+        view.property_flags,
+        &is_video,
+    )
+    .ok()?;
+    let any_video = spans.iter().any(|s| s.video);
+    let first_key = spans
+        .iter()
+        .position(|s| s.key_start && (s.video || !any_video))?;
+    if first_key == 0 {
+        return None;
+    }
+    let (pad_at, old_w) = (view.padding_at, width(view.length_flags >> 3));
+    let (new_w, type_bits) = if old_w == 4 { (4, 3u8) } else { (2, 2u8) };
+    let mut out = BytesMut::with_capacity(packet.len());
+    out.extend_from_slice(&packet[..pad_at]);
+    // ASF 5.2.2: Length Type Flags bits 3-4 give the Padding Length field's width.
+    out[view.flags_at] = (view.length_flags & !0x18) | (type_bits << 3);
+    let pad_field = out.len();
+    out.resize(pad_field + new_w, 0);
+    out.extend_from_slice(&packet[pad_at + old_w..flags_at]);
+    let count = u8::try_from(spans.len() - first_key).ok()?;
+    out.extend_from_slice(&[(packet[flags_at] & 0xC0) | count]);
+    out.extend_from_slice(&packet[spans[first_key].start..view.data_end]);
+    let padding = packet.len().checked_sub(out.len())?;
+    out.resize(packet.len(), 0);
+    let pad = u32::try_from(padding).ok()?.to_le_bytes();
+    if new_w == 2 && padding > 0xFFFF {
+        return None;
+    }
+    out[pad_field..pad_field + new_w].copy_from_slice(&pad[..new_w]);
+    Some(out.freeze())
 }
 
 /// Removes the padding from `packet` in place: sets its Padding Length to 0, rewrites its
@@ -294,12 +369,71 @@ mod tests {
         assert!(PacketView::parse(&lying, |_| true).is_err());
     }
 
+    /// Two payloads: the tail of video object 6 (offset 100), then key-frame object 7 start.
+    fn multi_packet() -> Vec<u8> {
+        let mut p = vec![0x82, 0, 0];
+        // multiple payloads, padding length a word (bits 3-4 = 10)
+        p.extend_from_slice(&[0x11, 0x5D]);
+        p.extend_from_slice(&0u16.to_le_bytes()); // padding, fixed below
+        p.extend_from_slice(&500u32.to_le_bytes());
+        p.extend_from_slice(&0u16.to_le_bytes());
+        p.push(0x80 | 2); // payload flags: length as word, 2 payloads
+        // payload 1: stream 2 (no key bit), object 6, offset 100, replicated 8
+        p.extend_from_slice(&[0x02, 6, 100, 0, 0, 0, 8]);
+        p.extend_from_slice(&[0; 8]);
+        p.extend_from_slice(&10u16.to_le_bytes());
+        p.extend_from_slice(&[0x11; 10]);
+        // payload 2: stream 2 key, object 7, offset 0
+        p.extend_from_slice(&[0x82, 7, 0, 0, 0, 0, 8]);
+        p.extend_from_slice(&[0; 8]);
+        p.extend_from_slice(&20u16.to_le_bytes());
+        p.extend_from_slice(&[0x22; 20]);
+        let pad = 200 - p.len();
+        p[5..7].copy_from_slice(&(pad as u16).to_le_bytes());
+        p.resize(200, 0);
+        p
+    }
+
+    #[test]
+    fn trims_tails_before_the_key_frame() {
+        let p = multi_packet();
+        let v = PacketView::parse(&p, |s| s == 2).expect("valid");
+        assert!(v.key_frame);
+        let t = trim_before_key_frame(&p, |s| s == 2).expect("trimmed");
+        assert_eq!(t.len(), p.len());
+        let tv = PacketView::parse(&t, |s| s == 2).expect("still valid");
+        assert!(tv.key_frame);
+        assert_eq!(tv.padding, v.padding + 1 + 6 + 8 + 2 + 10);
+        assert_eq!(tv.send_time_ms, 500);
+        assert_eq!(t[13] & 0x3F, 1, "one payload left");
+        assert_eq!(t[14], 0x82);
+        // Already starting at the key frame: nothing to do.
+        assert!(trim_before_key_frame(&t, |s| s == 2).is_none());
+        // ffmpeg's packets often have no Padding Length field: one is added.
+        let mut full = multi_packet();
+        full[3] = 0x01;
+        full.drain(5..7);
+        let used = 200 - 2 - usize::from(u16::from_le_bytes([p[5], p[6]]));
+        full.truncate(used);
+        let t = trim_before_key_frame(&full, |s| s == 2).expect("trimmed");
+        assert_eq!(t.len(), full.len());
+        let tv = PacketView::parse(&t, |s| s == 2).expect("valid");
+        assert_eq!(tv.padding as usize, 27 - 2);
+        assert!(tv.key_frame);
+        assert_eq!(&t[t.len() - 25 - 20..t.len() - 25], &[0x22; 20]);
+        // Audio stream 2 (no video): the key bit without offset 0 still is not a start.
+        assert!(trim_before_key_frame(&packet(10, 100), |_| true).is_none());
+    }
+
     proptest::proptest! {
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             let _ = PacketView::parse(&bytes, |s| s % 2 == 0);
             let mut b = BytesMut::from(&bytes[..]);
             let _ = strip_padding(&mut b);
+            if let Some(t) = trim_before_key_frame(&bytes, |s| s % 2 == 0) {
+                proptest::prop_assert_eq!(t.len(), bytes.len());
+            }
         }
     }
 }

@@ -122,7 +122,7 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String) {
 /// Feeds a whole ASF file through a sink's WriterSink methods, paced at `speed` x real time
 /// by send time (after the first `lead` of stream time, which goes out at once).
 pub fn feed_file(sink: &mut dyn WriterSink, file: &AsfFile, speed: f64, lead: Duration) {
-    sink.on_header(file.header()).expect("on_header");
+    sink.on_header(&file.live_header()).expect("on_header");
     let start = Instant::now();
     let mut first: Option<u32> = None;
     for p in file.packets() {
