@@ -639,6 +639,11 @@ impl PullServerConnection {
             },
             None => packet,
         };
+        // Preheaders are carved from one shared block (one allocation per
+        // 256 packets instead of one per packet).
+        if self.scratch.capacity() < 12 {
+            self.scratch.reserve(12 * 256);
+        }
         // MS-WMSP 2.2.3.1.2: $D LocationId = ASF packet number in the
         // (virtual) file; AFFlags = $D sequence number starting at 0.
         wire::put_preheader(
