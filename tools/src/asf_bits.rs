@@ -244,21 +244,31 @@ pub fn repad(packet: &[u8], packet_size: usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Strips the padding of a data packet, setting Padding Length to 0
-/// (MS-WMHTTP 2.2.3.1.2). Packets with an explicit Packet Length field are
-/// returned unchanged.
+/// Strips the padding of a data packet as an encoder does for `$D`
+/// (MS-WMHTTP 2.2.3.1.2): Padding Length becomes 0 and the packet gets an
+/// explicit Packet Length field (inserted as a WORD when absent), so the
+/// shortened packet still says where its single payload ends (ASF 5.2.2).
 pub fn strip_padding(packet: &[u8]) -> Option<Vec<u8>> {
     let info = parsing_info(packet)?;
-    if len_of(info.flags >> 5) != 0 {
-        return Some(packet.to_vec());
-    }
     let pad = usize::try_from(read_var(packet, info.padding_at, info.flags >> 3)?).ok()?;
     let keep = packet.len().checked_sub(pad)?;
     if keep < info.end {
         return None;
     }
+    if len_of(info.flags >> 5) == 0 && pad < 2 {
+        // Adding the length field would make the packet longer than it is.
+        return Some(packet.to_vec());
+    }
     let mut out = packet.get(..keep)?.to_vec();
     write_var(&mut out, info.padding_at, info.flags >> 3, 0)?;
+    let mut flags = info.flags;
+    if len_of(flags >> 5) == 0 {
+        out.splice(info.packet_len_at..info.packet_len_at, [0u8, 0]);
+        flags = (flags & !0x60) | 0x40;
+        *out.get_mut(info.flags_at)? = flags;
+    }
+    let total = u32::try_from(out.len()).ok()?;
+    write_var(&mut out, info.packet_len_at, flags >> 5, total)?;
     Some(out)
 }
 
@@ -305,7 +315,17 @@ mod tests {
             let stripped = strip_padding(&p.data).expect("well formed");
             assert!(stripped.len() <= p.data.len());
             let back = repad(&stripped, 3600).expect("fits");
-            assert_eq!(back, p.data.to_vec());
+            assert_eq!(back.len(), 3600);
+            if stripped.len() == 3600 {
+                assert_eq!(back, p.data.to_vec(), "full packets are left alone");
+                continue;
+            }
+            assert_eq!(starts_key_frame(&back, &[1]), p.starts_key_frame);
+            // The payload bytes are unchanged, two bytes further on (explicit Packet Length).
+            let pad = u16::from_le_bytes([p.data[2], p.data[3]]) as usize;
+            assert_eq!(&back[27..27 + 3575 - pad], &p.data[25..3600 - pad]);
+            assert_eq!(u16::from_le_bytes([back[2], back[3]]) as usize, 3600);
+            assert_eq!(strip_padding(&back).expect("again"), stripped);
         }
     }
 

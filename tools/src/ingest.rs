@@ -643,10 +643,22 @@ async fn receive(
                     anyhow::bail!("push body byte {at}: $D before any $H (MS-WMHTTP 3.2.5.3)");
                 };
                 let packet = sniff_data_preheader(payload, f.packet_size as usize);
+                // Players and files get full-size packets: ffmpeg and VLC pad a
+                // short $D with zeros but would read those zeros as payload when
+                // the packet has no explicit length (ASF 5.2.2), so restore the
+                // padding once here and share that copy.
+                let Some(full) = asf_bits::repad(&packet, f.packet_size as usize) else {
+                    anyhow::bail!(
+                        "push body byte {at}: $D of {} bytes is malformed or larger than the packet size {}",
+                        packet.len(),
+                        f.packet_size
+                    );
+                };
+                let packet = Bytes::from(full);
                 let key = asf_bits::starts_key_frame(&packet, &f.video_streams);
                 if let Some(a) = archive.as_mut() {
-                    let full = asf_bits::repad(&packet, f.packet_size as usize);
-                    if let Some(full) = full {
+                    {
+                        let full = packet.clone();
                         let info = PacketInfo {
                             send_time_ms: asf_bits::send_time(&full).unwrap_or(0),
                             duration_ms: 0,

@@ -21,7 +21,10 @@ fn have(program: &str) -> bool {
         .status()
         .is_ok();
     if !found {
-        assert!(!interop_required(), "{program} is required (WMPUSH_INTEROP=require) but missing");
+        assert!(
+            !interop_required(),
+            "{program} is required (WMPUSH_INTEROP=require) but missing"
+        );
         println!("SKIP: {program} not found");
     }
     found
@@ -72,7 +75,10 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> std::process::Output {
         if start.elapsed() > limit {
             let _ = child.kill();
             let out = child.wait_with_output().expect("output");
-            panic!("timed out after {limit:?}: {}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "timed out after {limit:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -80,9 +86,16 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> std::process::Output {
 
 #[test]
 fn demo_check_passes() {
-    let out = run_bounded(wmpush().args(["demo", "--check", "--duration", "3"]), Duration::from_secs(60));
+    let out = run_bounded(
+        wmpush().args(["demo", "--check", "--duration", "3"]),
+        Duration::from_secs(60),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("--check: OK"), "{stdout}");
     assert!(stdout.contains("ffplay mmsh://127.0.0.1:"), "{stdout}");
 }
@@ -90,21 +103,44 @@ fn demo_check_passes() {
 #[test]
 fn demo_check_with_other_picture_size() {
     let out = run_bounded(
-        wmpush().args(["demo", "--check", "--duration", "2", "--size", "320x240", "--fps", "15", "-q"]),
+        wmpush().args([
+            "demo",
+            "--check",
+            "--duration",
+            "2",
+            "--size",
+            "320x240",
+            "--fps",
+            "15",
+            "-q",
+        ]),
         Duration::from_secs(60),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn demo_rejects_bad_size_with_usage_exit_code() {
-    let out = run_bounded(wmpush().args(["demo", "--size", "161x120"]), Duration::from_secs(20));
+    let out = run_bounded(
+        wmpush().args(["demo", "--size", "161x120"]),
+        Duration::from_secs(20),
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("width 161"), "{err}");
-    let out = run_bounded(wmpush().args(["demo", "--size", "big"]), Duration::from_secs(20));
+    let out = run_bounded(
+        wmpush().args(["demo", "--size", "big"]),
+        Duration::from_secs(20),
+    );
     assert_eq!(out.status.code(), Some(2));
-    let out = run_bounded(wmpush().args(["demo", "--duration", "-1"]), Duration::from_secs(20));
+    let out = run_bounded(
+        wmpush().args(["demo", "--duration", "-1"]),
+        Duration::from_secs(20),
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -115,21 +151,45 @@ fn ffmpeg_decodes_demo_over_mmsh_and_plain_http() {
     }
     let (_demo, url) = start_demo(&["--duration", "30", "-q"]);
     let out = run_bounded(
-        Command::new("ffmpeg").args(["-nostdin", "-v", "error", "-xerror", "-i", &url, "-t", "3", "-f", "null", "-"]),
+        Command::new("ffmpeg").args([
+            "-nostdin", "-v", "error", "-xerror", "-i", &url, "-t", "3", "-f", "null", "-",
+        ]),
         Duration::from_secs(40),
     );
-    assert!(out.status.success(), "ffmpeg mmsh: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "ffmpeg reported: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg mmsh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "ffmpeg reported: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let http = format!("{}?format=asf", url.replacen("mmsh://", "http://", 1));
     let out = run_bounded(
-        Command::new("ffmpeg").args(["-nostdin", "-v", "error", "-xerror", "-i", &http, "-t", "2", "-f", "null", "-"]),
+        Command::new("ffmpeg").args([
+            "-nostdin", "-v", "error", "-xerror", "-i", &http, "-t", "2", "-f", "null", "-",
+        ]),
         Duration::from_secs(40),
     );
-    assert!(out.status.success(), "ffmpeg http: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg http: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Both streams are found with the right codecs.
     if have("ffprobe") {
         let out = run_bounded(
-            Command::new("ffprobe").args(["-v", "error", "-show_entries", "stream=codec_name,width,sample_rate", "-of", "csv=p=0", &url]),
+            Command::new("ffprobe").args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,width,sample_rate",
+                "-of",
+                "csv=p=0",
+                &url,
+            ]),
             Duration::from_secs(30),
         );
         let text = String::from_utf8_lossy(&out.stdout);
@@ -147,7 +207,10 @@ fn help_and_version() {
     for sub in ["demo", "serve", "pull"] {
         let out = run_bounded(wmpush().args([sub, "--help"]), Duration::from_secs(20));
         assert!(out.status.success(), "{sub} --help");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"), "{sub} --help has examples");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Examples:"),
+            "{sub} --help has examples"
+        );
     }
     let out = run_bounded(wmpush().arg("--version"), Duration::from_secs(20));
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));

@@ -1,0 +1,317 @@
+//! `wmpush serve` against a raw-socket, spec-faithful MS-WMHTTP encoder
+//! (PushSetup then PushStart exactly as the spec's examples), with real
+//! players on the other side.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::*;
+use wmpush::auth::{AuthFile, answer_challenge};
+
+fn point<'a>(status: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    status["points"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+}
+
+#[test]
+fn raw_encoder_push_plays_in_ffmpeg_and_autodestroys() {
+    let (_server, addr) = start_serve(&[]);
+    let stream = test_stream(10);
+    let mut pusher = RawPusher::new(addr, "/live");
+    let r = pusher.setup("AutoDestroy: 1\r\n", None);
+    assert_eq!(r.status, 204, "PushSetup accepted");
+    // MS-WMHTTP 2.2.2.2: Server must be Cougar or Rex, or the encoder gives up.
+    assert!(r.header("Server").is_some_and(|s| s.starts_with("Cougar/")));
+    assert!(pusher.push_id != "0" && !pusher.push_id.is_empty());
+    assert_eq!(r.header("Cache-Control"), Some("no-cache"));
+    pusher.start(None);
+    let push = std::thread::spawn(move || {
+        pusher.push_stream(&stream, true).expect("push");
+        pusher
+    });
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "live"
+    )
+    .is_some_and(|p| p["live"] == true)));
+    let s = status_json(addr);
+    let p = point(&s, "live").expect("listed");
+    assert_eq!(p["auto_destroy"], true);
+    assert_eq!(p["encoder_session"], true);
+
+    if have("ffmpeg") {
+        let url = format!("mmsh://{addr}/live");
+        let out = run_bounded(
+            Command::new("ffmpeg").args([
+                "-nostdin", "-v", "error", "-xerror", "-i", &url, "-t", "3", "-f", "null", "-",
+            ]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success(),
+            "ffmpeg: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "ffmpeg reported: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A second encoder is refused while the first one pushes.
+    let mut second = RawPusher::new(addr, "/live");
+    let r = second.setup("", None);
+    assert_eq!(r.status, 409, "second encoder gets 409");
+
+    push.join().expect("pusher thread");
+    // $E(0) with AutoDestroy: the point disappears.
+    assert!(
+        wait_until(Duration::from_secs(5), || point(&status_json(addr), "live")
+            .is_none()),
+        "AutoDestroy removed the point: {}",
+        status_json(addr)
+    );
+}
+
+#[test]
+fn players_get_end_of_stream_and_late_join_at_key_frame() {
+    let (_server, addr) = start_serve(&[]);
+    let stream = test_stream(4);
+    let mut pusher = RawPusher::new(addr, "/keep");
+    assert_eq!(pusher.setup("", None).status, 204);
+    pusher.start(None);
+    let push = std::thread::spawn(move || pusher.push_stream(&stream, true));
+    std::thread::sleep(Duration::from_millis(1500));
+    // Late joiner with the built-in pull client (wmpush pull).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_file = dir.path().join("pulled.asf");
+    let out = run_bounded(
+        wmpush()
+            .args(["pull", &format!("mmsh://{addr}/keep"), "-o"])
+            .arg(&out_file),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stream ended"),
+        "ended by $E(0)"
+    );
+    push.join().expect("thread").expect("push");
+    let bytes = std::fs::read(&out_file).expect("file");
+    let facts = wmpush::asf_bits::header_facts(&bytes).expect("header");
+    let header_len = u64::from_le_bytes(bytes[16..24].try_into().expect("8")) as usize + 50;
+    let first = &bytes[header_len..header_len + facts.packet_size as usize];
+    assert!(
+        wmpush::asf_bits::starts_key_frame(first, &facts.video_streams),
+        "late joiner starts at a video key frame"
+    );
+    assert_eq!(
+        (bytes.len() - header_len) % facts.packet_size as usize,
+        0,
+        "fixed-size packets"
+    );
+    if have("ffmpeg") {
+        let out = run_bounded(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-xerror", "-i"])
+                .arg(&out_file)
+                .args(["-f", "null", "-"]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success(),
+            "pulled file decodes: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // After $E(0) without AutoDestroy the point stays, not live.
+    let s = status_json(addr);
+    assert_eq!(point(&s, "keep").expect("kept")["live"], false);
+}
+
+fn auth_server() -> (Running, std::net::SocketAddr, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("users.htdigest");
+    std::fs::write(
+        &file,
+        format!("{}\n", AuthFile::line("alice", "wmpush", "s3cret")),
+    )
+    .expect("write");
+    let (srv, addr) = start_serve(&["--auth-file", file.to_str().expect("utf-8")]);
+    (srv, addr, dir)
+}
+
+#[test]
+fn digest_and_basic_auth() {
+    let (_server, addr, _dir) = auth_server();
+    // No credentials: 401 with both schemes, and nothing is created.
+    let mut p = RawPusher::new(addr, "/secure");
+    let r = p.setup("AutoDestroy: 0\r\n", None);
+    assert_eq!(r.status, 401);
+    let challenges = r.all("WWW-Authenticate");
+    assert!(
+        challenges.iter().any(|c| c.starts_with("Digest ")),
+        "{challenges:?}"
+    );
+    assert!(
+        challenges.iter().any(|c| c.starts_with("Basic ")),
+        "{challenges:?}"
+    );
+    assert!(
+        point(&status_json(addr), "secure").is_none(),
+        "no point created on 401"
+    );
+    assert_eq!(status_json(addr)["server"]["encoder_sessions"], 0);
+
+    // Wrong password: 401 again.
+    let digest = challenges
+        .iter()
+        .find(|c| c.starts_with("Digest "))
+        .expect("digest");
+    let bad = answer_challenge(digest, "alice", "wrong", "POST", "/secure").expect("answer");
+    let mut p = RawPusher::new(addr, "/secure");
+    assert_eq!(p.setup("", Some(&bad)).status, 401);
+    assert!(point(&status_json(addr), "secure").is_none());
+
+    // Digest with the right password (new connection, as the encoder does).
+    let mut p = RawPusher::new(addr, "/secure");
+    let r = p.setup("", None);
+    let digest = r
+        .all("WWW-Authenticate")
+        .into_iter()
+        .find(|c| c.starts_with("Digest "))
+        .expect("digest")
+        .to_owned();
+    let mut p = RawPusher::new(addr, "/secure");
+    let good = answer_challenge(&digest, "alice", "s3cret", "POST", "/secure").expect("answer");
+    assert_eq!(p.setup("", Some(&good)).status, 204);
+    // The encoder sends PushStart without credentials after an authenticated setup.
+    p.start(None);
+    let s = test_stream(1);
+    p.push_stream(&s, true).expect("push");
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "secure"
+    )
+    .is_some_and(|p| p["packets_in"].as_u64().unwrap_or(0) > 0)));
+
+    // Basic.
+    let basic =
+        answer_challenge("Basic realm=\"wmpush\"", "alice", "s3cret", "POST", "/b").expect("basic");
+    let mut p = RawPusher::new(addr, "/b");
+    assert_eq!(p.setup("", Some(&basic)).status, 204);
+    let bad_basic =
+        answer_challenge("Basic realm=\"wmpush\"", "alice", "nope", "POST", "/c").expect("basic");
+    let mut p = RawPusher::new(addr, "/c");
+    assert_eq!(p.setup("", Some(&bad_basic)).status, 401);
+    assert!(point(&status_json(addr), "c").is_none());
+
+    // A PushStart with an unknown push-id and no credentials is refused too.
+    let mut p = RawPusher::new(addr, "/d");
+    p.push_id = "12345".into();
+    p.start(None);
+    assert_eq!(p.response().status, 401);
+}
+
+#[test]
+fn templates_create_points_and_status_shows_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("wmpush.toml");
+    std::fs::write(
+        &cfg,
+        "[default_template]\nallow_create = false\n\n[templates.live]\nallow_create = true\nmax_players = 5\n\n[[points]]\nname = \"fixed\"\n",
+    )
+    .expect("write");
+    let (_server, addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
+    let s = status_json(addr);
+    assert!(point(&s, "fixed").is_some(), "declared point exists: {s}");
+    // No Template-URL and the default template forbids creation: 404.
+    let mut p = RawPusher::new(addr, "/new");
+    assert_eq!(p.setup("", None).status, 404);
+    // Template-URL naming an unknown template: 404.
+    let mut p = RawPusher::new(addr, "/new");
+    assert_eq!(
+        p.setup("Template-URL: \"/nope\"\r\nAutoDestroy: 1\r\n", None)
+            .status,
+        404
+    );
+    // Template-URL "/live": created from the template, visible in /_status.
+    let mut p = RawPusher::new(addr, "/new");
+    assert_eq!(
+        p.setup("Template-URL: \"/live\"\r\nAutoDestroy: 1\r\n", None)
+            .status,
+        204
+    );
+    let s = status_json(addr);
+    let created = point(&s, "new").expect("created");
+    assert_eq!(created["template"], "live");
+    assert_eq!(created["auto_destroy"], true);
+    // Pushing to the declared point works without a template.
+    let mut q = RawPusher::new(addr, "/fixed");
+    assert_eq!(q.setup("", None).status, 204);
+    // HTML and metrics pages name the points.
+    let html = http_get(addr, "/_status.html");
+    let text = String::from_utf8_lossy(&html.body);
+    assert!(
+        text.contains("http-equiv=\"refresh\"") && text.contains(">new<"),
+        "{text}"
+    );
+    let m = http_get(addr, "/_metrics");
+    let text = String::from_utf8_lossy(&m.body);
+    assert!(
+        text.contains("wmpush_point_live{point=\"new\"} 0"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE wmpush_points gauge"));
+}
+
+#[test]
+fn bad_requests_are_refused_cleanly() {
+    let (_server, addr) = start_serve(&[]);
+    // Unknown content type.
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    use std::io::Write as _;
+    s.write_all(b"POST /x HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n")
+        .expect("write");
+    assert_eq!(read_response(&mut s).status, 415);
+    // Chunked PushStart (MS-WMHTTP forbids chunked).
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(b"POST /x HTTP/1.1\r\nContent-Type: application/x-wms-pushstart\r\nTransfer-Encoding: chunked\r\n\r\n").expect("write");
+    assert_eq!(read_response(&mut s).status, 400);
+    // Players on a missing point: 404; browsers get an ASX.
+    assert_eq!(http_get(addr, "/missing").status, 404);
+    // $D before $H breaks the session; the point ends and the server keeps serving.
+    let mut p = RawPusher::new(addr, "/broken");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    let _ = p.send(&frame(b'D', &[0u8; 40]));
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "broken"
+    )
+    .is_some_and(|p| p["encoder_session"] == false)));
+    assert_eq!(http_get(addr, "/_status").status, 200);
+}
+
+#[test]
+fn serve_refuses_public_address_without_auth() {
+    let out = run_bounded(
+        wmpush().args(["serve", "--listen", "0.0.0.0:0"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--auth-file"));
+    let out = run_bounded(
+        wmpush().args(["serve", "--config", "/nonexistent/wmpush.toml"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(3));
+}
