@@ -429,7 +429,8 @@ impl<W: Write + Seek + Send> FileSink<W> {
                 .filter(|s| self.timeline.has_key_frames(*s))
                 .collect();
             if !streams.is_empty() {
-                let interval = self.config.index_interval_ms.max(1);
+                let interval =
+                    index_interval(self.config.index_interval_ms, self.timeline.play_end_ms());
                 let mut objects = Vec::new();
                 for &s in &streams {
                     objects.extend(self.timeline.simple_index(s, interval, header.file_id));
@@ -823,9 +824,9 @@ fn patch_file_properties(obj: &mut [u8], fix: &Fixup) {
         obj[fp::DATA_PACKETS_COUNT..fp::DATA_PACKETS_COUNT + 8]
             .copy_from_slice(&fix.packets.to_le_bytes());
         // ASF 3.2: Play Duration in 100-ns units, preroll included; Send Duration likewise.
-        let play = fix.play_duration_ms.max(preroll) * 10_000;
+        let play = fix.play_duration_ms.max(preroll).saturating_mul(10_000);
         obj[fp::PLAY_DURATION..fp::PLAY_DURATION + 8].copy_from_slice(&play.to_le_bytes());
-        let send = fix.send_duration_ms * 10_000;
+        let send = fix.send_duration_ms.saturating_mul(10_000);
         obj[fp::SEND_DURATION..fp::SEND_DURATION + 8].copy_from_slice(&send.to_le_bytes());
     }
     obj[fp::FLAGS..fp::FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
@@ -871,6 +872,19 @@ fn index_parameters_object(streams: &[u16], interval_ms: u32) -> Vec<u8> {
         out.extend_from_slice(&INDEX_TYPE_NEAREST_PAST_CLEANPOINT.to_le_bytes());
     }
     out
+}
+
+/// Most entries an index gets; a longer timeline gets a longer interval (memory stays bounded
+/// whatever presentation times the packets claim).
+const MAX_INDEX_ENTRIES: u64 = 1 << 22;
+
+/// The configured interval, widened so that `play_end_ms` needs at most `MAX_INDEX_ENTRIES`.
+fn index_interval(configured_ms: u32, play_end_ms: u64) -> u32 {
+    let needed = play_end_ms / MAX_INDEX_ENTRIES + 1;
+    u32::try_from(needed)
+        .unwrap_or(u32::MAX)
+        .max(configured_ms)
+        .max(1)
 }
 
 fn filetime_now() -> u64 {

@@ -421,8 +421,8 @@ impl SyntheticStream {
         let mut packets = Vec::with_capacity(count);
         let mut infos = Vec::with_capacity(count);
         for i in 0..count {
-            let video = i % 2 == 0;
-            let key = video && i % 10 == 0;
+            let video = i.is_multiple_of(2);
+            let key = video && i.is_multiple_of(10);
             let send = (i as u32) * 40;
             packets.push(synthetic_packet(packet_size, i, video, key, send));
             infos.push(PacketInfo {

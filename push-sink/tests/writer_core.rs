@@ -22,7 +22,7 @@ fn sample(stream: u16, t: u64, len: usize, key: bool) -> Sample {
 fn media(frames: u64) -> Vec<Sample> {
     let mut v = Vec::new();
     for f in 0..frames {
-        v.push(sample(1, f * 40, 700 + (f as usize % 5) * 400, f % 10 == 0));
+        v.push(sample(1, f * 40, 700 + (f as usize % 5) * 400, f.is_multiple_of(10)));
         v.push(sample(2, f * 40, 300, true));
     }
     v
