@@ -657,21 +657,15 @@ async fn receive(
                 let packet = Bytes::from(full);
                 let key = asf_bits::starts_key_frame(&packet, &f.video_streams);
                 if let Some(a) = archive.as_mut() {
-                    {
-                        let full = packet.clone();
-                        let info = PacketInfo {
-                            send_time_ms: asf_bits::send_time(&full).unwrap_or(0),
-                            duration_ms: 0,
-                            index: a.index,
-                            key_frame: key,
-                        };
-                        a.index += 1;
-                        if let Err(e) = a
-                            .sink
-                            .on_data_unit(DataUnit::shared(Bytes::from(full), info))
-                        {
-                            tracing::warn!(error = %e, "archive write failed");
-                        }
+                    let info = PacketInfo {
+                        send_time_ms: asf_bits::send_time(&packet).unwrap_or(0),
+                        duration_ms: 0,
+                        index: a.index,
+                        key_frame: key,
+                    };
+                    a.index += 1;
+                    if let Err(e) = a.sink.on_data_unit(DataUnit::shared(packet.clone(), info)) {
+                        tracing::warn!(error = %e, "archive write failed");
                     }
                 }
                 point.publish(packet, key);

@@ -315,3 +315,143 @@ fn serve_refuses_public_address_without_auth() {
     );
     assert_eq!(out.status.code(), Some(3));
 }
+
+fn archive_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn archive_is_indexed_and_decodes_also_after_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = dir.path().join("archive");
+    let (server, addr) = start_serve(&["--archive-dir", archive.to_str().expect("utf-8")]);
+    let mut p = RawPusher::new(addr, "/rec/../../evil");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    p.push_stream(&test_stream(3), true).expect("push");
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "rec/../../evil"
+    )
+    .is_some_and(|p| p["live"] == false)));
+    let files = archive_files(&archive);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0]
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .to_string();
+    assert!(
+        name.starts_with("rec_______evil-") && name.ends_with(".asf"),
+        "{name}"
+    );
+    if have("ffmpeg") {
+        let out = run_bounded(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-xerror", "-i"])
+                .arg(&files[0])
+                .args(["-f", "null", "-"]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success(),
+            "archive decodes: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Seek into the middle.
+        let out = run_bounded(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-ss", "1.5", "-i"])
+                .arg(&files[0])
+                .args(["-frames:v", "1", "-f", "null", "-"]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success(),
+            "archive seeks: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // Killed mid-stream: the archive written so far still plays.
+    let mut p = RawPusher::new(addr, "/killed");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    let stream = test_stream(2);
+    p.push_stream(&stream, false).expect("push");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(server); // SIGKILL
+    let files = archive_files(&archive);
+    let killed = files
+        .iter()
+        .find(|f| f.to_string_lossy().contains("killed-"))
+        .expect("archive of the killed session");
+    if have("ffmpeg") {
+        let out = run_bounded(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-i"])
+                .arg(killed)
+                .args(["-f", "null", "-"]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success(),
+            "cut-off archive plays: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn graceful_shutdown_sends_end_to_players() {
+    let (mut server, addr) = start_serve(&[]);
+    let mut p = RawPusher::new(addr, "/live");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    let stream = test_stream(6);
+    let push = std::thread::spawn(move || {
+        let _ = p.push_stream(&stream, false);
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let player = std::thread::spawn(move || {
+        run_bounded(
+            wmpush().args(["pull", &format!("mmsh://{addr}/live"), "-o", "/dev/null"]),
+            Duration::from_secs(30),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    // SIGTERM.
+    let pid = server.0.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let status = {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(s) = server.0.try_wait().expect("wait") {
+                break Some(s);
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "serve exits 0 on SIGTERM: {status:?}"
+    );
+    let out = player.join().expect("player");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stream ended"),
+        "player got $E"
+    );
+    let _ = push.join();
+}
