@@ -4,7 +4,29 @@
 //! `IWMWriterSink` in Rust), the `Writer` that turns media samples into ASF packets and fans
 //! them out to sinks, and the sinks themselves (file, push, network).
 //!
-//! Start with [`sink`] for the contract every output implements.
+//! Start with [`sink`] for the contract every output implements, [`writer`] for the
+//! [`Writer`], [`file_sink`] for the [`FileSink`].
+//!
+//! ```
+//! # #[cfg(feature = "testing")] {
+//! use push_sink::testing::{RecordingSink, SimpleMux};
+//! use push_sink::{FileSink, FileSinkConfig, Sample, Writer};
+//!
+//! let mut writer = Writer::new(Box::new(SimpleMux::new(1400)));
+//! let file = FileSink::new(std::io::Cursor::new(Vec::new()), FileSinkConfig::default());
+//! writer.add_sink(Box::new(file));
+//! writer.add_sink(Box::new(RecordingSink::new(false, 4)));
+//! writer.begin_writing()?;
+//! for i in 0..50u64 {
+//!     let data = bytes::Bytes::from(vec![0u8; 300]);
+//!     writer.write_sample(Sample { stream: 2, presentation_time_ms: i * 40, duration_ms: 40, key_frame: true, data })?;
+//! }
+//! writer.end_writing()?;
+//! assert!(writer.take_sink_failures().is_empty());
+//! assert_eq!(writer.sink_reports()[0].stats.packets, writer.packets_made());
+//! # }
+//! # Ok::<(), push_sink::Error>(())
+//! ```
 
 pub mod clock;
 pub mod error;
