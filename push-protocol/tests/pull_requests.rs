@@ -431,23 +431,34 @@ fn oversized_packet_and_bad_header_are_errors() {
 }
 
 #[test]
-fn header_change_sends_e1_c0_then_h() {
-    let mut s = server_with_request(PullServerConfig::default(), FFMPEG_PLAY);
-    let _ = request_of(&mut s);
-    let h1 = asf_header(&[1, 2], 3200, 0);
-    s.accept(h1.clone(), Session::New { client_id: 1 })
-        .expect("accept");
-    let first = drain(&mut s);
+fn header_change_sends_c0_then_h_and_optionally_e1_first() {
     let h2 = asf_header(&[1], 1600, 10);
-    s.change_header(h2.clone()).expect("change");
-    let out = drain(&mut s);
-    assert_eq!(&out[..8], &[0x24, 0x45, 4, 0, 1, 0, 0, 0]);
-    assert_eq!(&out[8..16], &[0x24, 0x43, 4, 0, 0, 0, 0, 0]);
-    assert_eq!(&out[16..18], &[0x24, 0x48]);
-    assert_eq!(out[16 + 9], 0x0C);
-    assert_eq!(&out[28..], &h2[..]);
-    assert!(!first.is_empty());
-    assert!(s.is_streaming());
+    for with_e1 in [false, true] {
+        let cfg = PullServerConfig {
+            end_entry_before_change: with_e1,
+            ..Default::default()
+        };
+        let mut s = server_with_request(cfg, FFMPEG_PLAY);
+        let _ = request_of(&mut s);
+        s.accept(asf_header(&[1, 2], 3200, 0), Session::New { client_id: 1 })
+            .expect("accept");
+        drain(&mut s);
+        s.change_header(h2.clone()).expect("change");
+        let out = drain(&mut s);
+        let out = if with_e1 {
+            // MS-WMSP 2.2.3.4: $E with Reason S_FALSE (1).
+            assert_eq!(&out[..8], &[0x24, 0x45, 4, 0, 1, 0, 0, 0]);
+            &out[8..]
+        } else {
+            &out[..]
+        };
+        // MS-WMSP 2.2.3.2: $C with PacketLength 4 and Reason 0, then $H.
+        assert_eq!(&out[..8], &[0x24, 0x43, 4, 0, 0, 0, 0, 0]);
+        assert_eq!(&out[8..10], &[0x24, 0x48]);
+        assert_eq!(out[8 + 9], 0x0C);
+        assert_eq!(&out[20..], &h2[..]);
+        assert!(s.is_streaming());
+    }
 }
 
 #[test]
@@ -594,6 +605,7 @@ fn cougar_server_sends_m_to_v9_clients_only() {
     let cfg = PullServerConfig {
         server: "Cougar/9.01.01.3814".into(),
         broadcast_id: 7,
+        end_entry_before_change: true,
         ..Default::default()
     };
     let header = asf_header(&[1], 3200, 0);

@@ -22,7 +22,10 @@ fn describe_play_packets_change_end() {
     script.push(Step::End);
     let (events, server_out, client_out) = run_session(
         PullClientConfig::default(),
-        PullServerConfig::default(),
+        PullServerConfig {
+            end_entry_before_change: true,
+            ..Default::default()
+        },
         h1.clone(),
         &script,
         &[],

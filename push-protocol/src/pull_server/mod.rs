@@ -79,7 +79,8 @@
 //!   reads Content-Length bytes.
 //! - Play: `$H` then `$D`..., close-delimited, no chunked encoding (VLC cannot
 //!   parse chunked; MS-WMSP 3.2.5.6 only says SHOULD for `version11-enabled=1`).
-//! - End: `$E(0)` then close. Header change: `$E(1)`, `$C(0)`, new `$H`.
+//! - End: `$E(0)` then close. Header change: `$C(0)`, new `$H` (with
+//!   `$E(1)` first if [`PullServerConfig::end_entry_before_change`] is set).
 //! - Player POSTs (KeepAlive, Log, SendEvent; MS-WMSP 2.2.2.3.1, 2.2.2.4,
 //!   2.2.2.9) are answered `200` with no body by the connection itself and
 //!   reported as [`PullServerEvent::Report`]; pipelined-mode requests get 501.
@@ -139,6 +140,13 @@ pub struct PullServerConfig {
     /// off by default because ffmpeg and VLC select every stream they play
     /// and skip payloads they do not want).
     pub filter_streams: bool,
+    /// Send `$E(1)` before `$C` on a header change (MS-WMSP 3.2.4.1: when a
+    /// new header follows, the server MAY send `$E`). Off by default: checked
+    /// on loopback, ffmpeg 5.1 keeps every packet across `$C`+`$H` but loses
+    /// one and logs "bad header" after `$E(1)`+`$C`+`$H`, and VLC 3.0 answers
+    /// `$E(1)` by running Describe and Play again on new connections, while it
+    /// re-reads `$H` on the same connection after a bare `$C`.
+    pub end_entry_before_change: bool,
     /// Send `Content-Length` on the Describe response.
     pub describe_content_length: bool,
     /// URL schemes of the `<Ref>`s in the ASX given to web clients.
@@ -159,6 +167,7 @@ impl Default for PullServerConfig {
             max_queued_bytes: 4 * 1024 * 1024,
             head_timeout: Duration::from_secs(60),
             filter_streams: false,
+            end_entry_before_change: false,
             describe_content_length: true,
             asx_schemes: vec!["mms".to_owned(), "http".to_owned()],
             fallback_host: "localhost".to_owned(),
@@ -663,17 +672,21 @@ impl PullServerConnection {
         Ok(())
     }
 
-    /// The stream continues with a new ASF header: `$E(1)`, `$C(0)`, then the
-    /// header as `$H` (MS-WMSP 3.2.4.1, 3.2.4.2; no `$M` from a "Rex" server).
+    /// The stream continues with a new ASF header: `$E(1)` (unless
+    /// [`PullServerConfig::end_entry_before_change`] is off), `$C(0)`, then
+    /// the header as `$H` (MS-WMSP 3.2.4.1, 3.2.4.2; no `$M` from a "Rex"
+    /// server).
     pub fn change_header(&mut self, header: Bytes) -> Result<(), PullError> {
         if self.state != State::Streaming {
             return Err(PullError::Misuse("change_header while not streaming"));
         }
         check_asf_header(&header)?;
-        self.queue(Bytes::copy_from_slice(&wire::reason_packet(
-            wire::ID_END,
-            wire::REASON_ENTRY_DONE,
-        )));
+        if self.config.end_entry_before_change {
+            self.queue(Bytes::copy_from_slice(&wire::reason_packet(
+                wire::ID_END,
+                wire::REASON_ENTRY_DONE,
+            )));
+        }
         self.queue(Bytes::copy_from_slice(&wire::reason_packet(
             wire::ID_CHANGE,
             0,
