@@ -20,6 +20,25 @@
 //! Bytes fed between a `Connect` event and `handle_connected` are dropped
 //! (they belong to the old connection).
 
+//! # Example
+//!
+//! ```
+//! use std::time::Instant;
+//! use push_protocol::pull_client::{PullClient, PullClientConfig, PullClientEvent};
+//!
+//! let now = Instant::now();
+//! let mut client = PullClient::new(PullClientConfig::default(), "127.0.0.1:8080", "/live", now);
+//! assert_eq!(
+//!     client.poll_event(),
+//!     Some(PullClientEvent::Connect { authority: "127.0.0.1:8080".into() })
+//! );
+//! client.handle_connected(now); // the socket is open
+//! let request = client.poll_transmit().expect("the Describe request");
+//! assert!(request.starts_with(b"GET /live HTTP/1.0\r\nAccept: */*\r\nUser-Agent: NSPlayer/"));
+//! client.handle_input(b"HTTP/1.0 404 Not Found\r\n\r\n", now);
+//! assert!(matches!(client.poll_event(), Some(PullClientEvent::Failed(_))));
+//! ```
+
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
