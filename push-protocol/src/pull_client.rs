@@ -70,6 +70,12 @@ pub struct PullClientConfig {
     pub idle_timeout: Duration,
     /// Use HTTP/1.0 (VLC) rather than HTTP/1.1 (ffmpeg).
     pub http10: bool,
+    /// Stop after the Describe (for probes and `inspect`): no Play request;
+    /// `Described` is followed by `Ended { reason: 0 }`.
+    pub describe_only: bool,
+    /// Streams to request in Play; `None` requests every stream of the
+    /// header (what ffmpeg does). Numbers not in the header are ignored.
+    pub streams: Option<Vec<u16>>,
 }
 
 impl Default for PullClientConfig {
@@ -82,6 +88,8 @@ impl Default for PullClientConfig {
             max_header_size: 1024 * 1024,
             idle_timeout: Duration::from_secs(30),
             http10: true,
+            describe_only: false,
+            streams: None,
         }
     }
 }
@@ -394,9 +402,11 @@ impl PullClient {
                 }
                 // MS-WMSP 2.2.1.4.26/27: one entry per stream, hex numbers,
                 // on its own Pragma line.
+                let wanted = self.config.streams.as_deref();
                 let entries: Vec<StreamSwitchEntry> = self
                     .streams
                     .iter()
+                    .filter(|n| wanted.is_none_or(|w| w.contains(n)))
                     .filter_map(|n| StreamSwitchEntry::parse(&format!("ffff:{n:x}:0")))
                     .collect();
                 let _ = write!(s, "Pragma: stream-switch-count={}\r\n", entries.len());
@@ -573,7 +583,12 @@ impl PullClient {
                     streams,
                     client_id: self.client_id,
                 });
-                self.start_play();
+                if self.config.describe_only {
+                    self.conn = Conn::Done;
+                    self.events.push_back(PullClientEvent::Ended { reason: 0 });
+                } else {
+                    self.start_play();
+                }
             }
             Phase::Play => {
                 if self.after_change {

@@ -334,3 +334,39 @@ fn ffmpeg_asf_stream_style_e_with_preheader_is_a_clean_end() {
     assert_eq!(f.reason, Some(0x8000_4005));
     assert_eq!(d.offset(), 20);
 }
+
+#[test]
+fn describe_only_and_stream_subset() {
+    let h = asf_header(&[1, 2, 3], 3200, 0);
+    let (events, server_out, _) = run_session(
+        PullClientConfig {
+            describe_only: true,
+            ..Default::default()
+        },
+        PullServerConfig::default(),
+        h.clone(),
+        &[],
+        &[],
+    );
+    assert_eq!(server_out.len(), 1, "no Play connection");
+    assert!(
+        matches!(&events[0], PullClientEvent::Described { streams, .. } if *streams == vec![1, 2, 3])
+    );
+    assert_eq!(events[1], PullClientEvent::Ended { reason: 0 });
+
+    let (_, _, client_out) = run_session(
+        PullClientConfig {
+            streams: Some(vec![3, 9]),
+            ..Default::default()
+        },
+        PullServerConfig::default(),
+        h,
+        &[Step::End],
+        &[],
+    );
+    let play = String::from_utf8_lossy(&client_out[1]);
+    assert!(
+        play.contains("Pragma: stream-switch-count=1\r\nPragma: stream-switch-entry=ffff:3:0 \r\n"),
+        "{play}"
+    );
+}
