@@ -539,6 +539,30 @@ struct HeaderModel {
     preroll_ms: u64,
     file_id: [u8; 16],
     video_streams: Vec<u16>,
+    /// Every stream declared by a top-level Stream Properties Object.
+    streams: Vec<u16>,
+}
+
+/// What the test multiplexer needs to know about an existing header.
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone)]
+pub(crate) struct HeaderSummary {
+    pub(crate) packet_size: u32,
+    pub(crate) preroll_ms: u64,
+    pub(crate) streams: Vec<u16>,
+    pub(crate) video_streams: Vec<u16>,
+}
+
+/// Packet size, preroll and streams of a header (Header Object + Data Object header).
+#[cfg(feature = "testing")]
+pub(crate) fn header_summary(header: &Bytes) -> Result<HeaderSummary> {
+    let m = HeaderModel::parse(header)?;
+    Ok(HeaderSummary {
+        packet_size: m.packet_size,
+        preroll_ms: m.preroll_ms,
+        streams: m.streams,
+        video_streams: m.video_streams,
+    })
 }
 
 /// Final (or broadcast) values the header is composed with.
@@ -654,6 +678,7 @@ impl HeaderModel {
         let mut file_properties = None;
         let mut header_extension = None;
         let mut video_streams = Vec::new();
+        let mut streams = Vec::new();
         for (guid, start, end) in objects_in(b, HEADER_OBJECT_FIXED_LEN, size, "Header Object")? {
             if guid == PADDING_OBJECT {
                 continue;
@@ -684,8 +709,10 @@ impl HeaderModel {
                         "shorter than 78 bytes",
                     ));
                 }
+                let number = rd_u16(b, start + 72) & 0x7F;
+                streams.push(number);
                 if guid_at(b, start + 24) == VIDEO_MEDIA {
-                    video_streams.push(rd_u16(b, start + 72) & 0x7F);
+                    video_streams.push(number);
                 }
             }
             children.push(header.slice(start..end));
@@ -718,6 +745,7 @@ impl HeaderModel {
             header_extension,
             data_header,
             video_streams,
+            streams,
         })
     }
 

@@ -611,41 +611,72 @@ fn write_single_payload_packet<B: Extend<u8> + AsMut<[u8]> + AsRef<[u8]>>(
 }
 
 /// A small [`Multiplexer`] for tests: every packet holds one payload (a whole sample or a
-/// fragment of one), send time = presentation time, preroll 1000 ms; stream 1 is video, 2
-/// audio. Not a packetizer for production (no multiple payloads, no leaky bucket): use
-/// asf-packetizer for that.
+/// fragment of one), send time = presentation time. Either over a synthetic header (stream 1
+/// video, stream 2 audio, preroll 1000 ms) or over an existing ASF header
+/// ([`from_header`](Self::from_header), so real media decodes in real players). Not a
+/// packetizer for production (no multiple payloads, no leaky bucket): use asf-packetizer.
 #[derive(Debug, Clone)]
 pub struct SimpleMux {
     packet_size: usize,
-    with_video: bool,
+    header: Bytes,
+    preroll_ms: u32,
+    streams: Vec<u16>,
+    video_streams: Vec<u16>,
     object_numbers: [u8; 128],
 }
 
 impl SimpleMux {
-    /// Preroll of the streams this mux makes, in milliseconds.
+    /// Preroll of the synthetic streams, in milliseconds.
     pub const PREROLL_MS: u32 = 1000;
 
     /// Video (stream 1) and audio (stream 2), `packet_size` clamped to 64..=65535.
     pub fn new(packet_size: usize) -> Self {
+        let packet_size = packet_size.clamp(64, 65535);
         SimpleMux {
-            packet_size: packet_size.clamp(64, 65535),
-            with_video: true,
+            packet_size,
+            header: synthetic_header(packet_size as u32, true),
+            preroll_ms: Self::PREROLL_MS,
+            streams: vec![1, 2],
+            video_streams: vec![1],
             object_numbers: [0; 128],
         }
     }
 
     /// Audio only (stream 2).
     pub fn audio_only(packet_size: usize) -> Self {
+        let packet_size = packet_size.clamp(64, 65535);
         SimpleMux {
-            with_video: false,
+            header: synthetic_header(packet_size as u32, false),
+            streams: vec![2],
+            video_streams: Vec::new(),
             ..Self::new(packet_size)
         }
+    }
+
+    /// Over an existing header (Header Object + 50-byte Data Object header): its packet size,
+    /// preroll and streams.
+    pub fn from_header(header: Bytes) -> crate::Result<Self> {
+        let h = crate::file_sink::header_summary(&header)?;
+        if (h.packet_size as usize) < 64 {
+            return Err(crate::Error::Unsupported(
+                "SimpleMux needs packets of at least 64 bytes",
+            ));
+        }
+        Ok(SimpleMux {
+            packet_size: h.packet_size as usize,
+            header,
+            preroll_ms: u32::try_from(h.preroll_ms)
+                .map_err(|_| crate::Error::Unsupported("preroll over 49 days"))?,
+            streams: h.streams,
+            video_streams: h.video_streams,
+            object_numbers: [0; 128],
+        })
     }
 }
 
 impl Multiplexer for SimpleMux {
     fn header(&mut self) -> crate::Result<Bytes> {
-        Ok(synthetic_header(self.packet_size as u32, self.with_video))
+        Ok(self.header.clone())
     }
 
     fn packet_size(&self) -> usize {
@@ -658,12 +689,12 @@ impl Multiplexer for SimpleMux {
         alloc: &mut dyn PacketAllocator,
         out: &mut Vec<FinishedPacket>,
     ) -> crate::Result<()> {
-        let video = sample.stream == 1 && self.with_video;
-        if !(video || sample.stream == 2) {
+        if !self.streams.contains(&sample.stream) {
             return Err(crate::Error::Misuse(
-                "SimpleMux has streams 1 (video) and 2 (audio) only",
+                "sample for a stream the header does not declare",
             ));
         }
+        let video = self.video_streams.contains(&sample.stream);
         if sample.data.is_empty() {
             return Err(crate::Error::Misuse("empty sample"));
         }
@@ -671,7 +702,7 @@ impl Multiplexer for SimpleMux {
             .map_err(|_| crate::Error::Unsupported("sample over 4 GiB"))?;
         let pt = u32::try_from(sample.presentation_time_ms)
             .ok()
-            .and_then(|t| t.checked_add(Self::PREROLL_MS))
+            .and_then(|t| t.checked_add(self.preroll_ms))
             .ok_or(crate::Error::Unsupported(
                 "presentation time past the 32-bit millisecond range",
             ))?;
@@ -689,11 +720,13 @@ impl Multiplexer for SimpleMux {
                 offset,
                 object_size: size,
                 presentation_ms: pt,
-                send_ms: pt - Self::PREROLL_MS,
+                send_ms: pt - self.preroll_ms,
                 data: chunk,
             };
             write_single_payload_packet(&mut buffer, self.packet_size, &fragment);
-            let key_frame = offset == 0 && sample.key_frame && (video || !self.with_video);
+            // PacketInfo::key_frame: begins a video key frame, or any object when there is no video.
+            let key_frame =
+                offset == 0 && sample.key_frame && (video || self.video_streams.is_empty());
             let info = PacketInfo {
                 send_time_ms: fragment.send_ms,
                 duration_ms: 40,

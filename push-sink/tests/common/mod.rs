@@ -269,3 +269,142 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// One media object reassembled from an ASF file's packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaObject {
+    pub stream: u16,
+    /// Presentation time in ms as on the wire (preroll included).
+    pub presentation_ms: u32,
+    pub key_frame: bool,
+    pub data: Vec<u8>,
+}
+
+struct Rd<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Rd<'a> {
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let s = &self.b[self.at..self.at + n];
+        self.at += n;
+        s
+    }
+    fn u8(&mut self) -> u8 {
+        self.take(1)[0]
+    }
+    fn typed(&mut self, t: u8) -> u32 {
+        match t & 3 {
+            0 => 0,
+            1 => u32::from(self.u8()),
+            2 => u32::from(u16::from_le_bytes(self.take(2).try_into().expect("2"))),
+            _ => u32::from_le_bytes(self.take(4).try_into().expect("4")),
+        }
+    }
+}
+
+/// Reassembles the media objects of `split`'s packets (ASF 5.2; test helper, panics on
+/// malformed input), in the order they complete.
+pub fn reassemble(split: &Split) -> Vec<MediaObject> {
+    let mut open: std::collections::HashMap<u16, (u32, MediaObject)> = Default::default();
+    let mut out = Vec::new();
+    for p in &split.packets {
+        let mut r = Rd { b: p, at: 0 };
+        let mut flags = r.u8();
+        if flags & 0x80 != 0 {
+            r.take(usize::from(flags & 0x0F));
+            flags = r.u8();
+        }
+        let props = r.u8();
+        let plen = r.typed(flags >> 5);
+        r.typed(flags >> 1);
+        let padding = r.typed(flags >> 3) as usize;
+        r.take(6);
+        let plen = if flags & 0x60 == 0 {
+            p.len()
+        } else {
+            plen as usize
+        };
+        let end = plen - padding;
+        let multiple = flags & 1 != 0;
+        let (count, lt) = if multiple {
+            let f = r.u8();
+            (usize::from(f & 0x3F), f >> 6)
+        } else {
+            (1, 0)
+        };
+        for _ in 0..count {
+            let sb = r.u8();
+            let stream = u16::from(sb & 0x7F);
+            let key = sb & 0x80 != 0;
+            let _object = r.typed(props >> 4);
+            let offset = r.typed(props >> 2);
+            let rep_len = r.typed(props) as usize;
+            let rep = r.take(rep_len);
+            let len = if multiple {
+                r.typed(lt) as usize
+            } else {
+                end - r.at
+            };
+            let data = r.take(len);
+            if rep_len == 1 {
+                let mut s = Rd { b: data, at: 0 };
+                let mut n = 0;
+                while s.at < data.len() {
+                    let l = usize::from(s.u8());
+                    out.push(MediaObject {
+                        stream,
+                        presentation_ms: offset + u32::from(rep[0]) * n,
+                        key_frame: key,
+                        data: s.take(l).to_vec(),
+                    });
+                    n += 1;
+                }
+                continue;
+            }
+            let size = le_u32(rep, 0);
+            let pt = le_u32(rep, 4);
+            if offset == 0 {
+                open.insert(
+                    stream,
+                    (
+                        size,
+                        MediaObject {
+                            stream,
+                            presentation_ms: pt,
+                            key_frame: key,
+                            data: Vec::new(),
+                        },
+                    ),
+                );
+            }
+            if let Some((size, obj)) = open.get_mut(&stream) {
+                obj.data.extend_from_slice(data);
+                if obj.data.len() == *size as usize {
+                    let (_, done) = open.remove(&stream).expect("open");
+                    out.push(done);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `ffmpeg -i X -map 0 -c copy -f framemd5 -` output without comment lines.
+pub fn framemd5(path: &Path) -> Result<String, String> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0", "-c", "copy", "-f", "framemd5", "-"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
