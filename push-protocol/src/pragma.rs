@@ -329,7 +329,10 @@ impl Pragmas {
         let trimmed = value.trim();
         // MS-WMSP 2.2.1.4.27: stream-switch-entry sits alone on its Pragma
         // line and its entries are separated by spaces, not commas.
-        if let Some(rest) = strip_prefix_ci(trimmed, "stream-switch-entry=") {
+        // The spec's own examples spell it "switch-stream-entry": accept both.
+        if let Some(rest) = strip_prefix_ci(trimmed, "stream-switch-entry=")
+            .or_else(|| strip_prefix_ci(trimmed, "switch-stream-entry="))
+        {
             let entries = rest.split_whitespace();
             let mut list = Vec::new();
             for e in entries {
@@ -369,7 +372,13 @@ impl Pragmas {
             Some(i) => (token[..i].trim(), Some(token[i + 1..].trim())),
             None => (token, None),
         };
-        let lname = name.to_ascii_lowercase();
+        let mut lname = name.to_ascii_lowercase();
+        // MS-WMSP 2.2.1.4.26/27 examples write "switch-stream-count/entry".
+        match lname.as_str() {
+            "switch-stream-count" => lname = "stream-switch-count".to_owned(),
+            "switch-stream-entry" => lname = "stream-switch-entry".to_owned(),
+            _ => {}
+        }
         let Some(value) = value else {
             return match lname.as_str() {
                 "no-cache" => Directive::NoCache,
@@ -801,6 +810,16 @@ mod tests {
             ])
         );
         assert_eq!(ClientGuid::parse("{nope}").bytes, None);
+    }
+
+    #[test]
+    fn spec_example_spelling() {
+        let p = Pragmas::parse_all([
+            "switch-stream-count=2",
+            "switch-stream-entry=ffff:1:0 ffff:2:2",
+        ]);
+        assert_eq!(p.stream_switch_count(), Some(2));
+        assert!(p.selects(1) && !p.selects(2));
     }
 
     #[test]
