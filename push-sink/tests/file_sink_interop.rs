@@ -183,3 +183,76 @@ fn stopped_sink_skips_packets_and_resumes_at_a_key_frame() {
     let d = ffprobe_duration(&out).expect("duration");
     assert!(d > 5.0, "duration {d}");
 }
+
+/// A header without a Header Extension (the kit's synthetic stream): the FileSink adds one
+/// for the Index Parameters Object; ffprobe and GStreamer's asfdemux parse the result and
+/// ffmpeg seeks in it (stream copy: the payloads are placeholders, not codec data).
+#[test]
+fn synthetic_file_with_added_header_extension_parses_and_seeks() {
+    if !have_tool(
+        "ffmpeg",
+        "synthetic_file_with_added_header_extension_parses_and_seeks",
+    ) {
+        return;
+    }
+    use push_sink::testing::SimpleMux;
+    use push_sink::{Sample, Writer};
+    let dir = tempdir();
+    let out = dir.path().join("syn.asf");
+    let mut w = Writer::new(Box::new(SimpleMux::new(1400)));
+    w.add_sink(Box::new(FileSink::create(&out).expect("create")));
+    w.begin_writing().expect("begin");
+    for i in 0..250u64 {
+        let v = vec![0u8; 2000];
+        w.write_sample(Sample {
+            stream: 1,
+            presentation_time_ms: i * 40,
+            duration_ms: 40,
+            key_frame: i.is_multiple_of(25),
+            data: v.into(),
+        })
+        .expect("video");
+        let a = vec![0u8; 400];
+        w.write_sample(Sample {
+            stream: 2,
+            presentation_time_ms: i * 40,
+            duration_ms: 40,
+            key_frame: true,
+            data: a.into(),
+        })
+        .expect("audio");
+    }
+    w.end_writing().expect("end");
+    let d = ffprobe_duration(&out).expect("ffprobe reads it");
+    assert!((d - 10.0).abs() < 0.1, "duration {d}");
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-nostdin", "-v", "error", "-ss", "5", "-i"])
+        .arg(&out)
+        .args(["-map", "0", "-c", "copy", "-f", "null", "-"]);
+    run(&mut cmd, std::time::Duration::from_secs(60)).expect("ffmpeg seeks with stream copy");
+    if have_tool(
+        "gst-launch-1.0",
+        "synthetic_file_with_added_header_extension_parses_and_seeks (gstreamer)",
+    ) {
+        let mut cmd = std::process::Command::new("gst-launch-1.0");
+        cmd.arg("-q")
+            .arg("filesrc")
+            .arg(format!("location={}", out.display()))
+            .args([
+                "!",
+                "asfdemux",
+                "name=d",
+                "d.video_0",
+                "!",
+                "queue",
+                "!",
+                "fakesink",
+                "d.audio_0",
+                "!",
+                "queue",
+                "!",
+                "fakesink",
+            ]);
+        run(&mut cmd, std::time::Duration::from_secs(60)).expect("asfdemux reads it");
+    }
+}
