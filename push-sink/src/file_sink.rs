@@ -422,12 +422,15 @@ impl<W: Write + Seek + Send> FileSink<W> {
         let mut index_params = Vec::new();
         let mut end = self.file_size;
         if self.config.auto_index && self.packets > 0 {
-            let streams: Vec<u16> = header
+            // asf-format.md §1.1: Simple Index objects sorted by stream number.
+            let mut streams: Vec<u16> = header
                 .video_streams
                 .iter()
                 .copied()
                 .filter(|s| self.timeline.has_key_frames(*s))
                 .collect();
+            streams.sort_unstable();
+            streams.dedup();
             if !streams.is_empty() {
                 let interval =
                     index_interval(self.config.index_interval_ms, self.timeline.play_end_ms());
@@ -1302,5 +1305,107 @@ mod tests {
     fn scan_rejects_truncated_packet() {
         assert!(scan_packet(&[0x08], 100).is_err());
         assert!(scan_packet(&[], 100).is_err());
+    }
+
+    fn timeline_with_key_frames(stream: u8, packets: &[u32], step_ms: u32) -> Timeline {
+        let mut t = Timeline::default();
+        for (n, &packet) in packets.iter().enumerate() {
+            let p = PayloadSummary {
+                stream,
+                key_frame: true,
+                object: n as u32,
+                offset: 0,
+                presentation_ms: n as u32 * step_ms,
+            };
+            t.payload(&p, packet, true);
+        }
+        t
+    }
+
+    #[test]
+    fn index_object_splits_blocks_beyond_4_gib() {
+        // Key frames every second, at packets whose byte offsets pass 4 GiB (packet size 64 KiB).
+        let packets: Vec<u32> = (0..10).map(|i| i * 20_000).collect();
+        let t = timeline_with_key_frames(1, &packets, 1000);
+        let obj = t.index_object(&[1], 1000, 65_535);
+        assert_eq!(guid_at(&obj, 0), INDEX_OBJECT);
+        assert_eq!(rd_u64(&obj, 16), obj.len() as u64);
+        assert_eq!(rd_u32(&obj, 24), 1000);
+        assert_eq!(rd_u16(&obj, 28), 1);
+        let blocks = rd_u32(&obj, 30) as usize;
+        assert!(
+            blocks >= 2,
+            "offsets over 4 GiB need a second block, got {blocks}"
+        );
+        // Walk the blocks: every position = block position + offset is a key frame's packet.
+        let mut at = 34 + 4;
+        let mut seen = 0;
+        for _ in 0..blocks {
+            let entries = rd_u32(&obj, at) as usize;
+            let base = rd_u64(&obj, at + 4);
+            at += 12;
+            for _ in 0..entries {
+                let pos = base + u64::from(rd_u32(&obj, at));
+                assert_eq!(pos % 65_535, 0);
+                assert!(packets.contains(&((pos / 65_535) as u32)));
+                at += 4;
+                seen += 1;
+            }
+        }
+        assert_eq!(at, obj.len());
+        assert_eq!(seen, t.entries(1, 1000).len());
+    }
+
+    #[test]
+    fn simple_index_entries_point_at_nearest_past_key_frame() {
+        let t = timeline_with_key_frames(1, &[0, 5, 9], 2500);
+        let obj = t.simple_index(1, 1000, [7; 16]);
+        assert_eq!(guid_at(&obj, 0), SIMPLE_INDEX_OBJECT);
+        assert_eq!(&obj[24..40], &[7; 16]);
+        assert_eq!(rd_u64(&obj, 40), 10_000_000);
+        let n = rd_u32(&obj, 52) as usize;
+        let entries: Vec<u32> = (0..n).map(|i| rd_u32(&obj, 56 + 6 * i)).collect();
+        // Key frames at 0, 2500, 5000 ms; play end 5000 + 2500.
+        assert_eq!(entries, vec![0, 0, 0, 5, 5, 9, 9, 9]);
+    }
+
+    #[test]
+    fn extended_stream_properties_seekable_flag_is_patched() {
+        // Header Extension with one Extended Stream Properties Object for stream 3.
+        let mut esp = Vec::new();
+        esp.extend_from_slice(EXTENDED_STREAM_PROPERTIES_OBJECT.as_bytes());
+        esp.extend_from_slice(&88u64.to_le_bytes());
+        esp.resize(88, 0);
+        esp[ESP_STREAM_NUMBER..ESP_STREAM_NUMBER + 2].copy_from_slice(&3u16.to_le_bytes());
+        let mut ext = Vec::new();
+        ext.extend_from_slice(HEADER_EXTENSION_OBJECT.as_bytes());
+        ext.extend_from_slice(&((HEADER_EXTENSION_FIXED_LEN + esp.len()) as u64).to_le_bytes());
+        ext.extend_from_slice(HEADER_EXTENSION_RESERVED_1.as_bytes());
+        ext.extend_from_slice(&6u16.to_le_bytes());
+        ext.extend_from_slice(&(esp.len() as u32).to_le_bytes());
+        ext.extend_from_slice(&esp);
+        let mut fix = Fixup {
+            seekable_streams: vec![3],
+            ..Fixup::default()
+        };
+        patch_extended_stream_flags(&mut ext, &fix);
+        let flags_at = HEADER_EXTENSION_FIXED_LEN + ESP_FLAGS;
+        assert_eq!(
+            rd_u32(&ext, flags_at) & ESP_FLAG_SEEKABLE,
+            ESP_FLAG_SEEKABLE
+        );
+        fix.broadcast = true;
+        patch_extended_stream_flags(&mut ext, &fix);
+        assert_eq!(rd_u32(&ext, flags_at) & ESP_FLAG_SEEKABLE, 0);
+    }
+
+    #[test]
+    fn index_interval_widens_for_long_timelines() {
+        assert_eq!(index_interval(1000, 10_000), 1000);
+        assert_eq!(index_interval(0, 0), 1);
+        assert!(
+            u64::from(index_interval(1, u64::from(u32::MAX))) * MAX_INDEX_ENTRIES
+                >= u64::from(u32::MAX)
+        );
     }
 }
