@@ -291,7 +291,8 @@ fn stalled_server_keeps_memory_bounded_and_counts_drops() {
     // Kernel socket buffers take some; the rest is queued (bounded) or dropped (counted).
     assert_eq!(st.packets + st.drops + st.queue_depth, 2000, "{st:?}");
     assert!(st.drops > 1000, "drops {}", st.drops);
-    assert!(st.queue_depth as usize * 16_004 <= limit);
+    // The queue plus the one packet the network task is writing.
+    assert!(st.queue_depth as usize * 16_004 <= limit + 16_004);
 }
 
 #[test]

@@ -319,6 +319,16 @@ impl BroadcastHub {
         let len = packet.len();
         st.stats.packets += 1;
         st.stats.bytes += len as u64;
+        // Trust but verify the key-frame flag where the packet says otherwise: a join point
+        // must begin a video key frame when the stream has video (a player starting at an
+        // audio packet shows broken video until the next key frame). Unparseable packets
+        // keep the caller's flag.
+        let key_frame = key_frame
+            && (st.video_streams.is_empty()
+                || crate::push_sink::asf_packet::PacketView::parse(&packet, |s| {
+                    st.video_streams.contains(&s)
+                })
+                .map_or(true, |v| v.key_frame));
         // Late-joiner backlog: restart at every key frame, drop on overflow.
         if key_frame {
             st.backlog.clear();
@@ -613,6 +623,26 @@ impl Default for ServeConfig {
             write_queue_bytes: 256 * 1024,
             write_timeout: Duration::from_secs(20),
         }
+    }
+}
+
+impl ServeConfig {
+    /// Sets the pull server connection's settings (e.g. the `Server` header).
+    pub fn pull(mut self, pull: PullServerConfig) -> ServeConfig {
+        self.pull = pull;
+        self
+    }
+
+    /// Sets how long a request waits for the first header.
+    pub fn header_wait(mut self, wait: Duration) -> ServeConfig {
+        self.header_wait = wait;
+        self
+    }
+
+    /// Sets the write timeout after which a silent player is disconnected.
+    pub fn write_timeout(mut self, timeout: Duration) -> ServeConfig {
+        self.write_timeout = timeout;
+        self
     }
 }
 

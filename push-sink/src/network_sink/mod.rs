@@ -48,6 +48,18 @@ impl NetworkSinkConfig {
             serve: ServeConfig::default(),
         }
     }
+
+    /// Sets the fan-out bounds and slow-player policy.
+    pub fn hub(mut self, hub: HubConfig) -> NetworkSinkConfig {
+        self.hub = hub;
+        self
+    }
+
+    /// Sets how player connections are served.
+    pub fn serve(mut self, serve: ServeConfig) -> NetworkSinkConfig {
+        self.serve = serve;
+        self
+    }
 }
 
 /// Serves the writer's stream to players over MS-WMSP. See the [module docs](self).

@@ -270,6 +270,8 @@ struct Queue {
     items: VecDeque<Item>,
     bytes: usize,
     packets: usize,
+    /// Packets taken by the network task and not yet written (0 or 1).
+    in_flight: usize,
 }
 
 #[derive(Debug, Default)]
@@ -317,6 +319,7 @@ impl Shared {
         if let Item::Packet { framed, .. } = &item {
             q.bytes -= framed.len();
             q.packets -= 1;
+            q.in_flight += 1;
         }
         Some(item)
     }
@@ -325,8 +328,23 @@ impl Shared {
         if let Item::Packet { framed, .. } = &item {
             q.bytes += framed.len();
             q.packets += 1;
+            q.in_flight = q.in_flight.saturating_sub(1);
         }
         q.items.push_front(item);
+    }
+    /// The packet in flight was written (`Some(original length)`) or dropped (`None`).
+    /// Lock order everywhere: queue, then counters (so stats add up at every instant).
+    fn settle(&self, sent: Option<usize>) {
+        let mut q = self.queue();
+        q.in_flight = q.in_flight.saturating_sub(1);
+        let mut c = self.counters();
+        match sent {
+            Some(len) => {
+                c.packets += 1;
+                c.bytes += len as u64;
+            }
+            None => c.drops += 1,
+        }
     }
 }
 
@@ -607,10 +625,11 @@ impl PushSink {
                 original_len,
             });
         }
-        drop(q);
         if dropped > 0 {
+            // Still holding the queue lock (order: queue, then counters) so stats add up.
             self.shared.counters().drops += dropped;
         }
+        drop(q);
         self.shared.notify.notify_one();
     }
 }
@@ -680,15 +699,15 @@ impl WriterSink for PushSink {
     }
 
     fn stats(&self) -> SinkStats {
-        let c = self.shared.counters();
         let q = self.shared.queue();
+        let c = self.shared.counters();
         let mut s = SinkStats::new();
         s.headers = c.headers;
         s.packets = c.packets;
         s.bytes = c.bytes;
         s.drops = c.drops;
         s.reconnects = c.reconnects;
-        s.queue_depth = q.packets as u64;
+        s.queue_depth = (q.packets + q.in_flight) as u64;
         s
     }
 
@@ -1040,7 +1059,7 @@ impl SessionTask {
                     } else {
                         // MS-WMHTTP 3.2.5.3: the first packet of a session must be $H; a
                         // packet before any header cannot be sent.
-                        self.shared.counters().drops += 1;
+                        self.shared.settle(None);
                     }
                 }
                 Item::EndEntry => self.entry_ended = true,
@@ -1072,9 +1091,7 @@ impl SessionTask {
                 // SinkStats: a packet counts as delivered once written to the socket.
                 // (A packet with no header before it was counted as a drop above.)
                 if !bufs.is_empty() {
-                    let mut c = self.shared.counters();
-                    c.packets += 1;
-                    c.bytes += *original_len as u64;
+                    self.shared.settle(Some(*original_len));
                 }
             }
             if matches!(item, Item::Header(_)) && !bufs.is_empty() {
