@@ -149,7 +149,12 @@ pub struct PullServerConfig {
     pub end_entry_before_change: bool,
     /// Send `Content-Length` on the Describe response.
     pub describe_content_length: bool,
-    /// URL schemes of the `<Ref>`s in the ASX given to web clients.
+    /// URL schemes of the `<Ref>`s in the ASX given to web clients. Default
+    /// `["mms"]`. MS-WMSP <69> says WMS points back at the URL the client
+    /// used (`http://`), which works for Windows Media Player (it comes back
+    /// as NSPlayer), but VLC fetches `http://` refs with its own User-Agent,
+    /// gets the ASX again and loops; with `mms://` alone VLC plays (mmst
+    /// fails, it rolls over to MMSH) and WMP rolls over to HTTP as well.
     pub asx_schemes: Vec<String>,
     /// Host used in the ASX when the request has no `Host` header.
     pub fallback_host: String,
@@ -169,7 +174,7 @@ impl Default for PullServerConfig {
             filter_streams: false,
             end_entry_before_change: false,
             describe_content_length: true,
-            asx_schemes: vec!["mms".to_owned(), "http".to_owned()],
+            asx_schemes: vec!["mms".to_owned()],
             fallback_host: "localhost".to_owned(),
         }
     }
