@@ -141,8 +141,10 @@ fn parsing_info(p: &[u8]) -> Option<ParsingInfo> {
     })
 }
 
-/// True when `packet` carries the start (offset 0) of a key frame of one of
-/// `video_streams` (ASF 5.2.3: stream number bit 7 is the key-frame bit).
+/// True when a player can start at `packet`: it carries the start (offset 0)
+/// of a key frame of one of `video_streams` (ASF 5.2.3: stream number bit 7 is
+/// the key-frame bit), and no payload before it in the packet is a non-key
+/// picture or the tail of an object begun in an earlier packet.
 /// With no video streams every packet counts as a start.
 pub fn starts_key_frame(packet: &[u8], video_streams: &[u8]) -> bool {
     if video_streams.is_empty() {
@@ -163,6 +165,7 @@ fn walk_payloads(p: &[u8], video: &[u8]) -> Option<bool> {
     } else {
         (1, 0)
     };
+    let mut clean = true;
     for _ in 0..count {
         let stream = *p.get(i)?;
         i += 1 + len_of(props >> 4);
@@ -175,8 +178,17 @@ fn walk_payloads(p: &[u8], video: &[u8]) -> Option<bool> {
         if compressed {
             i += 1; // presentation time delta; the offset field is the presentation time
         }
-        if stream & 0x80 != 0 && video.contains(&(stream & 0x7F)) && (offset == 0 || compressed) {
-            return Some(true);
+        let starts_object = offset == 0 || compressed;
+        if video.contains(&(stream & 0x7F)) {
+            if stream & 0x80 != 0 && starts_object {
+                return Some(clean);
+            }
+            // A non-key picture before the key frame in this packet: a player
+            // joining here would decode it first ("first frame is no keyframe").
+            clean = false;
+        } else if !starts_object {
+            // The tail of an object begun in an earlier packet.
+            clean = false;
         }
         if multiple {
             let len = usize::try_from(read_var(p, i, len_type)?).ok()?;
@@ -327,6 +339,36 @@ mod tests {
             assert_eq!(u16::from_le_bytes([back[2], back[3]]) as usize, 3600);
             assert_eq!(strip_padding(&back).expect("again"), stripped);
         }
+    }
+
+    /// A multiple-payload packet (ASF 5.2.3.3) with `(stream byte, offset)` payloads of 3 bytes.
+    fn multi(payloads: &[(u8, u32)]) -> Vec<u8> {
+        let mut p = vec![0x01, 0x5D, 0, 0, 0, 0, 0, 0];
+        p.push(0x80 | payloads.len() as u8);
+        for (i, (stream, offset)) in payloads.iter().enumerate() {
+            p.push(*stream);
+            p.push(i as u8);
+            p.extend_from_slice(&offset.to_le_bytes());
+            p.push(8);
+            p.extend_from_slice(&[100, 0, 0, 0, 0, 0, 0, 0]);
+            p.extend_from_slice(&3u16.to_le_bytes());
+            p.extend_from_slice(b"abc");
+        }
+        p
+    }
+
+    #[test]
+    fn key_frame_start_must_be_clean() {
+        // Audio (stream 2) object start, then a video key frame start: clean.
+        assert!(starts_key_frame(&multi(&[(0x82, 0), (0x81, 0)]), &[1]));
+        // A whole non-key picture before the key frame: not a clean start.
+        assert!(!starts_key_frame(&multi(&[(0x01, 0), (0x81, 0)]), &[1]));
+        // The tail of an audio object before it: not clean either.
+        assert!(!starts_key_frame(&multi(&[(0x82, 50), (0x81, 0)]), &[1]));
+        // A key frame continuing (offset > 0) is no start.
+        assert!(!starts_key_frame(&multi(&[(0x81, 3)]), &[1]));
+        // No video streams: every packet is a start.
+        assert!(starts_key_frame(&multi(&[(0x02, 7)]), &[]));
     }
 
     #[test]

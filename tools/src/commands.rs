@@ -11,7 +11,7 @@ use wmpush::generator::SignalConfig;
 use wmpush::pull::{Pulled, StreamUrl, pull as pull_stream};
 use wmpush::server::Server;
 
-use crate::{DemoArgs, PullArgs, ServeArgs, seconds};
+use crate::{DemoArgs, PullArgs, PushArgs, ServeArgs, seconds};
 
 pub(crate) async fn demo(a: DemoArgs, quiet: bool) -> Result<(), CliError> {
     let (w, h) = a
@@ -253,4 +253,43 @@ async fn load_test(url: &StreamUrl, n: u32, duration: Option<Duration>) -> Resul
         ));
     }
     Ok(())
+}
+
+pub(crate) async fn push(a: PushArgs, quiet: bool) -> Result<(), CliError> {
+    let password = match &a.user {
+        Some(_) => Some(std::env::var(&a.password_env).map_err(|_| {
+            CliError::new(
+                Failure::Usage,
+                format!(
+                    "--user needs the password in the environment variable {}",
+                    a.password_env
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let opts = wmpush::push::PushOptions {
+        input: a.input,
+        url: a.url,
+        template: a.template,
+        auto_destroy: a.auto_destroy,
+        user: a.user,
+        password,
+        loop_input: a.loop_input,
+        no_pace: a.no_pace,
+        progress: !quiet,
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("wmpush push: Ctrl-C, ending the session");
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let joined = tokio::task::spawn_blocking(move || wmpush::push::run(opts, stop)).await;
+    match joined {
+        Ok(r) => r.map(|_| ()),
+        Err(e) => Err(CliError::new(Failure::Failed, format!("push task: {e}"))),
+    }
 }

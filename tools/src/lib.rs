@@ -19,4 +19,5 @@ pub mod ingest;
 pub mod live_mux;
 pub mod point;
 pub mod pull;
+pub mod push;
 pub mod server;

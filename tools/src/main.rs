@@ -19,7 +19,7 @@ mod commands;
     name = "wmpush",
     version,
     about = "Windows Media (ASF) streaming: push to a publishing point, serve one, pull, inspect",
-    after_help = "Examples:\n  wmpush demo                                  # see it work: prints URLs to open in ffplay/VLC\n  wmpush demo --check                          # self-test: push, pull back, verify\n  wmpush serve --listen 127.0.0.1:8080         # run a publishing-point server\n  wmpush pull mmsh://127.0.0.1:8080/live -o out.asf --duration 10\n\nExit codes: 0 ok, 1 check failed, 2 usage, 3 input, 4 connection, 5 authentication, 6 server refused.\nLogging: -v/-vv or RUST_LOG (e.g. RUST_LOG=wmpush=debug)."
+    after_help = "Examples:\n  wmpush demo                                  # see it work: prints URLs to open in ffplay/VLC\n  wmpush demo --check                          # self-test: push, pull back, verify\n  wmpush serve --listen 127.0.0.1:8080         # run a publishing-point server\n  wmpush push movie.asf http://127.0.0.1:8080/live\n  wmpush pull mmsh://127.0.0.1:8080/live -o out.asf --duration 10\n\nExit codes: 0 ok, 1 check failed, 2 usage, 3 input, 4 connection, 5 authentication, 6 server refused.\nLogging: -v/-vv or RUST_LOG (e.g. RUST_LOG=wmpush=debug)."
 )]
 struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace).
@@ -44,6 +44,11 @@ enum Command {
         after_help = "Examples:\n  wmpush serve                                         # 127.0.0.1:8080, loopback encoders may push\n  wmpush serve --listen 0.0.0.0:8080 --auth-file users.htdigest\n  wmpush serve --config tools/examples/wmpush.toml --archive-dir ./archive\n\nPlayers:  ffplay mmsh://HOST:PORT/POINT   vlc mmsh://HOST:PORT/POINT   ffplay 'http://HOST:PORT/POINT?format=asf'\nStatus:   http://HOST:PORT/_status (JSON), /_status.html, /_metrics (Prometheus)\nAuth file: Apache htdigest format, e.g. `htdigest -c users.htdigest wmpush alice`."
     )]
     Serve(ServeArgs),
+    /// Push an ASF file, standard input or another server's stream to a publishing point (MS-WMHTTP).
+    #[command(
+        after_help = "Examples:\n  wmpush push movie.asf http://127.0.0.1:8080/live                 # paced in real time\n  wmpush push movie.asf http://server:8080/live --loop --template /live --auto-destroy\n  ffmpeg -re -i in.mp4 -c:v wmv2 -c:a wmav2 -f asf - | wmpush push - http://127.0.0.1:8080/live\n  ffmpeg -re -i in.mp4 -c:v wmv2 -c:a wmav2 -f asf_stream - | wmpush push - http://127.0.0.1:8080/live\n  WMPUSH_PASSWORD=secret wmpush push in.asf http://server/live --user alice\n  wmpush push mmsh://origin:8080/live http://edge:8080/live       # relay\n\nCtrl-C ends the session properly ($E(0))."
+    )]
+    Push(PushArgs),
     /// Pull a stream from an MMSH server and save it as an ASF file.
     #[command(
         after_help = "Examples:\n  wmpush pull mmsh://127.0.0.1:8080/live -o live.asf --duration 10\n  wmpush pull mmsh://127.0.0.1:8080/live -o - | ffplay -\n  wmpush pull mmsh://127.0.0.1:8080/live --clients 20 --duration 10   # loopback load test"
@@ -90,6 +95,32 @@ struct ServeArgs {
     /// Let encoders on other machines push without credentials.
     #[arg(long)]
     allow_anonymous_push: bool,
+}
+
+#[derive(Debug, Args)]
+struct PushArgs {
+    /// ASF file, - for standard input (plain ASF or MMSH-framed, detected), or mmsh://... / http://... to relay.
+    input: String,
+    /// Publishing point URL: http://HOST[:PORT]/POINT.
+    url: String,
+    /// Create the point from this template or point path if it does not exist (Template-URL).
+    #[arg(long, value_name = "PATH")]
+    template: Option<String>,
+    /// Ask the server to remove the point when the session ends (AutoDestroy: 1).
+    #[arg(long)]
+    auto_destroy: bool,
+    /// User name for Digest/Basic authentication.
+    #[arg(long, value_name = "U")]
+    user: Option<String>,
+    /// Environment variable holding the password.
+    #[arg(long, value_name = "VAR", default_value = "WMPUSH_PASSWORD")]
+    password_env: String,
+    /// Start the file again at its end (each pass is a new playlist entry).
+    #[arg(long = "loop")]
+    loop_input: bool,
+    /// Send as fast as the network allows instead of in real time.
+    #[arg(long)]
+    no_pace: bool,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +195,7 @@ fn main() -> ExitCode {
             Command::Demo(a) => commands::demo(a, quiet).await,
             Command::Serve(a) => commands::serve(a).await,
             Command::Pull(a) => commands::pull(a).await,
+            Command::Push(a) => commands::push(a, quiet).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));

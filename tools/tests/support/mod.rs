@@ -334,3 +334,65 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Writes the generated demo stream as a plain ASF file (header + full-size packets).
+pub fn write_demo_asf(path: &std::path::Path, seconds: u64) {
+    let signal = SignalConfig::default();
+    let mut mux = LiveMux::new(signal, 3600, 1000, [5; 16]).expect("valid");
+    let mut out = mux.header().to_vec();
+    let (mut pic, mut pcm) = (Vec::new(), Vec::new());
+    for i in 0..seconds * u64::from(signal.fps) {
+        render_frame(&signal, i, &mut pic);
+        let (a, b) = signal.audio_range(i);
+        render_audio(&signal, a, b, &mut pcm);
+        for p in mux.packets_for_frame(i, &pic, &pcm) {
+            out.extend_from_slice(&p.data);
+        }
+    }
+    std::fs::write(path, out).expect("write");
+}
+
+/// A WMV2/WMA2 file made by ffmpeg (None when ffmpeg is missing).
+pub fn ffmpeg_wmv(dir: &std::path::Path, seconds: u32) -> Option<std::path::PathBuf> {
+    if !have("ffmpeg") {
+        return None;
+    }
+    let path = dir.join("wmv2.asf");
+    let out = run_bounded(
+        Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=15",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=44100",
+                "-t",
+                &seconds.to_string(),
+                "-c:v",
+                "wmv2",
+                "-b:v",
+                "400k",
+                "-c:a",
+                "wmav2",
+                "-b:a",
+                "64k",
+                "-f",
+                "asf",
+            ])
+            .arg(&path),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "ffmpeg makes test media: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(path)
+}
