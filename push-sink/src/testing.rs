@@ -429,7 +429,7 @@ impl SyntheticStream {
                 send_time_ms: send,
                 duration_ms: 40,
                 index: i as u64,
-                key_frame: key || !video,
+                key_frame: key,
             });
         }
         SyntheticStream {
