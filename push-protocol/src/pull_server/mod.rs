@@ -22,7 +22,10 @@
 //!    [`PullServerEvent::Request`] answer with exactly one of
 //!    [`PullServerConnection::accept`] (Describe, Play, or an ASX metafile
 //!    for a web client), [`PullServerConnection::reject`] or
-//!    [`PullServerConnection::redirect`].
+//!    [`PullServerConnection::redirect`]. [`PullServerEvent::Report`] and
+//!    [`PullServerEvent::Refused`] need no answer (the response is queued).
+//!    Keep feeding input until an event arrives: a player POST's body may
+//!    come after its head.
 //! 4. While streaming (after accepting a Play), feed
 //!    [`PullServerConnection::send_packet`], [`PullServerConnection::change_header`]
 //!    and [`PullServerConnection::end_of_stream`].
