@@ -75,7 +75,7 @@ impl Report {
 /// Runs every check of the kit, each on a fresh sink from `make`.
 pub fn run_all(make: &mut SinkFactory<'_>) -> Report {
     type Check = fn(&mut SinkFactory<'_>) -> Result<(), Failure>;
-    let checks: [(&'static str, Check); 8] = [
+    let checks: [(&'static str, Check); 10] = [
         ("header_before_data", check_header_before_data),
         ("allocate_data_unit", check_allocate_data_unit),
         ("multiple_headers", check_multiple_headers),
@@ -84,6 +84,8 @@ pub fn run_all(make: &mut SinkFactory<'_>) -> Report {
         ("stats_monotonic", check_stats_monotonic),
         ("errors_are_values", check_errors_are_values),
         ("is_real_time_stable", check_is_real_time_stable),
+        ("shared_units", check_shared_units),
+        ("under_writer", check_under_writer),
     ];
     let mut report = Report::default();
     for (name, check) in checks {
@@ -323,6 +325,75 @@ pub fn check_errors_are_values(make: &mut SinkFactory<'_>) -> Result<(), Failure
     Ok(())
 }
 
+/// Shared data units (the writer's fan-out to several sinks: no headroom, a `Bytes` clone
+/// also held by others) are accepted like exclusive ones.
+pub fn check_shared_units(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "shared_units";
+    let stream = SyntheticStream::default();
+    let mut sink = make();
+    ok_or_fail(C, "on_header", sink.on_header(&stream.header))?;
+    for i in 0..stream.len() {
+        let unit = DataUnit::shared(stream.packets[i].clone(), stream.infos[i]);
+        ok_or_fail(C, "on_data_unit (shared)", sink.on_data_unit(unit))?;
+    }
+    ok_or_fail(C, "on_end_writing", sink.on_end_writing())
+}
+
+/// The sink under a real [`Writer`](crate::Writer) (with [`SimpleMux`]), joining mid-stream
+/// beside another sink: the writer reports no failure of it, and the packets it counts (if it
+/// counts) are the writer's packets minus those skipped before its first key frame.
+pub fn check_under_writer(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
+    const C: &str = "under_writer";
+    let mut writer = crate::Writer::new(Box::new(SimpleMux::new(1200)));
+    writer.add_sink(Box::new(RecordingSink::new(false, 4)));
+    writer
+        .begin_writing()
+        .map_err(|e| fail(C, format!("begin_writing: {e}")))?;
+    let sample = |i: u64, stream: u16| Sample {
+        stream,
+        presentation_time_ms: i * 40,
+        duration_ms: 40,
+        key_frame: stream == 2 || i.is_multiple_of(10),
+        data: Bytes::from(vec![i as u8; if stream == 1 { 3000 } else { 200 }]),
+    };
+    let mut id = None;
+    for i in 0..60u64 {
+        if i == 15 {
+            id = Some(writer.add_sink(make()));
+        }
+        for stream in [1, 2] {
+            writer
+                .write_sample(sample(i, stream))
+                .map_err(|e| fail(C, format!("write_sample: {e}")))?;
+        }
+    }
+    let report = id.and_then(|id| writer.sink_reports().into_iter().find(|r| r.id == id));
+    writer
+        .end_writing()
+        .map_err(|e| fail(C, format!("end_writing: {e}")))?;
+    if let Some(f) = writer.take_sink_failures().into_iter().next() {
+        return Err(fail(C, format!("the writer removed the sink: {f}")));
+    }
+    let Some(report) = report else {
+        return Err(fail(C, "the sink is not attached any more"));
+    };
+    let s = report.stats;
+    if s.packets != 0 {
+        let offered = writer.packets_made() - report.skipped_waiting_for_key_frame;
+        // Packets made before the sink joined were never offered to it.
+        if s.packets + s.drops + s.queue_depth > offered {
+            return Err(fail(
+                C,
+                format!(
+                    "counts {} packets, was offered at most {offered}",
+                    s.packets
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `is_real_time` answers the same every time (the writer decides pacing from it).
 pub fn check_is_real_time_stable(make: &mut SinkFactory<'_>) -> Result<(), Failure> {
     const C: &str = "is_real_time_stable";
@@ -349,7 +420,8 @@ pub struct SyntheticStream {
     pub packet_size: usize,
     /// The packets.
     pub packets: Vec<Bytes>,
-    /// Per-packet information (send time, index, key frame).
+    /// Per-packet information (send time, index, key frame). Audio packets are flagged
+    /// `key_frame` too although the stream has video (loose on purpose, as some encoders are).
     pub infos: Vec<PacketInfo>,
 }
 
@@ -429,7 +501,10 @@ impl SyntheticStream {
                 send_time_ms: send,
                 duration_ms: 40,
                 index: i as u64,
-                key_frame: key,
+                // Deliberately loose, like many encoders: audio packets are flagged key too
+                // (sinks that pick join points must also check the packet; the packets'
+                // own key bits are exact).
+                key_frame: key || !video,
             });
         }
         SyntheticStream {

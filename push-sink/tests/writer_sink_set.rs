@@ -18,7 +18,8 @@ fn relay_fans_out_received_packets() {
     for i in 0..15 {
         set.deliver_bytes(stream.packets[i].clone(), stream.infos[i]);
     }
-    // Late joiner: header now, data from the next key frame (packet 20 in the synthetic stream).
+    // Late joiner: header now, data from the next packet flagged key (the synthetic stream
+    // flags audio packets too, so packet 15).
     let b = RecordingSink::new(true, 0);
     let lb = b.log();
     let idb = set.add(Box::new(b));
@@ -39,12 +40,15 @@ fn relay_fans_out_received_packets() {
     });
     let (info, packet) = first_b.expect("late joiner got data");
     assert!(info.key_frame);
-    assert_eq!(info.index, 20, "first key-frame packet after the join");
-    assert_eq!(packet, stream.packets[20]);
+    assert_eq!(
+        info.index, 15,
+        "first packet flagged key after the join (audio 15)"
+    );
+    assert_eq!(packet, stream.packets[15]);
     assert_eq!(cb.last(), Some(&SinkCall::End));
     let reports = set.reports();
     assert_eq!(reports.len(), 2);
-    assert_eq!(reports[1].skipped_waiting_for_key_frame, 5);
+    assert_eq!(reports[1].skipped_waiting_for_key_frame, 0);
     assert!(reports[1].real_time);
     assert_eq!(reports[0].stats.packets, 30);
 }
