@@ -275,3 +275,46 @@ fn join_point_is_a_video_key_frame_even_if_audio_is_flagged_key() {
     assert_eq!(p.frame().expect("$H").id, b'H');
     assert_eq!(p.frame().expect("$D").payload, stream.packets[10]);
 }
+
+#[test]
+fn writer_feeds_a_shared_network_sink() {
+    use push_sink::testing::SimpleMux;
+    use push_sink::{Sample, Writer};
+    let (sink, addr) = open(NetworkSinkConfig::default());
+    let shared = sink.into_shared();
+    let mut w = Writer::new(Box::new(SimpleMux::new(1400)));
+    w.add_sink(Box::new(shared.clone()));
+    w.begin_writing().expect("begin");
+    let sample = |i: u64| Sample {
+        stream: 1,
+        presentation_time_ms: i * 40,
+        duration_ms: 40,
+        key_frame: i.is_multiple_of(5),
+        data: vec![i as u8; 2000].into(),
+    };
+    for i in 0..7 {
+        w.write_sample(sample(i)).expect("video");
+    }
+    let mut p = Player::request(addr, PLAY);
+    assert_eq!(p.frame().expect("$H").id, b'H');
+    let start = Instant::now();
+    while shared.lock().expect("lock").clients().len() != 1 {
+        assert!(start.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for i in 7..50 {
+        w.write_sample(sample(i)).expect("video");
+    }
+    w.end_writing().expect("end");
+    let mut frames = Vec::new();
+    while let Some(f) = p.frame() {
+        frames.push(f.id);
+    }
+    assert_eq!(frames.last(), Some(&b'E'), "$E(0) at the end");
+    let d = frames.iter().filter(|&&id| id == b'D').count();
+    assert!(
+        d >= 40,
+        "the late player got the packets from its join point on: {d}"
+    );
+    assert_eq!(shared.lock().expect("lock").stats().drops, 0);
+}

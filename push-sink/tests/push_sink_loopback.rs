@@ -400,3 +400,71 @@ fn disconnect_then_connect_resumes_session() {
     // Shared (fan-out) units are framed with one copy and still arrive.
     let _ = DataUnit::shared(stream.packets[0].clone(), stream.infos[0]);
 }
+
+#[test]
+fn writer_pushes_through_a_shared_push_sink() {
+    use push_sink::testing::SimpleMux;
+    use push_sink::{Sample, Writer};
+    let server = PushServer::start(ServerConfig::default());
+    let shared = sink(PushSinkConfig::default()).into_shared();
+    shared
+        .lock()
+        .expect("lock")
+        .connect(&server.url("/writer"), Some("/pub"), true)
+        .expect("connect");
+    // The writer is the sink's only user while writing (zero-copy allocate_data_unit path).
+    let mut w = Writer::new(Box::new(SimpleMux::new(1400)));
+    w.add_sink(Box::new(shared.clone()));
+    w.begin_writing().expect("begin");
+    for i in 0..100u64 {
+        w.write_sample(Sample {
+            stream: 1,
+            presentation_time_ms: i * 40,
+            duration_ms: 40,
+            key_frame: i.is_multiple_of(25),
+            data: vec![i as u8; 3000].into(),
+        })
+        .expect("video");
+        w.write_sample(Sample {
+            stream: 2,
+            presentation_time_ms: i * 40,
+            duration_ms: 40,
+            key_frame: true,
+            data: vec![0xA0; 400].into(),
+        })
+        .expect("audio");
+    }
+    w.end_writing().expect("end writing");
+    let made = w.packets_made();
+    assert!(w.take_sink_failures().is_empty());
+    shared
+        .lock()
+        .expect("lock")
+        .end_session()
+        .expect("end session");
+    assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+    let seen = server.seen();
+    assert_eq!(
+        seen[0],
+        Seen::Setup {
+            cookie: "0".into(),
+            body: "Template-URL: \"/pub\"\r\nAutoDestroy: 1\r\n".into()
+        }
+    );
+    assert_eq!(
+        seen.iter().filter(|s| matches!(s, Seen::Header(_))).count(),
+        1
+    );
+    let got = data(&seen);
+    assert_eq!(got.len() as u64, made, "every packet the writer made, once");
+    // In order: send times never go backwards, and each $D is a padding-free ASF packet.
+    let mut last = 0;
+    for d in &got {
+        let v = push_sink::push_sink::asf_packet::PacketView::parse(d, |s| s == 1)
+            .expect("a valid ASF packet");
+        assert_eq!(v.padding, 0, "padding stripped");
+        assert!(v.send_time_ms >= last);
+        last = v.send_time_ms;
+    }
+    assert_eq!(shared.stats().packets, made);
+}

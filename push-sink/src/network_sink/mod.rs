@@ -198,6 +198,43 @@ impl Drop for NetworkSink {
     }
 }
 
+/// A network sink shared between a writer and the application (who keeps a clone to call
+/// `clients`, `disconnect_all` or `close` while the writer writes). For most control calls
+/// [`NetworkSink::hub`] (a cheap clone) is enough.
+pub type SharedNetworkSink = std::sync::Arc<std::sync::Mutex<NetworkSink>>;
+
+impl NetworkSink {
+    /// Wraps the sink for sharing (see [`SharedNetworkSink`]).
+    pub fn into_shared(self) -> SharedNetworkSink {
+        std::sync::Arc::new(std::sync::Mutex::new(self))
+    }
+}
+
+fn lock_sink(s: &SharedNetworkSink) -> std::sync::MutexGuard<'_, NetworkSink> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl WriterSink for SharedNetworkSink {
+    fn on_header(&mut self, header: &Bytes) -> Result<(), Error> {
+        lock_sink(self).on_header(header)
+    }
+    fn is_real_time(&self) -> bool {
+        true
+    }
+    fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), Error> {
+        lock_sink(self).on_data_unit(unit)
+    }
+    fn on_end_writing(&mut self) -> Result<(), Error> {
+        lock_sink(self).on_end_writing()
+    }
+    fn stats(&self) -> SinkStats {
+        lock_sink(self).stats()
+    }
+    fn name(&self) -> String {
+        lock_sink(self).name()
+    }
+}
+
 impl WriterSink for NetworkSink {
     fn on_header(&mut self, header: &Bytes) -> Result<(), Error> {
         self.hub.set_header(header.clone());

@@ -716,6 +716,47 @@ impl WriterSink for PushSink {
     }
 }
 
+/// A push sink shared between a writer and the application: the writer holds one clone as
+/// its sink (`Writer::add_sink(Box::new(shared.clone()))`), the application keeps another to
+/// call [`PushSink::end_session`] after `end_writing` (the SDK's order: AddSink, Connect,
+/// write, RemoveSink, EndSession).
+pub type SharedPushSink = Arc<Mutex<PushSink>>;
+
+impl PushSink {
+    /// Wraps the sink for sharing (see [`SharedPushSink`]).
+    pub fn into_shared(self) -> SharedPushSink {
+        Arc::new(Mutex::new(self))
+    }
+}
+
+fn lock_sink(s: &SharedPushSink) -> MutexGuard<'_, PushSink> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl WriterSink for SharedPushSink {
+    fn on_header(&mut self, header: &Bytes) -> Result<(), Error> {
+        lock_sink(self).on_header(header)
+    }
+    fn is_real_time(&self) -> bool {
+        true
+    }
+    fn allocate_data_unit(&mut self, packet_size: usize) -> BytesMut {
+        lock_sink(self).allocate_data_unit(packet_size)
+    }
+    fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), Error> {
+        lock_sink(self).on_data_unit(unit)
+    }
+    fn on_end_writing(&mut self) -> Result<(), Error> {
+        lock_sink(self).on_end_writing()
+    }
+    fn stats(&self) -> SinkStats {
+        lock_sink(self).stats()
+    }
+    fn name(&self) -> String {
+        lock_sink(self).name()
+    }
+}
+
 /// The sink's network task: one per `connect`.
 struct SessionTask {
     config: PushSinkConfig,
