@@ -505,7 +505,9 @@ impl WriterConfig {
 /// one is, packets wait in a queue until their send time: the sync core never reads a clock;
 /// call [`deliver_due`](Self::deliver_due) with the time from your [`Clock`](crate::Clock), or use
 /// [`write_sample_paced`](Self::write_sample_paced) / [`end_writing_paced`](Self::end_writing_paced)
-/// on tokio, which sleep until packets are due.
+/// on tokio, which sleep until packets are due. `write_sample` itself never waits: a caller
+/// faster than real time (reading a file, say) that neither awaits the paced methods nor calls
+/// `deliver_due` makes the queue grow; [`queued_packets`](Self::queued_packets) shows its depth.
 pub struct Writer {
     mux: Box<dyn Multiplexer>,
     sinks: SinkSet,

@@ -256,3 +256,36 @@ fn synthetic_file_with_added_header_extension_parses_and_seeks() {
         run(&mut cmd, std::time::Duration::from_secs(60)).expect("asfdemux reads it");
     }
 }
+
+/// What is on disk while a `FileSink::create` file is being written (the state a `kill -9`
+/// leaves): whole packets only (the buffered writer flushes whole writes), broadcast header,
+/// and ffmpeg decodes it.
+#[test]
+fn on_disk_file_mid_write_is_whole_packets_and_decodes() {
+    if !have_tool(
+        "ffmpeg",
+        "on_disk_file_mid_write_is_whole_packets_and_decodes",
+    ) {
+        return;
+    }
+    let dir = tempdir();
+    let input = generate_input(dir.path()).expect("ffmpeg makes the input");
+    let split = split_asf(&std::fs::read(&input).expect("read input"));
+    let out = dir.path().join("live.asf");
+    let mut sink = FileSink::create(&out).expect("create");
+    sink.on_header(&split.header).expect("header");
+    let n = split.packets.len();
+    feed(&mut sink, &split, 0..n * 2 / 3);
+    let on_disk = std::fs::read(&out).expect("read while writing");
+    let header_len = le_u64(&on_disk, 16) as usize + 50;
+    assert!(on_disk.len() > header_len, "something was flushed");
+    assert_eq!(
+        (on_disk.len() - header_len) % split.packet_size,
+        0,
+        "whole packets only"
+    );
+    let copy = dir.path().join("killed.asf");
+    std::fs::write(&copy, &on_disk).expect("copy");
+    ffmpeg_decodes(&copy, &[]).expect("ffmpeg decodes what a kill leaves");
+    drop(sink);
+}
