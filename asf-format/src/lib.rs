@@ -13,6 +13,9 @@ pub mod guid;
 pub mod limits;
 
 // -- header-side modules (objects, header, whole file, validate) --
+pub mod guids;
+pub mod object;
+pub mod reader;
 
 // -- data-side modules (data object, packets, index objects, reassembly, streaming reader) --
 
