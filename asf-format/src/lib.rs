@@ -18,6 +18,9 @@ pub mod object;
 pub mod reader;
 
 // -- data-side modules (data object, packets, index objects, reassembly, streaming reader) --
+pub mod data;
+pub mod index;
+pub mod packet;
 
 pub use error::{Error, Result};
 pub use guid::Guid;
