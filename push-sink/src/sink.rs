@@ -54,14 +54,26 @@ use crate::error::SinkError;
 /// [`packet`](DataUnit::packet) to read it, [`into_packet`](DataUnit::into_packet) to keep it
 /// without copying, and [`into_framed`](DataUnit::into_framed) to put a framing header in
 /// front of it (in place when the headroom fits, else with one copy).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DataUnit {
     storage: Storage,
     headroom: usize,
     info: PacketInfo,
 }
 
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for DataUnit {
+    /// Sizes and packet information only (not the packet's bytes).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataUnit")
+            .field("len", &self.len())
+            .field("headroom", &self.headroom)
+            .field("exclusive", &self.is_exclusive())
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 enum Storage {
     Exclusive(BytesMut),
     Shared(Bytes),
@@ -342,6 +354,14 @@ mod tests {
         buf.extend_from_slice(b"xabc");
         let unit = DataUnit::new(buf, 1, info()).expect("headroom fits");
         assert_eq!(&unit.into_framed(b"HDR")[..], b"HDRabc");
+    }
+
+    #[test]
+    fn debug_shows_sizes_not_bytes() {
+        let unit = DataUnit::shared(Bytes::from(vec![0xAB; 3000]), info());
+        let text = format!("{unit:?}");
+        assert!(text.contains("len: 3000"), "{text}");
+        assert!(text.len() < 200, "{text}");
     }
 
     #[test]

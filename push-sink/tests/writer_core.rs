@@ -22,7 +22,12 @@ fn sample(stream: u16, t: u64, len: usize, key: bool) -> Sample {
 fn media(frames: u64) -> Vec<Sample> {
     let mut v = Vec::new();
     for f in 0..frames {
-        v.push(sample(1, f * 40, 700 + (f as usize % 5) * 400, f.is_multiple_of(10)));
+        v.push(sample(
+            1,
+            f * 40,
+            700 + (f as usize % 5) * 400,
+            f.is_multiple_of(10),
+        ));
         v.push(sample(2, f * 40, 300, true));
     }
     v
@@ -338,4 +343,24 @@ fn sink_removed_mid_stream_gets_nothing_more() {
     back.on_end_writing().expect("finish it ourselves");
     let c = calls(&log);
     assert_eq!(data_units(&c).len(), 1);
+}
+
+/// The writer, its sinks and its paced futures can move to other threads and tokio tasks.
+#[test]
+fn writer_and_paced_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_type<T: Send>() {}
+    assert_send_type::<Writer>();
+    assert_send_type::<push_sink::SinkSet>();
+    assert_send_type::<push_sink::DataUnit>();
+    assert_send_type::<push_sink::FileSink>();
+    assert_send_type::<push_sink::FileSink<std::io::Cursor<Vec<u8>>>>();
+    let mut w = Writer::new(Box::new(SimpleMux::new(500)));
+    let clock = push_sink::SystemClock::new();
+    w.begin_writing().expect("begin");
+    let fut = w.write_sample_paced(sample(2, 0, 10, true), &clock);
+    assert_send(&fut);
+    drop(fut);
+    let fut = w.end_writing_paced(&clock);
+    assert_send(&fut);
 }
