@@ -1,6 +1,7 @@
 //! `wmpush demo`: an embedded publishing point fed with a generated test
-//! stream (colour bars with a running clock, a beep every second), and
-//! `--check`, which pulls the stream back and verifies every packet.
+//! stream (colour bars with a running clock, a beep every second) through
+//! push-sink's `Writer` and `PushSink`, and `--check`, which pulls the stream
+//! back with the MS-WMSP client and verifies every packet.
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -9,11 +10,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use push_sink::push_sink::{PushSink, PushSinkConfig};
+use push_sink::{
+    DataUnit, FinishedPacket, Multiplexer, PacketAllocator, PacketInfo, Sample, SystemClock,
+    Writer, WriterSink,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::config::ServeConfig;
 use crate::exit::{CliError, Failure};
 use crate::generator::{SignalConfig, render_audio, render_frame};
-use crate::live_mux::LiveMux;
-use crate::point::{PointSettings, PublishingPoint};
+use crate::live_mux::{AUDIO_STREAM, LiveMux, VIDEO_STREAM};
 use crate::pull::{Pulled, StreamUrl, pull};
 use crate::server::Server;
 
@@ -118,7 +125,117 @@ pub fn verify(
     Ok(packets.len() as u64)
 }
 
+/// Every packet published, with its key-frame flag (check mode).
+type Published = Arc<Mutex<Vec<(Bytes, bool)>>>;
+
+/// The demo's [`Multiplexer`] for push-sink's [`Writer`]: the [`LiveMux`]
+/// packets copied into the writer's buffers (asf-packetizer's packetizer
+/// takes this place once it lands). In check mode it records every packet.
+struct DemoMux {
+    mux: LiveMux,
+    record: Option<Published>,
+    index: u64,
+}
+
+impl Multiplexer for DemoMux {
+    fn header(&mut self) -> push_sink::Result<Bytes> {
+        Ok(self.mux.header())
+    }
+
+    fn packet_size(&self) -> usize {
+        self.mux.packet_size() as usize
+    }
+
+    fn push_sample(
+        &mut self,
+        sample: Sample,
+        alloc: &mut dyn PacketAllocator,
+        out: &mut Vec<FinishedPacket>,
+    ) -> push_sink::Result<()> {
+        let t = u32::try_from(sample.presentation_time_ms).unwrap_or(u32::MAX);
+        let packets = if sample.stream == u16::from(VIDEO_STREAM) {
+            self.mux.video_packets(t, &sample.data)
+        } else {
+            self.mux.audio_packets(t, &sample.data)
+        };
+        for p in packets {
+            let mut buffer = alloc.allocate(p.data.len());
+            let headroom = buffer.len();
+            buffer.extend_from_slice(&p.data);
+            if let Some(r) = &self.record {
+                r.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((p.data.clone(), p.starts_key_frame));
+            }
+            out.push(FinishedPacket {
+                buffer,
+                headroom,
+                info: PacketInfo {
+                    send_time_ms: p.send_time_ms,
+                    duration_ms: 0,
+                    index: self.index,
+                    key_frame: p.starts_key_frame,
+                },
+            });
+            self.index += 1;
+        }
+        Ok(())
+    }
+
+    fn flush(
+        &mut self,
+        _alloc: &mut dyn PacketAllocator,
+        _out: &mut Vec<FinishedPacket>,
+    ) -> push_sink::Result<()> {
+        // Every packet is finished as soon as its sample is written.
+        Ok(())
+    }
+}
+
+/// Lets the demo keep its [`PushSink`] (to call `end_session` after the
+/// writer is done) while the [`Writer`] owns a sink.
+struct SharedPushSink(Arc<Mutex<PushSink>>);
+
+impl SharedPushSink {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PushSink> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl WriterSink for SharedPushSink {
+    fn on_header(&mut self, header: &Bytes) -> Result<(), push_sink::SinkError> {
+        self.lock().on_header(header)
+    }
+    fn is_real_time(&self) -> bool {
+        self.lock().is_real_time()
+    }
+    fn allocate_data_unit(&mut self, packet_size: usize) -> bytes::BytesMut {
+        self.lock().allocate_data_unit(packet_size)
+    }
+    fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), push_sink::SinkError> {
+        self.lock().on_data_unit(unit)
+    }
+    fn on_end_writing(&mut self) -> Result<(), push_sink::SinkError> {
+        self.lock().on_end_writing()
+    }
+    fn stats(&self) -> push_sink::SinkStats {
+        self.lock().stats()
+    }
+    fn name(&self) -> String {
+        self.lock().name()
+    }
+}
+
+fn sink_error(e: impl std::fmt::Display) -> CliError {
+    CliError::new(Failure::Failed, format!("demo writer: {e}"))
+}
+
 /// Runs the demo until `duration`, Ctrl-C, or (with `check`) the check's end.
+///
+/// The generated samples go through push-sink's [`Writer`] and [`PushSink`]
+/// (MS-WMHTTP push over loopback) into the embedded server, exactly as an
+/// external encoder's would. Needs tokio's multi-threaded runtime (the push
+/// sink's blocking calls run in `block_in_place`).
 pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
     opts.signal
         .validate()
@@ -134,14 +251,28 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
     let state = server.state();
     let shutdown = server.shutdown_handle();
     let server_task = tokio::spawn(server.run());
-    let point = state
-        .points
-        .insert(PublishingPoint::new(&opts.point, PointSettings::default()));
     let file_id: [u8; 16] = rand::random();
-    let mut mux = LiveMux::new(opts.signal, opts.packet_size, 1000, file_id)
+    let mux = LiveMux::new(opts.signal, opts.packet_size, 1000, file_id)
         .map_err(|e| CliError::new(Failure::Usage, e))?;
     let header = mux.header();
-    point.set_header(header.clone());
+    let published: Published = Arc::new(Mutex::new(Vec::new()));
+
+    // The push sink: PushSetup + PushStart to our own server (AutoDestroy).
+    let push_url = format!("http://{addr}/{}", opts.point);
+    let push = tokio::task::block_in_place(|| {
+        let mut sink = PushSink::new(PushSinkConfig::default()).map_err(sink_error)?;
+        sink.connect(&push_url, None, true).map_err(|e| {
+            CliError::new(Failure::Connection, format!("demo push to {push_url}: {e}"))
+        })?;
+        Ok::<_, CliError>(Arc::new(Mutex::new(sink)))
+    })?;
+    let mut writer = Writer::new(Box::new(DemoMux {
+        mux,
+        record: opts.check.then(|| published.clone()),
+        index: 0,
+    }));
+    writer.add_sink(Box::new(SharedPushSink(push.clone())));
+    writer.begin_writing().map_err(sink_error)?;
 
     let mmsh = format!("mmsh://{addr}/{}", opts.point);
     println!("wmpush demo: publishing point {mmsh}");
@@ -160,7 +291,15 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
         Some(d) => println!("  running for {} s (Ctrl-C stops earlier)", d.as_secs_f64()),
         None => println!("  press Ctrl-C to stop"),
     }
-    let published: Arc<Mutex<Vec<(Bytes, bool)>>> = Arc::new(Mutex::new(Vec::new()));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            println!("wmpush demo: stopping (Ctrl-C)");
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
     let mut pull_task = None;
     let fps = u64::from(opts.signal.fps);
     let bar = if opts.progress && std::io::stderr().is_terminal() {
@@ -174,44 +313,50 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
         None
     };
     let mut report = DemoReport::default();
-    let mut interval = tokio::time::interval(Duration::from_millis(1000 / fps));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let clock = SystemClock::new();
     let started = tokio::time::Instant::now();
     let mut picture = Vec::new();
     let mut pcm = Vec::new();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = &mut ctrl_c => {
-                println!("wmpush demo: stopping (Ctrl-C)");
-                break;
-            }
-        }
+    while !stop.load(Ordering::Relaxed) {
         let index = report.frames;
-        if let Some(d) = duration
-            && Duration::from_millis(opts.signal.frame_time_ms(index)) >= d
-        {
+        let t = opts.signal.frame_time_ms(index);
+        if duration.is_some_and(|d| Duration::from_millis(t) >= d) {
             break;
         }
         render_frame(&opts.signal, index, &mut picture);
         let (a, b) = opts.signal.audio_range(index);
         render_audio(&opts.signal, a, b, &mut pcm);
-        for p in mux.packets_for_frame(index, &picture, &pcm) {
-            if opts.check {
-                published
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((p.data.clone(), p.starts_key_frame));
-            }
-            point.publish(p.data, p.starts_key_frame);
-            report.packets += 1;
+        let frame_ms = u32::try_from(1000 / fps).unwrap_or(100);
+        for (stream, data) in [(AUDIO_STREAM, &pcm), (VIDEO_STREAM, &picture)] {
+            let sample = Sample {
+                stream: u16::from(stream),
+                presentation_time_ms: t,
+                duration_ms: frame_ms,
+                key_frame: true,
+                data: Bytes::copy_from_slice(data),
+            };
+            // Delivers each packet at its send time (the push sink is real-time).
+            writer
+                .write_sample_paced(sample, &clock)
+                .await
+                .map_err(sink_error)?;
         }
         report.frames += 1;
-        // Start the checking player after half a second, so it joins late
-        // (exercising the key-frame start) but sees most of the stream.
-        if opts.check && pull_task.is_none() && index == fps / 2 {
+        report.packets = writer.packets_made();
+        if let Some(failure) = writer.take_sink_failures().into_iter().next() {
+            return Err(CliError::new(
+                Failure::Connection,
+                format!("demo push sink failed: {failure}"),
+            ));
+        }
+        // Start the checking player once the point is live and 0.7 s have
+        // passed, so it joins late (exercising the key-frame start) but sees
+        // most of the stream.
+        if opts.check
+            && pull_task.is_none()
+            && started.elapsed() >= Duration::from_millis(700)
+            && state.points.get(&opts.point).is_some_and(|p| p.is_live())
+        {
             let url = StreamUrl::parse(&mmsh, &["mmsh"])?;
             pull_task = Some(tokio::spawn(async move {
                 let mut items = Vec::new();
@@ -224,15 +369,16 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
             }));
         }
         let secs = started.elapsed().as_secs_f64();
+        let players = state
+            .points
+            .get(&opts.point)
+            .map_or(0, |p| p.counters.players.load(Ordering::Relaxed));
         let msg = format!(
             "media {:.1} s, {} packets, {:.0} kbit/s, {} player(s)",
             opts.signal.frame_time_ms(report.frames) as f64 / 1000.0,
             report.packets,
             (report.packets * u64::from(opts.packet_size) * 8) as f64 / secs.max(0.001) / 1000.0,
-            point
-                .counters
-                .players
-                .load(std::sync::atomic::Ordering::Relaxed),
+            players,
         );
         if let Some(b) = &bar {
             b.set_message(msg);
@@ -241,10 +387,18 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
             eprintln!("wmpush demo: {msg}");
         }
     }
+    ctrl_c.abort();
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    point.end();
+    writer.end_writing_paced(&clock).await.map_err(sink_error)?;
+    // IWMWriterPushSink::EndSession: $E(0); the server ends the point (AutoDestroy).
+    let ended = tokio::task::block_in_place(|| {
+        push.lock().unwrap_or_else(|e| e.into_inner()).end_session()
+    });
+    if let Err(e) = ended {
+        tracing::warn!(error = %e, "demo push sink did not end cleanly");
+    }
     let result = if let Some(task) = pull_task {
         let joined = tokio::time::timeout(Duration::from_secs(15), task).await;
         let (summary, items) = match joined {

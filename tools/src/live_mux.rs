@@ -183,17 +183,37 @@ impl LiveMux {
         pcm: &[u8],
     ) -> Vec<MuxedPacket> {
         let t = u32::try_from(self.config.frame_time_ms(index)).unwrap_or(u32::MAX);
-        let mut out = Vec::new();
-        let audio_obj = self.audio_object;
+        let mut out = self.audio_packets(t, pcm);
+        out.extend(self.video_packets(t, picture));
+        out
+    }
+
+    /// One audio chunk (at most one packet's worth) sent at `time_ms`.
+    pub fn audio_packets(&mut self, time_ms: u32, pcm: &[u8]) -> Vec<MuxedPacket> {
+        let obj = self.audio_object;
         self.audio_object = self.audio_object.wrapping_add(1);
-        out.push(self.packet(AUDIO_STREAM, true, audio_obj, t, pcm, 0, pcm.len()));
-        let video_obj = self.video_object;
+        let room = self.packet_size as usize - PACKET_OVERHEAD;
+        let mut out = Vec::new();
+        let mut offset = 0;
+        while offset < pcm.len() {
+            let len = room.min(pcm.len() - offset);
+            out.push(self.packet(AUDIO_STREAM, true, obj, time_ms, pcm, offset, len));
+            offset += len;
+        }
+        out
+    }
+
+    /// One picture, fragmented over as many packets as it needs; the first
+    /// packet starts the key frame (every raw picture is one).
+    pub fn video_packets(&mut self, time_ms: u32, picture: &[u8]) -> Vec<MuxedPacket> {
+        let obj = self.video_object;
         self.video_object = self.video_object.wrapping_add(1);
         let room = self.packet_size as usize - PACKET_OVERHEAD;
+        let mut out = Vec::new();
         let mut offset = 0;
         while offset < picture.len() {
             let len = room.min(picture.len() - offset);
-            let mut p = self.packet(VIDEO_STREAM, true, video_obj, t, picture, offset, len);
+            let mut p = self.packet(VIDEO_STREAM, true, obj, time_ms, picture, offset, len);
             p.starts_key_frame = offset == 0;
             out.push(p);
             offset += len;
