@@ -12,10 +12,10 @@ use bytes::BufMut;
 
 use crate::error::{Error, Result};
 use crate::guid::Guid;
-use crate::packet::cursor::Cursor;
+use crate::reader::Reader;
 
 /// The Data Object's GUID.
-pub const DATA_OBJECT_GUID: Guid = Guid::from_str_const("75B22636-668E-11CF-A6D9-00AA0062CE6C");
+pub const DATA_OBJECT_GUID: Guid = crate::guids::DATA;
 
 /// The Data Object header: everything before the first data packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,7 +61,7 @@ impl DataObjectHeader {
 
     /// Parses the 50-byte header at the start of `buf`; `base` is its absolute offset.
     pub fn parse(buf: &[u8], base: u64) -> Result<Self> {
-        let mut c = Cursor::new(buf, base, "Data Object");
+        let mut c = Reader::new(buf, base, "Data Object");
         let guid = c.guid()?;
         if guid != DATA_OBJECT_GUID {
             return Err(Error::Malformed {

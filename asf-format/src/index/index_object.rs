@@ -1,13 +1,12 @@
 //! Index Object (ASF 3.4) and Media Object Index Object (ASF 3.5): the same layout, the first
 //! field being a time interval (ms) or a media-object count interval.
 
-use bytes::BufMut;
-
-use super::{INDEX_GUID, MEDIA_OBJECT_INDEX_GUID, check_count, finish, open_object, put_header};
 use crate::error::{Error, Result};
 use crate::guid::Guid;
+use crate::guids;
 use crate::limits::Limits;
-use crate::packet::cursor::Cursor;
+use crate::object::AsfObject;
+use crate::reader::{Reader, WriteLe};
 
 /// Index Type of an index specifier (open: unknown values survive a round trip).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -65,39 +64,36 @@ impl IndexBlock {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-struct Body {
-    interval: u32,
-    specifiers: Vec<IndexSpecifier>,
-    blocks: Vec<IndexBlock>,
-}
-
-fn parse_body(mut c: Cursor<'_>, limits: &Limits, name: &'static str) -> Result<Body> {
-    let interval = c.u32()?;
-    let ns = c.u16()?;
-    let nb = c.u32()?;
-    let ns = check_count(&c, u64::from(ns), 4, limits, "index specifiers count", name)?;
+fn parse_body(
+    r: &mut Reader<'_>,
+    limits: &Limits,
+) -> Result<(u32, Vec<IndexSpecifier>, Vec<IndexBlock>)> {
+    let interval = r.u32()?;
+    let ns = r.u16()?;
+    let nb = r.u32()?;
+    let ns = r.check_count(u64::from(ns), 4, limits)?;
     let mut specifiers = Vec::with_capacity(ns);
     for _ in 0..ns {
         specifiers.push(IndexSpecifier {
-            stream_number: c.u16()?,
-            index_type: IndexType(c.u16()?),
+            stream_number: r.u16()?,
+            index_type: IndexType(r.u16()?),
         });
     }
-    let nb = check_count(&c, u64::from(nb), 4, limits, "index blocks count", name)?;
+    let nb = r.check_count(u64::from(nb), 4, limits)?;
     let mut blocks = Vec::with_capacity(nb);
     for _ in 0..nb {
-        let entry_count = c.u32()?;
-        let positions = check_count(&c, ns as u64, 8, limits, "block positions", name)?;
-        let mut block_positions = Vec::with_capacity(positions);
-        for _ in 0..positions {
-            block_positions.push(c.u64()?);
+        let entry_count = r.u32()?;
+        let np = r.check_count(ns as u64, 8, limits)?;
+        let mut block_positions = Vec::with_capacity(np);
+        for _ in 0..np {
+            block_positions.push(r.u64()?);
         }
-        let total = u64::from(entry_count) * ns as u64;
-        let total = check_count(&c, total, 4, limits, "index entries", name)?;
+        // The offsets are read as one flat run so that a block with no specifiers and a huge
+        // entry count costs nothing.
+        let total = r.check_count(u64::from(entry_count) * ns as u64, 4, limits)?;
         let mut offsets = Vec::with_capacity(total);
         for _ in 0..total {
-            offsets.push(c.u32()?);
+            offsets.push(r.u32()?);
         }
         blocks.push(IndexBlock {
             entry_count,
@@ -105,49 +101,26 @@ fn parse_body(mut c: Cursor<'_>, limits: &Limits, name: &'static str) -> Result<
             offsets,
         });
     }
-    finish(&c)?;
-    Ok(Body {
-        interval,
-        specifiers,
-        blocks,
-    })
+    Ok((interval, specifiers, blocks))
 }
 
-fn body_len(specifiers: &[IndexSpecifier], blocks: &[IndexBlock]) -> usize {
-    24 + 4
-        + 2
-        + 4
-        + 4 * specifiers.len()
+fn body_len(specifiers: &[IndexSpecifier], blocks: &[IndexBlock]) -> u64 {
+    10 + 4 * specifiers.len() as u64
         + blocks
             .iter()
-            .map(|k| 4 + 8 * k.block_positions.len() + 4 * k.offsets.len())
-            .sum::<usize>()
+            .map(|k| 4 + 8 * k.block_positions.len() as u64 + 4 * k.offsets.len() as u64)
+            .sum::<u64>()
 }
 
 fn write_body(
-    out: &mut impl BufMut,
-    guid: &Guid,
+    out: &mut Vec<u8>,
     interval: u32,
     specifiers: &[IndexSpecifier],
     blocks: &[IndexBlock],
-) -> Result<()> {
-    let ns = u16::try_from(specifiers.len())
-        .map_err(|_| Error::InvalidArgument("more than 65535 index specifiers"))?;
-    let nb = u32::try_from(blocks.len())
-        .map_err(|_| Error::InvalidArgument("more than 2^32-1 index blocks"))?;
-    for k in blocks {
-        if k.block_positions.len() != specifiers.len()
-            || Some(k.offsets.len()) != (k.entry_count as usize).checked_mul(specifiers.len())
-        {
-            return Err(Error::InvalidArgument(
-                "index block sizes do not match the specifiers and the entry count",
-            ));
-        }
-    }
-    put_header(out, guid, body_len(specifiers, blocks));
+) {
     out.put_u32_le(interval);
-    out.put_u16_le(ns);
-    out.put_u32_le(nb);
+    out.put_u16_le(u16::try_from(specifiers.len()).unwrap_or(u16::MAX));
+    out.put_u32_le(u32::try_from(blocks.len()).unwrap_or(u32::MAX));
     for s in specifiers {
         out.put_u16_le(s.stream_number);
         out.put_u16_le(s.index_type.0);
@@ -161,7 +134,29 @@ fn write_body(
             out.put_u32_le(*o);
         }
     }
+}
+
+fn check_blocks(ns: usize, blocks: &[IndexBlock]) -> Result<()> {
+    for k in blocks {
+        if k.block_positions.len() != ns
+            || Some(k.offsets.len()) != (k.entry_count as usize).checked_mul(ns)
+        {
+            return Err(Error::InvalidArgument(
+                "index block sizes do not match the specifiers and the entry count",
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Sets each block's entry count from its offsets (offsets / specifiers).
+fn fix_blocks(specifiers: usize, blocks: &mut [IndexBlock]) {
+    if specifiers == 0 {
+        return;
+    }
+    for k in blocks {
+        k.entry_count = u32::try_from(k.offsets.len() / specifiers).unwrap_or(u32::MAX);
+    }
 }
 
 /// Index Object (ASF 3.4): per-specifier time index with 64-bit block positions.
@@ -198,35 +193,45 @@ pub struct MediaObjectIndex {
 }
 
 macro_rules! index_like {
-    ($ty:ident, $field:ident, $guid:ident, $name:literal) => {
-        impl $ty {
-            /// Parses the whole object in `obj` (header included); `base` is its absolute
-            /// offset.
-            pub fn parse(obj: &[u8], base: u64, limits: &Limits) -> Result<Self> {
-                let c = open_object(obj, base, $guid, $name)?;
-                let b = parse_body(c, limits, $name)?;
+    ($ty:ident, $field:ident, $guid:expr, $name:literal) => {
+        impl AsfObject for $ty {
+            const GUID: Guid = $guid;
+            const NAME: &'static str = $name;
+
+            fn parse_body(r: &mut Reader<'_>, limits: &Limits) -> Result<Self> {
+                let (interval, specifiers, blocks) = parse_body(r, limits)?;
                 Ok($ty {
-                    $field: b.interval,
-                    specifiers: b.specifiers,
-                    blocks: b.blocks,
+                    $field: interval,
+                    specifiers,
+                    blocks,
                 })
             }
-            /// Exact encoded length.
-            pub fn encoded_len(&self) -> usize {
+            fn body_len(&self) -> u64 {
                 body_len(&self.specifiers, &self.blocks)
             }
-            /// Writes the object; fails if a block's sizes do not match the specifiers.
-            pub fn write_to(&self, out: &mut impl BufMut) -> Result<()> {
-                write_body(out, &$guid, self.$field, &self.specifiers, &self.blocks)
+            fn write_body(&self, out: &mut Vec<u8>) {
+                write_body(out, self.$field, &self.specifiers, &self.blocks)
+            }
+            /// Sets each block's Index Entry Count from its offsets.
+            fn fix(&mut self) {
+                fix_blocks(self.specifiers.len(), &mut self.blocks)
+            }
+        }
+
+        impl $ty {
+            /// Checks that every block has one position per specifier and `entry_count`
+            /// offsets per specifier (what a parsed object always has).
+            pub fn check(&self) -> Result<()> {
+                check_blocks(self.specifiers.len(), &self.blocks)
             }
         }
     };
 }
 
-index_like!(Index, entry_time_interval, INDEX_GUID, "Index Object");
+index_like!(Index, entry_time_interval, guids::INDEX, "Index Object");
 index_like!(
     MediaObjectIndex,
     entry_count_interval,
-    MEDIA_OBJECT_INDEX_GUID,
+    guids::MEDIA_OBJECT_INDEX,
     "Media Object Index Object"
 );

@@ -1,13 +1,11 @@
 //! Simple Index Object (ASF 3.3).
 
-use bytes::BufMut;
-
-use super::{SIMPLE_INDEX_GUID, check_count, finish, open_object, put_header};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::guid::Guid;
+use crate::guids;
 use crate::limits::Limits;
-
-const NAME: &str = "Simple Index Object";
+use crate::object::AsfObject;
+use crate::reader::{Reader, WriteLe};
 
 /// One Simple Index entry (6 bytes): the packet holding the start of the closest past key
 /// frame, and how many packets that key frame spans.
@@ -37,29 +35,29 @@ pub struct SimpleIndex {
     pub file_id: Guid,
     /// Index Entry Time Interval, 100 ns units.
     pub entry_time_interval: u64,
-    /// Maximum Packet Count (the largest `packet_count`; [`fix`](SimpleIndex::fix) sets it).
+    /// Maximum Packet Count (the largest `packet_count`; [`AsfObject::fix`] sets it).
     pub max_packet_count: u32,
     /// The entries.
     pub entries: Vec<SimpleIndexEntry>,
 }
 
-impl SimpleIndex {
-    /// Parses the whole object in `obj`.
-    pub fn parse(obj: &[u8], base: u64, limits: &Limits) -> Result<Self> {
-        let mut c = open_object(obj, base, SIMPLE_INDEX_GUID, NAME)?;
-        let file_id = c.guid()?;
-        let entry_time_interval = c.u64()?;
-        let max_packet_count = c.u32()?;
-        let n = c.u32()?;
-        let n = check_count(&c, u64::from(n), 6, limits, "index entries count", NAME)?;
+impl AsfObject for SimpleIndex {
+    const GUID: Guid = guids::SIMPLE_INDEX;
+    const NAME: &'static str = "Simple Index Object";
+
+    fn parse_body(r: &mut Reader<'_>, limits: &Limits) -> Result<Self> {
+        let file_id = r.guid()?;
+        let entry_time_interval = r.u64()?;
+        let max_packet_count = r.u32()?;
+        let n = r.u32()?;
+        let n = r.check_count(u64::from(n), 6, limits)?;
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
             entries.push(SimpleIndexEntry {
-                packet_number: c.u32()?,
-                packet_count: c.u16()?,
+                packet_number: r.u32()?,
+                packet_count: r.u16()?,
             });
         }
-        finish(&c)?;
         Ok(SimpleIndex {
             file_id,
             entry_time_interval,
@@ -68,8 +66,24 @@ impl SimpleIndex {
         })
     }
 
-    /// Sets Maximum Packet Count from the entries.
-    pub fn fix(&mut self) {
+    /// 32 + 6 × entries (the object is 56 + 6 × entries bytes).
+    fn body_len(&self) -> u64 {
+        32 + 6 * self.entries.len() as u64
+    }
+
+    fn write_body(&self, out: &mut Vec<u8>) {
+        out.put_guid(&self.file_id);
+        out.put_u64_le(self.entry_time_interval);
+        out.put_u32_le(self.max_packet_count);
+        out.put_u32_le(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
+        for e in &self.entries {
+            out.put_u32_le(e.packet_number);
+            out.put_u16_le(e.packet_count);
+        }
+    }
+
+    /// Sets Maximum Packet Count to the largest entry's Packet Count.
+    fn fix(&mut self) {
         self.max_packet_count = self
             .entries
             .iter()
@@ -77,34 +91,16 @@ impl SimpleIndex {
             .max()
             .unwrap_or(0);
     }
+}
 
-    /// Exact encoded length: 56 + 6 × entries.
-    pub fn encoded_len(&self) -> usize {
-        56 + 6 * self.entries.len()
-    }
-
-    /// Writes the object.
-    pub fn write_to(&self, out: &mut impl BufMut) -> Result<()> {
-        let n = u32::try_from(self.entries.len())
-            .map_err(|_| Error::InvalidArgument("more than 2^32-1 simple index entries"))?;
-        put_header(out, &SIMPLE_INDEX_GUID, self.encoded_len());
-        out.put_slice(self.file_id.as_bytes());
-        out.put_u64_le(self.entry_time_interval);
-        out.put_u32_le(self.max_packet_count);
-        out.put_u32_le(n);
-        for e in &self.entries {
-            out.put_u32_le(e.packet_number);
-            out.put_u16_le(e.packet_count);
-        }
-        Ok(())
-    }
-
-    /// The entry for presentation time `time_100ns` (which includes the preroll), if any.
+impl SimpleIndex {
+    /// The entry for presentation time `time_100ns` (which includes the preroll): entry
+    /// `time / interval`, clamped to the last entry.
     pub fn lookup(&self, time_100ns: u64) -> Option<SimpleIndexEntry> {
         if self.entry_time_interval == 0 {
             return self.entries.first().copied();
         }
-        let i = usize::try_from(time_100ns / self.entry_time_interval).ok()?;
+        let i = usize::try_from(time_100ns / self.entry_time_interval).unwrap_or(usize::MAX);
         self.entries
             .get(i.min(self.entries.len().saturating_sub(1)))
             .copied()

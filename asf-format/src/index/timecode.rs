@@ -1,12 +1,12 @@
 //! Timecode Index Object (ASF 3.6).
 
-use bytes::BufMut;
-
-use super::{IndexSpecifier, IndexType, TIMECODE_INDEX_GUID, check_count, finish, open_object, put_header};
+use super::{IndexSpecifier, IndexType};
 use crate::error::{Error, Result};
+use crate::guid::Guid;
+use crate::guids;
 use crate::limits::Limits;
-
-const NAME: &str = "Timecode Index Object";
+use crate::object::AsfObject;
+use crate::reader::{Reader, WriteLe};
 
 /// One Timecode Index block.
 ///
@@ -48,38 +48,39 @@ pub struct TimecodeIndex {
     pub blocks: Vec<TimecodeIndexBlock>,
 }
 
-impl TimecodeIndex {
-    /// Parses the whole object in `obj` (header included).
-    pub fn parse(obj: &[u8], base: u64, limits: &Limits) -> Result<Self> {
-        let mut c = open_object(obj, base, TIMECODE_INDEX_GUID, NAME)?;
-        let reserved = c.u32()?;
-        let ns = c.u16()?;
-        let nb = c.u32()?;
-        let ns = check_count(&c, u64::from(ns), 4, limits, "index specifiers count", NAME)?;
+impl AsfObject for TimecodeIndex {
+    const GUID: Guid = guids::TIMECODE_INDEX;
+    const NAME: &'static str = "Timecode Index Object";
+
+    fn parse_body(r: &mut Reader<'_>, limits: &Limits) -> Result<Self> {
+        let reserved = r.u32()?;
+        let ns = r.u16()?;
+        let nb = r.u32()?;
+        let ns = r.check_count(u64::from(ns), 4, limits)?;
         let mut specifiers = Vec::with_capacity(ns);
         for _ in 0..ns {
             specifiers.push(IndexSpecifier {
-                stream_number: c.u16()?,
-                index_type: IndexType(c.u16()?),
+                stream_number: r.u16()?,
+                index_type: IndexType(r.u16()?),
             });
         }
-        let nb = check_count(&c, u64::from(nb), 6, limits, "index blocks count", NAME)?;
+        let nb = r.check_count(u64::from(nb), 6, limits)?;
         let mut blocks = Vec::with_capacity(nb);
         for _ in 0..nb {
-            let entries = c.u32()?;
-            let timecode_range = c.u16()?;
-            let mut block_positions = Vec::with_capacity(ns);
-            for _ in 0..ns {
-                block_positions.push(c.u64()?);
+            let entries = r.u32()?;
+            let timecode_range = r.u16()?;
+            let np = r.check_count(ns as u64, 8, limits)?;
+            let mut block_positions = Vec::with_capacity(np);
+            for _ in 0..np {
+                block_positions.push(r.u64()?);
             }
-            let per_entry = 4 + 4 * ns as u64;
-            let n = check_count(&c, u64::from(entries), per_entry, limits, "index entries", NAME)?;
+            let n = r.check_count(u64::from(entries), 4 + 4 * ns, limits)?;
             let mut timecodes = Vec::with_capacity(n);
             let mut offsets = Vec::with_capacity(n * ns);
             for _ in 0..n {
-                timecodes.push(c.u32()?);
+                timecodes.push(r.u32()?);
                 for _ in 0..ns {
-                    offsets.push(c.u32()?);
+                    offsets.push(r.u32()?);
                 }
             }
             blocks.push(TimecodeIndexBlock {
@@ -89,7 +90,6 @@ impl TimecodeIndex {
                 offsets,
             });
         }
-        finish(&c)?;
         Ok(TimecodeIndex {
             reserved,
             specifiers,
@@ -97,53 +97,57 @@ impl TimecodeIndex {
         })
     }
 
-    /// Exact encoded length.
-    pub fn encoded_len(&self) -> usize {
-        24 + 10
-            + 4 * self.specifiers.len()
+    fn body_len(&self) -> u64 {
+        10 + 4 * self.specifiers.len() as u64
             + self
                 .blocks
                 .iter()
-                .map(|b| 6 + 8 * b.block_positions.len() + 4 * b.timecodes.len() + 4 * b.offsets.len())
-                .sum::<usize>()
+                .map(|b| {
+                    6 + 8 * b.block_positions.len() as u64
+                        + 4 * b.timecodes.len() as u64
+                        + 4 * b.offsets.len() as u64
+                })
+                .sum::<u64>()
     }
 
-    /// Writes the object; fails if a block's sizes do not match the specifiers.
-    pub fn write_to(&self, out: &mut impl BufMut) -> Result<()> {
+    /// Writes the fields as they are. Entry *e* writes `offsets[e*n..(e+1)*n]` (n = number of
+    /// specifiers), missing offsets written as 0xFFFFFFFF (invalid entry) so the layout stays
+    /// consistent with the counts; [`TimecodeIndex::check`] reports such models.
+    fn write_body(&self, out: &mut Vec<u8>) {
         let ns = self.specifiers.len();
-        let ns16 = u16::try_from(ns)
-            .map_err(|_| Error::InvalidArgument("more than 65535 index specifiers"))?;
-        let nb = u32::try_from(self.blocks.len())
-            .map_err(|_| Error::InvalidArgument("more than 2^32-1 index blocks"))?;
-        for b in &self.blocks {
-            if b.block_positions.len() != ns
-                || Some(b.offsets.len()) != b.timecodes.len().checked_mul(ns)
-                || u32::try_from(b.timecodes.len()).is_err()
-            {
-                return Err(Error::InvalidArgument(
-                    "timecode index block sizes do not match the specifiers",
-                ));
-            }
-        }
-        put_header(out, &TIMECODE_INDEX_GUID, self.encoded_len());
         out.put_u32_le(self.reserved);
-        out.put_u16_le(ns16);
-        out.put_u32_le(nb);
+        out.put_u16_le(u16::try_from(ns).unwrap_or(u16::MAX));
+        out.put_u32_le(u32::try_from(self.blocks.len()).unwrap_or(u32::MAX));
         for s in &self.specifiers {
             out.put_u16_le(s.stream_number);
             out.put_u16_le(s.index_type.0);
         }
         for b in &self.blocks {
-            out.put_u32_le(b.timecodes.len() as u32);
+            out.put_u32_le(u32::try_from(b.timecodes.len()).unwrap_or(u32::MAX));
             out.put_u16_le(b.timecode_range);
             for p in &b.block_positions {
                 out.put_u64_le(*p);
             }
             for (e, t) in b.timecodes.iter().enumerate() {
                 out.put_u32_le(*t);
-                for o in &b.offsets[e * ns..(e + 1) * ns] {
-                    out.put_u32_le(*o);
+                for s in 0..ns {
+                    out.put_u32_le(b.offsets.get(e * ns + s).copied().unwrap_or(u32::MAX));
                 }
+            }
+        }
+    }
+}
+
+impl TimecodeIndex {
+    /// Checks that every block has one position per specifier and one offset per specifier
+    /// per entry (what a parsed object always has).
+    pub fn check(&self) -> Result<()> {
+        let ns = self.specifiers.len();
+        for b in &self.blocks {
+            if b.block_positions.len() != ns || Some(b.offsets.len()) != b.timecodes.len().checked_mul(ns) {
+                return Err(Error::InvalidArgument(
+                    "timecode index block sizes do not match the specifiers",
+                ));
             }
         }
         Ok(())

@@ -24,7 +24,6 @@
 //! - [`DataPacket::write_to`] / [`DataPacket::to_bytes`]: the writer; a parsed packet writes
 //!   back byte for byte, padding bytes included (even non-zero ones).
 
-pub(crate) mod cursor;
 mod model;
 mod view;
 
@@ -92,6 +91,17 @@ impl FieldWidth {
         } else {
             FieldWidth::Dword
         }
+    }
+}
+
+/// Reads a field of the given width (0 when absent).
+#[inline]
+pub(crate) fn read_var(r: &mut crate::reader::Reader<'_>, width: FieldWidth) -> crate::Result<u32> {
+    match width {
+        FieldWidth::Absent => Ok(0),
+        FieldWidth::Byte => r.u8().map(u32::from),
+        FieldWidth::Word => r.u16().map(u32::from),
+        FieldWidth::Dword => r.u32(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Zero-copy views of data packets and payloads.
 
-use super::cursor::Cursor;
+use super::read_var;
+use crate::reader::Reader;
 use super::{EXTENSION_SIZE_VARIABLE, ExtensionSize, FieldWidth, LengthTypeFlags, PropertyFlags};
 use crate::error::{Error, Result};
 
@@ -48,7 +49,7 @@ impl<'a> PacketView<'a> {
             });
         }
         let buf = &buf[..size];
-        let mut c = Cursor::new(buf, base, OBJ);
+        let mut c = Reader::new(buf, base, OBJ);
         let first = c.u8()?;
         let mut ec_len = 0u8;
         let ltf_byte = if first & 0x80 != 0 {
@@ -62,7 +63,7 @@ impl<'a> PacketView<'a> {
                 });
             }
             ec_len = first & 0x0F;
-            c.take(ec_len as usize)?;
+            c.bytes(ec_len as usize)?;
             c.u8()?
         } else {
             first
@@ -70,10 +71,10 @@ impl<'a> PacketView<'a> {
         let ltf = LengthTypeFlags(ltf_byte);
         let pf = PropertyFlags(c.u8()?);
         let len_off = c.offset();
-        let packet_length = c.var(ltf.packet_length_type())?;
-        let sequence = c.var(ltf.sequence_type())?;
+        let packet_length = read_var(&mut c, ltf.packet_length_type())?;
+        let sequence = read_var(&mut c, ltf.sequence_type())?;
         let pad_off = c.offset();
-        let padding_length = c.var(ltf.padding_length_type())?;
+        let padding_length = read_var(&mut c, ltf.padding_length_type())?;
         let send_time = c.u32()?;
         let duration = c.u16()?;
         // ASF 5.2.2: with the Packet Length field present it gives the packet's length; a
@@ -95,7 +96,7 @@ impl<'a> PacketView<'a> {
         } else {
             0
         };
-        let payloads_start = c.pos();
+        let payloads_start = c.position();
         if effective_len < payloads_start || (padding_length as usize) > effective_len - payloads_start
         {
             return Err(Error::Malformed {
@@ -247,15 +248,15 @@ impl<'a> Payloads<'a> {
         }
         self.remaining -= 1;
         let pf = self.property_flags;
-        let mut c = Cursor::new(&self.buf[..self.end], self.base, "payload");
-        c.take(self.pos)?;
+        let mut c = Reader::new(&self.buf[..self.end], self.base, "payload");
+        c.bytes(self.pos)?;
         let header_off = c.offset();
         let sn = c.u8()?;
-        let media_object_number = c.var(pf.media_object_number_type())?;
-        let offset_into_media_object = c.var(pf.offset_into_media_object_type())?;
-        let repl_len = c.var(pf.replicated_data_length_type())? as usize;
+        let media_object_number = read_var(&mut c, pf.media_object_number_type())?;
+        let offset_into_media_object = read_var(&mut c, pf.offset_into_media_object_type())?;
+        let repl_len = read_var(&mut c, pf.replicated_data_length_type())? as usize;
         let repl_off = c.offset();
-        let replicated_data = c.take(repl_len)?;
+        let replicated_data = c.bytes(repl_len)?;
         // ASF 5.2.3.1: replicated data of 2..7 bytes is invalid (VLC skips such payloads); we
         // reject it so it is never mistaken for a size and a time.
         if (2..8).contains(&repl_len) {
@@ -266,7 +267,7 @@ impl<'a> Payloads<'a> {
             });
         }
         let data_len = if self.multi {
-            let l = c.var(self.payload_length_type)? as usize;
+            let l = read_var(&mut c, self.payload_length_type)? as usize;
             if l > c.remaining() {
                 return Err(Error::Malformed {
                     offset: c.offset(),
@@ -279,8 +280,8 @@ impl<'a> Payloads<'a> {
             c.remaining()
         };
         let data_offset = c.offset();
-        let data = c.take(data_len)?;
-        self.pos = c.pos();
+        let data = c.bytes(data_len)?;
+        self.pos = c.position();
         let _ = header_off;
         Ok(Some(PayloadView {
             stream_number: sn & 0x7F,
@@ -494,18 +495,18 @@ impl<'a> Iterator for Extensions<'a, '_> {
             return None;
         };
         self.index += 1;
-        let mut c = Cursor::new(&self.data[self.pos..], self.base + self.pos as u64, "replicated data");
+        let mut c = Reader::new(&self.data[self.pos..], self.base + self.pos as u64, "replicated data");
         let r = (|| {
             let len = if size == EXTENSION_SIZE_VARIABLE {
                 c.u16()? as usize
             } else {
                 size as usize
             };
-            c.take(len)
+            c.bytes(len)
         })();
         match r {
             Ok(s) => {
-                self.pos += c.pos();
+                self.pos += c.position();
                 Some(Ok(s))
             }
             Err(e) => {
