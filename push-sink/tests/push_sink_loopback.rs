@@ -468,3 +468,71 @@ fn writer_pushes_through_a_shared_push_sink() {
     }
     assert_eq!(shared.stats().packets, made);
 }
+
+#[test]
+fn redirect_is_followed() {
+    let server = PushServer::start(ServerConfig {
+        redirect_to: Some("/moved".into()),
+        ..ServerConfig::default()
+    });
+    let stream = SyntheticStream::new(700, 3);
+    let mut s = sink(PushSinkConfig::default());
+    s.connect(&server.url("/old"), None, false)
+        .expect("connect via redirect");
+    s.on_header(&stream.header).expect("header");
+    feed(&mut s, &stream, 0..3);
+    s.end_session().expect("end");
+    assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+    let seen = server.seen();
+    assert_eq!(seen[0], Seen::Redirected("/moved".into()));
+    assert_eq!(data(&seen).len(), 3);
+}
+
+#[test]
+fn administrator_kick_is_reported_and_not_retried() {
+    let server = PushServer::start(ServerConfig {
+        kick_after: Some(5),
+        ..ServerConfig::default()
+    });
+    let mut s = sink(PushSinkConfig::default());
+    let mut status = s.status();
+    s.connect(&server.url("/kick"), None, false)
+        .expect("connect");
+    let stream = SyntheticStream::new(900, 40);
+    s.on_header(&stream.header).expect("header");
+    for i in 0..40 {
+        feed(&mut s, &stream, i..i + 1);
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    let start = std::time::Instant::now();
+    let mut events = Vec::new();
+    while start.elapsed() < Duration::from_secs(5) {
+        match status.try_recv() {
+            Ok(e) => {
+                let done = matches!(e, PushStatus::Error(_));
+                events.push(e);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    assert!(
+        events.contains(&PushStatus::Error(PushError::Refused { status: 403 })),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, PushStatus::Reconnecting { .. }))
+    );
+    assert!(!s.is_connected());
+    assert_eq!(s.end_session(), Err(PushError::Refused { status: 403 }));
+    let setups = server
+        .seen()
+        .iter()
+        .filter(|s| matches!(s, Seen::Setup { .. }))
+        .count();
+    assert_eq!(setups, 1, "no reconnect after a refusal");
+}

@@ -770,12 +770,34 @@ struct SessionTask {
     entry_ended: bool,
 }
 
+/// What the server sending bytes (or closing) in the middle of a PushStart body means:
+/// EOF or a reset is a broken connection (retry); an HTTP error status is a refusal.
+fn server_spoke(read: std::io::Result<usize>, buf: &[u8]) -> Stop {
+    match read {
+        Ok(0) => Stop::Broken(PushError::ConnectionFailure(
+            "server closed the connection".into(),
+        )),
+        Err(e) => Stop::Broken(PushError::ConnectionFailure(e.to_string())),
+        Ok(n) => match ResponseHead::parse(&buf[..n.min(buf.len())]) {
+            Ok(h) if h.status >= 400 => Stop::Refused(PushError::Refused { status: h.status }),
+            Ok(_) => Stop::Broken(PushError::ConnectionFailure(
+                "server answered the PushStart early".into(),
+            )),
+            Err(_) => Stop::Broken(PushError::ConnectionFailure(
+                "server sent unexpected bytes".into(),
+            )),
+        },
+    }
+}
+
 /// Why a connection stopped.
 enum Stop {
     /// Finished on purpose.
     Done(TaskEnd),
     /// Broke; may retry.
     Broken(PushError),
+    /// The server refused mid-stream (e.g. an administrator ended the push); no retry.
+    Refused(PushError),
 }
 
 impl SessionTask {
@@ -818,6 +840,13 @@ impl SessionTask {
                 Err(e) => Stop::Broken(e),
             };
             match result {
+                Stop::Refused(e) => {
+                    if let Some(tx) = first.take() {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                    self.shared.report(PushStatus::Error(e.clone()));
+                    return TaskEnd::Failed(e);
+                }
                 Stop::Done(end) => {
                     if matches!(end, TaskEnd::Ended) {
                         self.set_push_id(None);
@@ -924,7 +953,8 @@ impl SessionTask {
     /// socket ready for the body and whether the session was resumed.
     async fn establish(&mut self) -> Result<(TcpStream, bool), PushError> {
         let session = self.session();
-        let url = session.url.clone();
+        let mut url = session.url.clone();
+        let mut redirects = 0u32;
         let mut push_id = session.push_id.clone().unwrap_or_else(|| "0".into());
         let mut auth: Option<(Challenge, Credentials)> = None;
         let mut nc = 0u32;
@@ -1020,6 +1050,38 @@ impl SessionTask {
                     auth = Some((challenge, creds));
                     nc = 0;
                 }
+                300..=303 | 307 | 308 => {
+                    // MS-WMHTTP 3.1.5.1: replace the URL with Location and start over.
+                    redirects += 1;
+                    let location = head.get("location").unwrap_or("");
+                    let next = if location.starts_with('/') {
+                        let mut u = url.clone();
+                        u.path = location.to_owned();
+                        Ok(u)
+                    } else {
+                        PushUrl::parse(location)
+                    };
+                    let Ok(next) = next else {
+                        return Err(PushError::NotAMediaServer(format!(
+                            "redirect to an unusable Location {location:?}"
+                        )));
+                    };
+                    if redirects > 5 {
+                        return Err(PushError::Refused {
+                            status: head.status,
+                        });
+                    }
+                    url = next;
+                    if let Some(s) = self
+                        .session
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_mut()
+                    {
+                        s.url = url.clone();
+                    }
+                    tries = 0;
+                }
                 s if push_id != "0" && !tried_new_session && (400..500).contains(&s) => {
                     // MS-WMHTTP 3.2.5.1: an unknown push-id is an error: start a new session.
                     tried_new_session = true;
@@ -1059,16 +1121,7 @@ impl SessionTask {
                 // While idle, watch the socket: the server may answer early (error) or close.
                 tokio::select! {
                     _ = notified => {}
-                    r = rd.read(&mut probe) => {
-                        return Stop::Broken(match r {
-                            Ok(0) => PushError::ConnectionFailure("server closed the connection".into()),
-                            Ok(n) => match ResponseHead::parse(&probe[..n]) {
-                                Ok(h) => PushError::Refused { status: h.status },
-                                Err(_) => PushError::ConnectionFailure("server sent unexpected bytes".into()),
-                            },
-                            Err(e) => PushError::ConnectionFailure(e.to_string()),
-                        });
-                    }
+                    r = rd.read(&mut probe) => return server_spoke(r, &probe),
                 }
             };
             let mut bufs: Vec<Bytes> = Vec::with_capacity(3);
@@ -1120,12 +1173,20 @@ impl SessionTask {
                 ));
             }
             let slices: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
-            if let Err(e) = write_all_timeout(&mut wr, &slices, self.config.write_timeout).await {
-                // Not sent: keep it for the next connection (packets and markers alike).
+            // Write, while watching for the server speaking first (MS-WMHTTP 3.2.5.3: an
+            // administrator's disconnect is an error status sent at once) or closing.
+            let written = tokio::select! {
+                r = write_all_timeout(&mut wr, &slices, self.config.write_timeout) => {
+                    r.map_err(|e| Stop::Broken(PushError::ConnectionFailure(e.to_string())))
+                }
+                r = rd.read(&mut probe) => Err(server_spoke(r, &probe)),
+            };
+            if let Err(stop) = written {
+                // Not (wholly) sent: keep it for the next connection.
                 if !matches!(item, Item::Disconnect) {
                     self.shared.unpop(item);
                 }
-                return Stop::Broken(PushError::ConnectionFailure(e.to_string()));
+                return stop;
             }
             remaining -= total;
             if let Item::Packet { original_len, .. } = &item {

@@ -30,6 +30,8 @@ pub enum Seen {
     End(u32),
     /// `$F` length.
     Filler(usize),
+    /// A PushSetup that arrived at the redirect target (its path).
+    Redirected(String),
 }
 
 /// Server behaviour.
@@ -47,6 +49,11 @@ pub struct ServerConfig {
     pub refuse: Option<u16>,
     /// Server header (default Cougar/9.01.01.3814).
     pub server_header: Option<String>,
+    /// PushSetup to a path other than this one gets `302` with `Location` = this path.
+    pub redirect_to: Option<String>,
+    /// After this many `$D` packets the server sends `403` at once and closes (an
+    /// administrator ending the push, MS-WMHTTP 3.2.5.3).
+    pub kick_after: Option<usize>,
 }
 
 /// A running test server.
@@ -248,6 +255,22 @@ fn handle(st: &State, mut s: TcpStream) -> Option<()> {
                 carry.extend_from_slice(&b[..n]);
             }
             let body: Vec<u8> = carry.drain(..len).collect();
+            if let Some(target) = &st.config.redirect_to {
+                let path = get(&h, ":line")
+                    .and_then(|l| l.split(' ').nth(1))
+                    .unwrap_or("");
+                if path != target {
+                    respond(
+                        &mut s,
+                        st,
+                        "302 Found",
+                        "0",
+                        &format!("Location: {target}\r\n"),
+                    );
+                    return None;
+                }
+                st.record(Seen::Redirected(path.to_owned()));
+            }
             if let Some(code) = st.config.refuse {
                 respond(&mut s, st, &format!("{code} Refused"), "0", "");
                 return None;
@@ -325,6 +348,11 @@ fn body(st: &State, mut s: TcpStream, mut carry: Vec<u8>) -> Option<()> {
                 b'D' => {
                     st.record(Seen::Data(payload));
                     let n = st.data_count.fetch_add(1, Ordering::Relaxed) + 1;
+                    if st.config.kick_after == Some(n) {
+                        respond(&mut s, st, "403 Forbidden", "0", "");
+                        let _ = s.shutdown(Shutdown::Both);
+                        return None;
+                    }
                     if st.config.kill_after == Some(n) && !st.killed.swap(true, Ordering::Relaxed) {
                         let _ = s.shutdown(Shutdown::Both);
                         return None;
