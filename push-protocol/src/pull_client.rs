@@ -662,8 +662,13 @@ fn split_location(location: &str, current: &str) -> Option<(String, String)> {
     if location.starts_with('/') {
         return Some((current.to_owned(), location.to_owned()));
     }
+    // Compare bytes: the value may hold multi-byte characters (a fuzz
+    // finding sliced one in half when this compared `&str` slices).
     let rest = ["http://", "mmsh://", "mms://"].iter().find_map(|p| {
-        (location.len() >= p.len() && location[..p.len()].eq_ignore_ascii_case(p))
+        location
+            .as_bytes()
+            .get(..p.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(p.as_bytes()))
             .then(|| &location[p.len()..])
     })?;
     let (authority, path) = match rest.find('/') {
@@ -786,5 +791,8 @@ mod tests {
             Some(("h".into(), "/".into()))
         );
         assert_eq!(split_location("ftp://h/", "b"), None);
+        // Fuzz regression: multi-byte characters where a scheme would be.
+        assert_eq!(split_location("yx\u{fffd}\u{fffd}", "b"), None);
+        assert_eq!(split_location("\u{fffd}", "b"), None);
     }
 }

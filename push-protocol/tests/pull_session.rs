@@ -370,3 +370,17 @@ fn describe_only_and_stream_subset() {
         "{play}"
     );
 }
+
+#[test]
+fn fuzz_regression_redirect_location_with_multibyte_text() {
+    // From the pull_server fuzz target: a 302 whose Location holds bytes that
+    // are not UTF-8 (read as U+FFFD) used to panic on a str slice.
+    let (c, ev) = client_with_response(b"HTTP/1.0 302 Found\r\nLocation: yx\x84\x84\x84\r\n\r\n");
+    assert_eq!(
+        ev,
+        vec![PullClientEvent::Failed(PullError::Protocol(
+            "unusable redirect Location"
+        ))]
+    );
+    assert!(c.is_done());
+}
