@@ -318,13 +318,16 @@ fn drop_policy_prefers_non_key_packets() {
         s.on_data_unit(opaque_unit(i, 1000, true)).expect("unit");
     }
     assert_eq!((s.stats().drops, s.stats().queue_depth), (3, 2));
-    // Time bound: 40 ms per packet, 200 ms of stream time at most.
+    // Time bound: 40 ms per packet, 200 ms of stream time at most. Only dropping the oldest
+    // shortens the span, so key frames go too when they are the oldest.
     let mut s =
         sink(PushSinkConfig::default().queue_limits(usize::MAX, Duration::from_millis(200)));
     for i in 0..40 {
-        s.on_data_unit(opaque_unit(i, 1000, false)).expect("unit");
+        s.on_data_unit(opaque_unit(i, 1000, i % 10 == 0))
+            .expect("unit");
     }
     assert_eq!((s.stats().drops, s.stats().queue_depth), (34, 6));
+    assert_eq!(s.queued_key_frames(), 0, "packets 34..40 are left");
 }
 
 #[test]

@@ -23,10 +23,11 @@
 //! When the network is slower than the stream the queue fills. It is bounded in bytes
 //! ([`PushSinkConfig::queue_max_bytes`]) and in stream time
 //! ([`PushSinkConfig::queue_max_duration`], by send time). **Drop policy**: when a new packet
-//! does not fit, the oldest queued packets that do not begin a key frame are dropped first;
-//! only when every queued packet begins a key frame are the oldest of those dropped. Headers
-//! and end markers are never dropped. Every dropped packet is counted in
-//! [`SinkStats::drops`].
+//! does not fit in the byte bound, the oldest queued packets that do not begin a key frame
+//! are dropped first; only when every queued packet begins a key frame are the oldest of
+//! those dropped. When the queue spans more stream time than the time bound, the oldest
+//! packets are dropped (only they shorten the span). Headers and end markers are never
+//! dropped. Every dropped packet is counted in [`SinkStats::drops`].
 //!
 //! # Reconnect
 //!
@@ -595,16 +596,21 @@ impl PushSink {
             if !(over_time || over_bytes) || q.packets == 0 {
                 break;
             }
-            // Policy: the oldest packet that begins no key frame, else the oldest packet.
-            let victim = q
+            // Policy: over the byte bound, the oldest packet that begins no key frame, else
+            // the oldest packet. Over the time bound only the oldest packet helps (the span
+            // is measured from it), key frame or not.
+            let oldest = q
                 .items
                 .iter()
-                .position(|i| matches!(i, Item::Packet { key: false, .. }))
-                .or_else(|| {
-                    q.items
-                        .iter()
-                        .position(|i| matches!(i, Item::Packet { .. }))
-                });
+                .position(|i| matches!(i, Item::Packet { .. }));
+            let victim = if over_time {
+                oldest
+            } else {
+                q.items
+                    .iter()
+                    .position(|i| matches!(i, Item::Packet { key: false, .. }))
+                    .or(oldest)
+            };
             let Some(at) = victim else { break };
             if let Some(Item::Packet { framed: f, .. }) = q.items.remove(at) {
                 q.bytes -= f.len();
