@@ -15,12 +15,16 @@ pub mod limits;
 // -- header-side modules (objects, header, whole file, validate) --
 pub mod guids;
 pub mod object;
+pub mod objects;
 pub mod reader;
+pub mod strings;
 
 // -- data-side modules (data object, packets, index objects, reassembly, streaming reader) --
 pub mod data;
 pub mod index;
+pub mod media_object;
 pub mod packet;
+pub mod stream;
 
 pub use error::{Error, Result};
 pub use guid::Guid;
