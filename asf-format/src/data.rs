@@ -142,7 +142,10 @@ mod tests {
         assert_eq!(e.offset(), Some(148));
         let mut bad = b;
         bad[16..24].copy_from_slice(&20u64.to_le_bytes());
-        assert_eq!(DataObjectHeader::parse(&bad, 0).unwrap_err().offset(), Some(16));
+        assert_eq!(
+            DataObjectHeader::parse(&bad, 0).unwrap_err().offset(),
+            Some(16)
+        );
         bad[0] ^= 1;
         assert!(DataObjectHeader::parse(&bad, 0).is_err());
     }

@@ -50,7 +50,9 @@ impl IndexBlock {
         if specifier >= n {
             return None;
         }
-        self.offsets.get(entry.checked_mul(n)?.checked_add(specifier)?).copied()
+        self.offsets
+            .get(entry.checked_mul(n)?.checked_add(specifier)?)
+            .copied()
     }
 
     /// Byte position (from the first data packet) of `entry` for `specifier`; `None` for an

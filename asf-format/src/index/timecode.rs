@@ -144,7 +144,9 @@ impl TimecodeIndex {
     pub fn check(&self) -> Result<()> {
         let ns = self.specifiers.len();
         for b in &self.blocks {
-            if b.block_positions.len() != ns || Some(b.offsets.len()) != b.timecodes.len().checked_mul(ns) {
+            if b.block_positions.len() != ns
+                || Some(b.offsets.len()) != b.timecodes.len().checked_mul(ns)
+            {
                 return Err(Error::InvalidArgument(
                     "timecode index block sizes do not match the specifiers",
                 ));

@@ -94,6 +94,21 @@ impl FieldWidth {
     }
 }
 
+/// A zero-copy [`bytes::Bytes`] of `part` when it lies inside `whole`, else a copy (so a
+/// caller passing a view of other memory gets correct bytes, never a panic).
+pub(crate) fn slice_of(whole: &bytes::Bytes, part: &[u8]) -> bytes::Bytes {
+    if part.is_empty() {
+        return bytes::Bytes::new();
+    }
+    let w = whole.as_ptr() as usize;
+    let p = part.as_ptr() as usize;
+    if p >= w && p + part.len() <= w + whole.len() {
+        whole.slice(p - w..p - w + part.len())
+    } else {
+        bytes::Bytes::copy_from_slice(part)
+    }
+}
+
 /// Reads a field of the given width (0 when absent).
 #[inline]
 pub(crate) fn read_var(r: &mut crate::reader::Reader<'_>, width: FieldWidth) -> crate::Result<u32> {

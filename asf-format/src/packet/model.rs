@@ -208,15 +208,10 @@ impl DataPacket {
         Ok(Self::from_view(packet, &v))
     }
 
-    /// The owned model of a view over `bytes` (the view must borrow from `bytes`).
+    /// The owned model of a view over `bytes`: zero-copy slices when the view borrows from
+    /// `bytes`, copies otherwise.
     pub fn from_view(bytes: &Bytes, v: &PacketView<'_>) -> Self {
-        let slice = |s: &[u8]| {
-            if s.is_empty() {
-                Bytes::new()
-            } else {
-                bytes.slice_ref(s)
-            }
-        };
+        let slice = |s: &[u8]| super::slice_of(bytes, s);
         DataPacket {
             error_correction: v.error_correction().map(|(flags, data)| ErrorCorrection {
                 flags,
@@ -335,7 +330,10 @@ impl DataPacket {
                 return Err(Error::InvalidArgument("stream number over 127"));
             }
             if !fits(pf.media_object_number_type(), p.media_object_number)
-                || !fits(pf.offset_into_media_object_type(), p.offset_into_media_object)
+                || !fits(
+                    pf.offset_into_media_object_type(),
+                    p.offset_into_media_object,
+                )
                 || p.replicated_data.len() > pf.replicated_data_length_type().max_value() as usize
                 || (multi && p.data.len() > self.payload_length_type.max_value() as usize)
             {
@@ -398,7 +396,9 @@ impl DataPacket {
         self.padding = Bytes::new();
         let base = self.header_and_payloads_len();
         if base > ps {
-            return Err(Error::InvalidArgument("payloads do not fit the packet size"));
+            return Err(Error::InvalidArgument(
+                "payloads do not fit the packet size",
+            ));
         }
         let mut left = ps - base;
         if left > 0 {
@@ -406,7 +406,9 @@ impl DataPacket {
             let mut w = FieldWidth::Byte;
             loop {
                 let Some(pad) = left.checked_sub(w.size()) else {
-                    return Err(Error::InvalidArgument("no room for the padding length field"));
+                    return Err(Error::InvalidArgument(
+                        "no room for the padding length field",
+                    ));
                 };
                 if pad as u64 <= u64::from(w.max_value()) {
                     left = pad;
@@ -447,7 +449,11 @@ impl DataPacket {
         for p in &self.payloads {
             out.put_u8(p.stream_number | if p.key_frame { 0x80 } else { 0 });
             put_var(out, pf.media_object_number_type(), p.media_object_number);
-            put_var(out, pf.offset_into_media_object_type(), p.offset_into_media_object);
+            put_var(
+                out,
+                pf.offset_into_media_object_type(),
+                p.offset_into_media_object,
+            );
             put_var(
                 out,
                 pf.replicated_data_length_type(),

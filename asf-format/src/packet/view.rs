@@ -1,9 +1,9 @@
 //! Zero-copy views of data packets and payloads.
 
 use super::read_var;
-use crate::reader::Reader;
 use super::{EXTENSION_SIZE_VARIABLE, ExtensionSize, FieldWidth, LengthTypeFlags, PropertyFlags};
 use crate::error::{Error, Result};
+use crate::reader::Reader;
 
 const OBJ: &str = "data packet";
 
@@ -91,13 +91,10 @@ impl<'a> PacketView<'a> {
             }
             packet_length as usize
         };
-        let payload_flags = if ltf.multiple_payloads() {
-            c.u8()?
-        } else {
-            0
-        };
+        let payload_flags = if ltf.multiple_payloads() { c.u8()? } else { 0 };
         let payloads_start = c.position();
-        if effective_len < payloads_start || (padding_length as usize) > effective_len - payloads_start
+        if effective_len < payloads_start
+            || (padding_length as usize) > effective_len - payloads_start
         {
             return Err(Error::Malformed {
                 offset: pad_off,
@@ -495,7 +492,11 @@ impl<'a> Iterator for Extensions<'a, '_> {
             return None;
         };
         self.index += 1;
-        let mut c = Reader::new(&self.data[self.pos..], self.base + self.pos as u64, "replicated data");
+        let mut c = Reader::new(
+            &self.data[self.pos..],
+            self.base + self.pos as u64,
+            "replicated data",
+        );
         let r = (|| {
             let len = if size == EXTENSION_SIZE_VARIABLE {
                 c.u16()? as usize

@@ -1,0 +1,230 @@
+//! Media-object reassembly (ASF 5.2.3 / asf-format.md §2.4-2.5): payloads in, whole media
+//! objects (codec frames) out.
+//!
+//! - A payload that carries a whole object becomes a [`MediaObject`] whose `data` is a
+//!   zero-copy slice of the packet's [`Bytes`].
+//! - Fragments of one object (same stream and media object number, offsets in order) are
+//!   joined; the buffer grows with the data received, never from the declared size alone, and
+//!   the declared size is checked against [`Limits::max_media_object_size`].
+//! - Compressed payloads (replicated data length 1) are expanded into one object per
+//!   sub-payload.
+//! - Lost fragments are tolerated: an incomplete object is dropped, and counted in
+//!   [`DropCounts`], when a new object starts on its stream (as FFmpeg's `asfdec_o` does), when
+//!   a fragment does not continue it, or at [`Reassembler::finish`].
+//!
+//! Call order: [`Reassembler::push_packet`] (or [`push_payload`](Reassembler::push_payload))
+//! for each packet in order, then [`poll_object`](Reassembler::poll_object) until `None`.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::limits::Limits;
+use crate::packet::{PacketView, PayloadView, slice_of};
+
+/// One complete media object (a codec frame).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MediaObject {
+    /// Stream number, 1..127.
+    pub stream: u8,
+    /// Media Object Number (as on the wire; wraps at the field width).
+    pub number: u32,
+    /// Presentation time in ms, including the preroll (the packet's send time when the
+    /// payload had no replicated data, as VLC does).
+    pub presentation_time: u32,
+    /// Key frame (cleanpoint) bit of the object's first payload.
+    pub keyframe: bool,
+    /// The object's bytes.
+    pub data: Bytes,
+}
+
+/// Why objects or fragments were dropped, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct DropCounts {
+    /// Objects dropped incomplete (a new object started on the stream, a fragment did not
+    /// continue it, or the input ended).
+    pub incomplete: u64,
+    /// Fragments that did not start an object and did not continue the pending one.
+    pub orphan_fragments: u64,
+    /// Objects whose declared size is over `max_media_object_size`.
+    pub oversized: u64,
+    /// Objects not started because `max_pending_media_objects` were already being assembled.
+    pub too_many_pending: u64,
+    /// Payloads whose fragment runs past the declared object size.
+    pub inconsistent: u64,
+}
+
+impl DropCounts {
+    /// Everything dropped.
+    pub fn total(&self) -> u64 {
+        self.incomplete
+            + self.orphan_fragments
+            + self.oversized
+            + self.too_many_pending
+            + self.inconsistent
+    }
+}
+
+#[derive(Debug)]
+struct Pending {
+    stream: u8,
+    number: u32,
+    presentation_time: u32,
+    keyframe: bool,
+    size: u32,
+    buf: BytesMut,
+}
+
+/// Reassembles media objects from packets, bounded by [`Limits`].
+#[derive(Debug)]
+pub struct Reassembler {
+    limits: Limits,
+    pending: Vec<Pending>,
+    ready: VecDeque<MediaObject>,
+    drops: DropCounts,
+}
+
+impl Reassembler {
+    /// A reassembler with these limits.
+    pub fn new(limits: Limits) -> Self {
+        Reassembler {
+            limits,
+            pending: Vec::new(),
+            ready: VecDeque::new(),
+            drops: DropCounts::default(),
+        }
+    }
+
+    /// Feeds every payload of a packet. `packet` should be the bytes `view` was parsed from, so
+    /// whole objects are zero-copy slices of it (other bytes are copied).
+    pub fn push_packet(&mut self, packet: &Bytes, view: &PacketView<'_>) {
+        for p in view.payloads() {
+            self.push_payload(packet, &p, view.send_time());
+        }
+    }
+
+    /// Feeds one payload; `send_time` is its packet's Send Time.
+    pub fn push_payload(&mut self, packet: &Bytes, p: &PayloadView<'_>, send_time: u32) {
+        let stream = p.stream_number;
+        if p.is_compressed() {
+            // ASF 5.2.3.3: each sub-payload is a complete media object; a new object number
+            // on this stream ends any unfinished one.
+            self.drop_pending(stream);
+            for s in p.sub_payloads() {
+                self.ready.push_back(MediaObject {
+                    stream,
+                    number: s.media_object_number,
+                    presentation_time: s.presentation_time,
+                    keyframe: p.key_frame,
+                    data: slice_of(packet, s.data),
+                });
+            }
+            return;
+        }
+        let (Some(size), Some(pt)) = (p.media_object_size(), p.presentation_time()) else {
+            // No replicated data: the payload is the whole object, timed by the packet.
+            self.drop_pending(stream);
+            self.ready.push_back(MediaObject {
+                stream,
+                number: p.media_object_number,
+                presentation_time: send_time,
+                keyframe: p.key_frame,
+                data: slice_of(packet, p.data),
+            });
+            return;
+        };
+        let offset = p.offset_into_media_object;
+        if let Some(i) = self.pending.iter().position(|q| q.stream == stream) {
+            let q = &mut self.pending[i];
+            if q.number == p.media_object_number && offset as usize == q.buf.len() {
+                if q.buf.len() + p.data.len() > q.size as usize {
+                    self.pending.swap_remove(i);
+                    self.drops.inconsistent += 1;
+                    return;
+                }
+                q.buf.extend_from_slice(p.data);
+                if q.buf.len() == q.size as usize {
+                    let q = self.pending.swap_remove(i);
+                    self.ready.push_back(MediaObject {
+                        stream,
+                        number: q.number,
+                        presentation_time: q.presentation_time,
+                        keyframe: q.keyframe,
+                        data: q.buf.freeze(),
+                    });
+                }
+                return;
+            }
+            // ASF 5.2.3 / asf-format.md §2.3: fragments of one object arrive in order with the
+            // same number; anything else means fragments were lost.
+            self.pending.swap_remove(i);
+            self.drops.incomplete += 1;
+        }
+        if offset != 0 {
+            self.drops.orphan_fragments += 1;
+            return;
+        }
+        if size > self.limits.max_media_object_size {
+            self.drops.oversized += 1;
+            return;
+        }
+        if p.data.len() > size as usize {
+            self.drops.inconsistent += 1;
+            return;
+        }
+        if p.data.len() == size as usize {
+            self.ready.push_back(MediaObject {
+                stream,
+                number: p.media_object_number,
+                presentation_time: pt,
+                keyframe: p.key_frame,
+                data: slice_of(packet, p.data),
+            });
+            return;
+        }
+        if self.pending.len() >= self.limits.max_pending_media_objects as usize {
+            self.drops.too_many_pending += 1;
+            return;
+        }
+        // Grow with the data, not from the declared size (a hostile size costs nothing).
+        let mut buf = BytesMut::with_capacity(p.data.len().saturating_mul(2).min(size as usize));
+        buf.extend_from_slice(p.data);
+        self.pending.push(Pending {
+            stream,
+            number: p.media_object_number,
+            presentation_time: pt,
+            keyframe: p.key_frame,
+            size,
+            buf,
+        });
+    }
+
+    fn drop_pending(&mut self, stream: u8) {
+        if let Some(i) = self.pending.iter().position(|q| q.stream == stream) {
+            self.pending.swap_remove(i);
+            self.drops.incomplete += 1;
+        }
+    }
+
+    /// The next complete object, in completion order.
+    pub fn poll_object(&mut self) -> Option<MediaObject> {
+        self.ready.pop_front()
+    }
+
+    /// End of input: drops (and counts) every unfinished object.
+    pub fn finish(&mut self) {
+        self.drops.incomplete += self.pending.len() as u64;
+        self.pending.clear();
+    }
+
+    /// Objects being assembled right now.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// What was dropped so far.
+    pub fn drops(&self) -> DropCounts {
+        self.drops
+    }
+}

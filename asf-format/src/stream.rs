@@ -1,0 +1,467 @@
+//! A sans-IO streaming reader for whole ASF files and live streams.
+//!
+//! Feed bytes as they arrive ([`StreamReader::feed`] / [`StreamReader::push`]), then call
+//! [`StreamReader::poll_event`] until it returns `Ok(None)` (more input needed); at end of
+//! input call [`StreamReader::finish`] and keep polling until [`Event::End`]. The events are
+//! the same whatever the chunking of the input, down to one byte at a time.
+//!
+//! Events, in file order: [`Event::Header`] (the raw Header Object with the fields needed to
+//! read packets), [`Event::DataObjectStart`], one [`Event::Packet`] per data packet,
+//! [`Event::Index`] / [`Event::Other`] for the objects after the data, [`Event::Trailer`] for
+//! FFmpeg's MMSH end marker, then [`Event::End`].
+//!
+//! Broadcast Data Objects (size 0 or 50, asf-format.md §1.1 / §3) have no length: their
+//! packets run until the end of input or until a top-level index GUID starts where the next
+//! packet would.
+//!
+//! Bounded buffering: the reader never waits for more than one object (bounded by
+//! [`Limits::max_header_size`] / [`Limits::max_object_size`]) or one packet (bounded by
+//! [`Limits::max_packet_size`]) before producing an event; larger declared sizes are errors as
+//! soon as they are read. Input fed in advance is kept until polled.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::data::DataObjectHeader;
+use crate::error::{Error, Result};
+use crate::guid::Guid;
+use crate::guids;
+use crate::index::IndexObject;
+use crate::limits::Limits;
+
+/// What the reader needs from the Header Object to read the data packets, read from the File
+/// Properties Object (ASF 3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HeaderInfo {
+    /// File ID.
+    pub file_id: Guid,
+    /// Data Packets Count (invalid when broadcasting).
+    pub data_packets_count: u64,
+    /// Preroll, ms.
+    pub preroll: u64,
+    /// File Properties flags (bit 0 Broadcast, bit 1 Seekable).
+    pub flags: u32,
+    /// The packet size (Minimum = Maximum Data Packet Size).
+    pub packet_size: u32,
+}
+
+impl HeaderInfo {
+    /// Reads the File Properties Object out of a whole Header Object (`raw`, absolute offset
+    /// `base`). ASF 3.2: Minimum and Maximum Data Packet Size must be equal; that value is the
+    /// packet size.
+    pub fn from_header(raw: &[u8], base: u64, limits: &Limits) -> Result<Self> {
+        let mut r = crate::reader::Reader::new(raw, base, "Header Object");
+        r.bytes(30)?;
+        while r.remaining() > 0 {
+            let at = r.offset();
+            let guid = r.guid()?;
+            let size = r.u64()?;
+            if size < 24 || size - 24 > r.remaining() as u64 {
+                return Err(Error::Malformed {
+                    offset: at + 16,
+                    object: "Header Object",
+                    reason: "child object size runs past the Header Object",
+                });
+            }
+            let mut body = r.sub(size - 24, "File Properties Object")?;
+            if guid != guids::FILE_PROPERTIES {
+                continue;
+            }
+            let file_id = body.guid()?;
+            body.bytes(16)?; // File Size, Creation Date
+            let data_packets_count = body.u64()?;
+            body.bytes(16)?; // Play Duration, Send Duration
+            let preroll = body.u64()?;
+            let flags = body.u32()?;
+            let min = body.u32()?;
+            let max = body.u32()?;
+            if min != max || min == 0 {
+                return Err(Error::Malformed {
+                    offset: at + 92,
+                    object: "File Properties Object",
+                    reason: "minimum and maximum data packet sizes differ or are 0",
+                });
+            }
+            if min > limits.max_packet_size {
+                return Err(Error::LimitExceeded {
+                    offset: at + 92,
+                    object: "File Properties Object",
+                    what: "data packet size",
+                    value: u64::from(min),
+                    limit: u64::from(limits.max_packet_size),
+                });
+            }
+            return Ok(HeaderInfo {
+                file_id,
+                data_packets_count,
+                preroll,
+                flags,
+                packet_size: min,
+            });
+        }
+        Err(Error::Malformed {
+            offset: base,
+            object: "Header Object",
+            reason: "no File Properties Object",
+        })
+    }
+
+    /// Broadcast flag (File Properties bit 0).
+    pub fn is_broadcast(&self) -> bool {
+        self.flags & 1 != 0
+    }
+}
+
+/// One event of the streaming reader. Offsets are absolute, from the start of the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The Header Object.
+    Header {
+        /// Offset of the object (0).
+        offset: u64,
+        /// The whole object, as read.
+        raw: Bytes,
+        /// Fields read from File Properties.
+        info: HeaderInfo,
+    },
+    /// The Data Object's 50-byte header; packets follow.
+    DataObjectStart {
+        /// Offset of the Data Object.
+        offset: u64,
+        /// Its header.
+        header: DataObjectHeader,
+    },
+    /// One data packet (`packet_size` bytes; parse it with
+    /// [`PacketView::parse`](crate::packet::PacketView::parse)).
+    Packet {
+        /// Offset of the packet.
+        offset: u64,
+        /// The packet's bytes.
+        data: Bytes,
+    },
+    /// An index object after the data.
+    Index {
+        /// Offset of the object.
+        offset: u64,
+        /// The parsed object.
+        index: IndexObject,
+    },
+    /// Any other top-level object, raw (including its 24-byte header).
+    Other {
+        /// Offset of the object.
+        offset: u64,
+        /// Its GUID.
+        guid: Guid,
+        /// The whole object.
+        raw: Bytes,
+    },
+    /// FFmpeg's MMSH end chunk (`$E`, 12 bytes) that its `asf` muxer appends when the output
+    /// is not seekable (asf-format.md §3: "FFmpeg's non-seekable output gets the `$E`
+    /// trailer"). Not ASF; reported so callers can see it, not an error.
+    Trailer {
+        /// Offset of the trailer.
+        offset: u64,
+        /// Its bytes.
+        data: Bytes,
+    },
+    /// End of input, after everything.
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Header,
+    TopLevel,
+    /// Packets of the Data Object; `Some(bytes left)` when bounded.
+    Packets(Option<u64>),
+    Ended,
+}
+
+/// The sans-IO streaming reader. See the module documentation for the call order.
+#[derive(Debug)]
+pub struct StreamReader {
+    limits: Limits,
+    buf: BytesMut,
+    offset: u64,
+    state: State,
+    packet_size: u32,
+    finished: bool,
+    error: Option<Error>,
+}
+
+/// MMSH chunk type `$E` (0x4524, little-endian `24 45`).
+const MMSH_END: [u8; 2] = [0x24, 0x45];
+
+impl StreamReader {
+    /// A reader with these limits.
+    pub fn new(limits: Limits) -> Self {
+        StreamReader {
+            limits,
+            buf: BytesMut::new(),
+            offset: 0,
+            state: State::Header,
+            packet_size: 0,
+            finished: false,
+            error: None,
+        }
+    }
+
+    /// Appends input.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Appends input given as [`Bytes`].
+    pub fn push(&mut self, data: Bytes) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::from(data);
+        } else {
+            self.buf.extend_from_slice(&data);
+        }
+    }
+
+    /// Declares the end of input.
+    pub fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// Bytes fed but not yet consumed by an event.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Absolute offset of the next unconsumed byte.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The packet size, once the header was read (0 before).
+    pub fn packet_size(&self) -> u32 {
+        self.packet_size
+    }
+
+    fn take(&mut self, n: usize) -> Bytes {
+        self.offset += n as u64;
+        self.buf.split_to(n).freeze()
+    }
+
+    fn truncated(&self, object: &'static str, needed: usize) -> Error {
+        Error::Truncated {
+            offset: self.offset + self.buf.len() as u64,
+            object,
+            needed: (needed - self.buf.len()) as u64,
+        }
+    }
+
+    /// The next event: `Ok(None)` when more input is needed. After an error the reader stays
+    /// failed and returns the same error again.
+    pub fn poll_event(&mut self) -> Result<Option<Event>> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let r = self.step();
+        if let Err(e) = &r {
+            self.error = Some(e.clone());
+        }
+        r
+    }
+
+    fn step(&mut self) -> Result<Option<Event>> {
+        loop {
+            match self.state {
+                State::Ended => return Ok(None),
+                State::Header => return self.read_header(),
+                State::TopLevel => return self.read_top_level(),
+                State::Packets(Some(0)) => self.state = State::TopLevel,
+                State::Packets(Some(left)) => {
+                    let ps = self.packet_size as usize;
+                    if left < ps as u64 {
+                        // ASF 3.2: the Data Object holds whole packets.
+                        return Err(Error::Malformed {
+                            offset: self.offset,
+                            object: "Data Object",
+                            reason: "object size is not 50 + a whole number of packets",
+                        });
+                    }
+                    if self.buf.len() < ps {
+                        return self.need("data packet", ps);
+                    }
+                    self.state = State::Packets(Some(left - ps as u64));
+                    let offset = self.offset;
+                    let data = self.take(ps);
+                    return Ok(Some(Event::Packet { offset, data }));
+                }
+                State::Packets(None) => {
+                    let ps = self.packet_size as usize;
+                    let look = ps.max(16);
+                    if self.buf.len() < look {
+                        if !self.finished {
+                            return Ok(None);
+                        }
+                        if self.buf.is_empty() || self.starts_top_level() || self.is_trailer() {
+                            self.state = State::TopLevel;
+                            continue;
+                        }
+                        if self.buf.len() >= ps {
+                            // ps < 16: a last packet shorter than a GUID.
+                            let offset = self.offset;
+                            let data = self.take(ps);
+                            return Ok(Some(Event::Packet { offset, data }));
+                        }
+                        return Err(self.truncated("data packet", ps));
+                    }
+                    if self.starts_top_level() {
+                        self.state = State::TopLevel;
+                        continue;
+                    }
+                    let offset = self.offset;
+                    let data = self.take(ps);
+                    return Ok(Some(Event::Packet { offset, data }));
+                }
+            }
+        }
+    }
+
+    fn need(&self, object: &'static str, n: usize) -> Result<Option<Event>> {
+        if self.finished {
+            Err(self.truncated(object, n))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Whether the buffered bytes start with a top-level object GUID that can follow the data
+    /// of a broadcast Data Object (an index object, or a new Header/Data Object).
+    fn starts_top_level(&self) -> bool {
+        let Some(g) = self.buf.get(..16) else {
+            return false;
+        };
+        let mut a = [0u8; 16];
+        a.copy_from_slice(g);
+        let g = Guid(a);
+        IndexObject::is_index_guid(&g) || g == guids::HEADER || g == guids::DATA
+    }
+
+    fn is_trailer(&self) -> bool {
+        self.finished && self.buf.len() < 24 && self.buf.starts_with(&MMSH_END)
+    }
+
+    fn read_header(&mut self) -> Result<Option<Event>> {
+        if self.buf.len() < 24 {
+            return self.need("Header Object", 24);
+        }
+        let mut h = &self.buf[..24];
+        let mut g = [0u8; 16];
+        h.copy_to_slice(&mut g);
+        let size = h.get_u64_le();
+        if Guid(g) != guids::HEADER {
+            return Err(Error::Malformed {
+                offset: self.offset,
+                object: "Header Object",
+                reason: "input does not start with the Header Object GUID",
+            });
+        }
+        if size < 30 {
+            return Err(Error::Malformed {
+                offset: self.offset + 16,
+                object: "Header Object",
+                reason: "object size is smaller than 30 bytes",
+            });
+        }
+        if size > self.limits.max_header_size {
+            return Err(Error::LimitExceeded {
+                offset: self.offset + 16,
+                object: "Header Object",
+                what: "object size",
+                value: size,
+                limit: self.limits.max_header_size,
+            });
+        }
+        let size = size as usize;
+        if self.buf.len() < size {
+            return self.need("Header Object", size);
+        }
+        let info = HeaderInfo::from_header(&self.buf[..size], self.offset, &self.limits)?;
+        self.packet_size = info.packet_size;
+        let offset = self.offset;
+        let raw = self.take(size);
+        self.state = State::TopLevel;
+        Ok(Some(Event::Header { offset, raw, info }))
+    }
+
+    fn read_top_level(&mut self) -> Result<Option<Event>> {
+        if self.buf.len() < 24 {
+            if self.finished {
+                if self.buf.is_empty() {
+                    self.state = State::Ended;
+                    return Ok(Some(Event::End));
+                }
+                if self.is_trailer() {
+                    let offset = self.offset;
+                    let data = self.take(self.buf.len());
+                    return Ok(Some(Event::Trailer { offset, data }));
+                }
+            }
+            return self.need("object header", 24);
+        }
+        let mut h = &self.buf[..24];
+        let mut g = [0u8; 16];
+        h.copy_to_slice(&mut g);
+        let guid = Guid(g);
+        let size = h.get_u64_le();
+        if guid == guids::DATA {
+            if self.buf.len() < DataObjectHeader::LEN {
+                return self.need("Data Object", DataObjectHeader::LEN);
+            }
+            let header = DataObjectHeader::parse(&self.buf[..DataObjectHeader::LEN], self.offset)?;
+            let offset = self.offset;
+            self.take(DataObjectHeader::LEN);
+            self.state = State::Packets(header.packets_len());
+            return Ok(Some(Event::DataObjectStart { offset, header }));
+        }
+        let name = guids::name_of(&guid).unwrap_or("unknown object");
+        if size < 24 {
+            return Err(Error::Malformed {
+                offset: self.offset + 16,
+                object: name,
+                reason: "object size is smaller than the 24-byte object header",
+            });
+        }
+        if size > self.limits.max_object_size {
+            return Err(Error::LimitExceeded {
+                offset: self.offset + 16,
+                object: name,
+                what: "object size",
+                value: size,
+                limit: self.limits.max_object_size,
+            });
+        }
+        let size = size as usize;
+        if self.buf.len() < size {
+            return self.need(name, size);
+        }
+        let offset = self.offset;
+        if let Some((index, _)) = IndexObject::parse(&self.buf[..size], offset, &self.limits)? {
+            self.take(size);
+            return Ok(Some(Event::Index { offset, index }));
+        }
+        let raw = self.take(size);
+        Ok(Some(Event::Other { offset, guid, raw }))
+    }
+}
+
+/// Reads a whole input in one go: every event up to and including [`Event::End`].
+pub fn read_all(input: &[u8], limits: Limits) -> Result<Vec<Event>> {
+    let mut r = StreamReader::new(limits);
+    r.feed(input);
+    r.finish();
+    let mut out = Vec::new();
+    while let Some(e) = r.poll_event()? {
+        let end = e == Event::End;
+        out.push(e);
+        if end {
+            break;
+        }
+    }
+    Ok(out)
+}
