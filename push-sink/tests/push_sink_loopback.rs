@@ -539,3 +539,45 @@ fn administrator_kick_is_reported_and_not_retried() {
         .count();
     assert_eq!(setups, 1, "no reconnect after a refusal");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// Any run of packets (sizes, key flags, shared or zero-copy units, header changes)
+    /// reaches the server once each, in order, padding stripped, with one `$H`.
+    #[test]
+    fn any_packet_run_arrives_in_order(
+        sizes in proptest::collection::vec(64usize..4000, 1..40),
+        zero_copy in proptest::collection::vec(proptest::bool::ANY, 40),
+        change_at in proptest::option::of(0usize..40),
+    ) {
+        let server = PushServer::start(ServerConfig::default());
+        let mut s = sink(PushSinkConfig::default());
+        s.connect(&server.url("/prop"), None, false).expect("connect");
+        let streams: Vec<SyntheticStream> =
+            sizes.iter().map(|&n| SyntheticStream::new(n, 2)).collect();
+        s.on_header(&streams[0].header).expect("header");
+        let mut want = Vec::new();
+        let mut changes = 0;
+        for (i, st) in streams.iter().enumerate() {
+            if change_at == Some(i) && i > 0 {
+                s.on_end_writing().expect("end entry");
+                s.on_header(&st.header).expect("new header");
+                changes += 1;
+            }
+            let unit = if zero_copy[i] {
+                st.unit_in(s.allocate_data_unit(st.packet_size), i % 2).expect("unit")
+            } else {
+                DataUnit::shared(st.packets[i % 2].clone(), st.infos[i % 2])
+            };
+            want.push(stripped(&st.packets[i % 2]));
+            s.on_data_unit(unit).expect("on_data_unit");
+        }
+        s.end_session().expect("end");
+        proptest::prop_assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+        let seen = server.seen();
+        proptest::prop_assert_eq!(data(&seen), want);
+        proptest::prop_assert_eq!(seen.iter().filter(|s| matches!(s, Seen::Header(_))).count(), 1);
+        proptest::prop_assert_eq!(seen.iter().filter(|s| matches!(s, Seen::Change(_))).count(), changes);
+    }
+}

@@ -18,7 +18,8 @@
 //! # Late joiners
 //!
 //! A player that subscribes gets the current header and then the backlog, so it starts at
-//! the most recent packet that begins a key frame (VLC and ffmpeg can decode from there).
+//! the most recent packet that begins a key frame (VLC and ffmpeg can decode from there), or
+//! at the first packet after the header when no key frame came yet.
 //! When the backlog overflows its bounds it is dropped, and new players wait for the next
 //! key frame instead.
 //!
@@ -971,5 +972,62 @@ mod tests {
         assert!(b.try_next().is_none());
         h.close();
         assert_eq!(h.subscribe(None, None).err(), Some(SubscribeError::Closed));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Publish { key: bool },
+        Subscribe,
+        Drain(usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => any::<bool>().prop_map(|key| Op::Publish { key }),
+            1 => Just(Op::Subscribe),
+            2 => (0usize..4).prop_map(Op::Drain),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Model check: every player receives exactly the packets from the most recent key
+        /// frame before it subscribed (or from the start of the stream, if none) onward, in
+        /// order, with nothing dropped while queues have room.
+        #[test]
+        fn players_get_a_gapless_run_from_a_key_frame(ops in proptest::collection::vec(op(), 0..80)) {
+            let h = hub(HubConfig::default());
+            let mut published: Vec<(u32, bool)> = Vec::new();
+            let mut players: Vec<(Subscription, usize, Vec<u32>)> = Vec::new();
+            for o in ops {
+                match o {
+                    Op::Publish { key } => {
+                        let n = published.len() as u32;
+                        h.publish(Bytes::from(n.to_le_bytes().to_vec()), key);
+                        published.push((n, key));
+                    }
+                    Op::Subscribe => {
+                        let sub = h.subscribe(None, None).expect("room");
+                        players.push((sub, published.len(), Vec::new()));
+                    }
+                    Op::Drain(k) => {
+                        if let Some((sub, _, got)) = players.get_mut(k) {
+                            while let Some(Some(HubItem::Packet(p))) = sub.try_next() {
+                                got.push(u32::from_le_bytes(p[..4].try_into().expect("4 bytes")));
+                            }
+                        }
+                    }
+                }
+            }
+            for (sub, joined_at, mut got) in players {
+                while let Some(Some(HubItem::Packet(p))) = sub.try_next() {
+                    got.push(u32::from_le_bytes(p[..4].try_into().expect("4 bytes")));
+                }
+                // The most recent key frame before joining, else the start of the stream.
+                let start = published[..joined_at].iter().rposition(|&(_, k)| k).unwrap_or(0);
+                let want: Vec<u32> = published[start..].iter().map(|&(n, _)| n).collect();
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
     }
 }

@@ -525,4 +525,41 @@ mod tests {
             "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(text in ".{0,200}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = PushUrl::parse(&text);
+            let _ = template_directive(&text);
+            if let Ok(head) = ResponseHead::parse(&bytes) {
+                let _ = head.push_id();
+                let _ = head.is_media_server();
+                if let Some(c) = Challenge::from_response(&head) {
+                    let creds = Credentials { user: "u".into(), password: "p".into() };
+                    let _ = c.authorization(&creds, "/", 1, "c");
+                }
+            }
+            let head = format!("HTTP/1.1 401 X\r\nWWW-Authenticate: {text}\r\n");
+            if let Ok(h) = ResponseHead::parse(head.as_bytes()) {
+                let _ = Challenge::from_response(&h);
+            }
+        }
+
+        #[test]
+        fn urls_round_trip(host in "[a-z][a-z0-9.-]{0,20}", port in 1u16.., path in "(/[A-Za-z0-9_.~-]{0,10}){0,4}") {
+            let url = format!("http://{host}:{port}{path}");
+            let u = PushUrl::parse(&url).expect("valid URL");
+            proptest::prop_assert_eq!(&u.host, &host);
+            proptest::prop_assert_eq!(u.port, port);
+            let want = if path.is_empty() { "/".to_string() } else { path.clone() };
+            proptest::prop_assert_eq!(&u.path, &want);
+        }
+
+        #[test]
+        fn base64_matches_length_rule(data in proptest::collection::vec(proptest::num::u8::ANY, 0..100)) {
+            let e = base64(&data);
+            proptest::prop_assert_eq!(e.len(), data.len().div_ceil(3) * 4);
+            proptest::prop_assert!(e.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)));
+        }
+    }
 }
