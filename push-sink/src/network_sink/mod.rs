@@ -1,7 +1,7 @@
 //! [`NetworkSink`]: the `IWMWriterNetworkSink` analog. The writer's own MS-WMSP (MMSH) server:
 //! players (Windows Media Player, ffmpeg, VLC, mpv) pull the live stream straight from it.
 //!
-//! It is a [`WriterSink`] over a [`BroadcastHub`](hub::BroadcastHub): headers and packets go
+//! It is a [`WriterSink`] over a [`hub::BroadcastHub`]: headers and packets go
 //! into the hub, and a listener task accepts players and serves each with
 //! [`serve_player`](hub::serve_player) (Windows Media Format SDK, `IWMWriterNetworkSink`:
 //! `Open`, `Close`, `Disconnect`, `Set/GetMaximumClients`, `GetHostURL`; MS-WMSP 4.11, the

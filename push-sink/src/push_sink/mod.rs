@@ -38,7 +38,7 @@
 //! `push-id=0` and `$H` is sent again. Progress is reported on the status stream
 //! ([`PushSink::status`]).
 //!
-//! # Mapping of WriterSink calls (notes §4.1, [INFER])
+//! # Mapping of WriterSink calls (implementation notes §4.1, inferred)
 //!
 //! - first `on_header` of a session: `$H`; a later one: `$E(1)` then `$C` with the new header.
 //! - `on_data_unit`: `$D` with padding stripped.
