@@ -76,6 +76,12 @@ pub struct PullClientConfig {
     /// Streams to request in Play; `None` requests every stream of the
     /// header (what ffmpeg does). Numbers not in the header are ignored.
     pub streams: Option<Vec<u16>>,
+    /// `Authorization` header value sent on every request (e.g. `Basic ...`
+    /// computed by the caller). On a 401 the session fails with
+    /// `HttpStatus { status: 401 }` and [`PullClient::challenges`] holds the
+    /// server's `WWW-Authenticate` values, so the caller can compute
+    /// credentials (Digest) and start a new client.
+    pub authorization: Option<String>,
 }
 
 impl Default for PullClientConfig {
@@ -90,6 +96,7 @@ impl Default for PullClientConfig {
             http10: true,
             describe_only: false,
             streams: None,
+            authorization: None,
         }
     }
 }
@@ -188,6 +195,7 @@ pub struct PullClient {
     out: VecDeque<Bytes>,
     deadline: Option<Instant>,
     now: Instant,
+    challenges: Vec<String>,
 }
 
 impl PullClient {
@@ -219,6 +227,7 @@ impl PullClient {
             out: VecDeque::new(),
             deadline: None,
             now,
+            challenges: Vec::new(),
         };
         c.events.push_back(PullClientEvent::Connect {
             authority: c.authority.clone(),
@@ -246,6 +255,11 @@ impl PullClient {
     /// The server's client id, if any.
     pub fn client_id(&self) -> Option<u32> {
         self.client_id
+    }
+
+    /// `WWW-Authenticate` values of the last response (set on a 401).
+    pub fn challenges(&self) -> &[String] {
+        &self.challenges
     }
 
     // ---- input ----
@@ -375,10 +389,15 @@ impl PullClient {
     fn build_request(&self) -> String {
         let mut s = String::with_capacity(512);
         let version = if self.config.http10 { "1.0" } else { "1.1" };
-        let _ = write!(s, "GET {} HTTP/{version}\r\n", self.path);
+        let _ = write!(s, "GET {} HTTP/{version}\r\n", request_target(&self.path));
         s.push_str("Accept: */*\r\n");
         let _ = write!(s, "User-Agent: {}\r\n", self.config.user_agent);
         let _ = write!(s, "Host: {}\r\n", self.authority);
+        if let Some(auth) = &self.config.authorization
+            && !auth.bytes().any(|b| b == b'\r' || b == b'\n')
+        {
+            let _ = write!(s, "Authorization: {auth}\r\n");
+        }
         match self.phase {
             Phase::Describe => {
                 // Same Pragma lines as VLC's and ffmpeg's Describe (interop notes §4).
@@ -436,12 +455,17 @@ impl PullClient {
         let mut location = None;
         let mut length = None;
         let mut client_id = None;
+        let mut challenges = Vec::new();
         for h in resp.headers.iter() {
             let value = String::from_utf8_lossy(h.value);
             if h.name.eq_ignore_ascii_case("location") {
                 location = Some(value.trim().to_owned());
             } else if h.name.eq_ignore_ascii_case("content-length") {
                 length = value.trim().parse::<u64>().ok();
+            } else if h.name.eq_ignore_ascii_case("www-authenticate") {
+                if challenges.len() < 16 {
+                    challenges.push(value.trim().to_owned());
+                }
             } else if h.name.eq_ignore_ascii_case("pragma") {
                 let p = crate::pragma::Pragmas::parse_all([value.as_ref()]);
                 if let Some(id) = p.client_id() {
@@ -449,6 +473,7 @@ impl PullClient {
                 }
             }
         }
+        self.challenges = challenges;
         match status {
             200 => {
                 if client_id.is_some() {
@@ -640,6 +665,20 @@ impl PullClient {
     }
 }
 
+/// The path as a request target: spaces, controls and non-ASCII bytes are
+/// percent-encoded so a path (or a redirect's) cannot break the request line.
+fn request_target(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < buf.len() {
@@ -794,5 +833,6 @@ mod tests {
         // Fuzz regression: multi-byte characters where a scheme would be.
         assert_eq!(split_location("yx\u{fffd}\u{fffd}", "b"), None);
         assert_eq!(split_location("\u{fffd}", "b"), None);
+        assert_eq!(request_target("/a b\r\n\u{e9}"), "/a%20b%0D%0A%C3%A9");
     }
 }

@@ -648,3 +648,32 @@ Pragma: stream-switch-entry=ffff:1:0 \r\n\r\n";
     assert!(!head.contains("playlist-gen-id"));
     assert_eq!(&body[..2], &[0x24, 0x48]);
 }
+
+#[test]
+fn request_headers_and_auth_challenge() {
+    let req = b"GET /live HTTP/1.1\r\nUser-Agent: NSPlayer/9.0.0.2980\r\nHost: h\r\n\
+X-Accept-Authentication: Negotiate, NTLM, Digest\r\nAuthorization: Basic Zm9vOmJhcg==\r\n\r\n";
+    let mut s = server_with_request(PullServerConfig::default(), req);
+    let r = request_of(&mut s);
+    assert_eq!(r.header("authorization"), Some("Basic Zm9vOmJhcg=="));
+    assert_eq!(
+        r.header("X-ACCEPT-AUTHENTICATION"),
+        Some("Negotiate, NTLM, Digest")
+    );
+    assert_eq!(r.headers.len(), 4);
+    assert!(
+        s.reject_with_headers(401, &[("WWW-Authenticate", "Basic\r\nX: 1")])
+            .is_err()
+    );
+    s.reject_with_headers(
+        401,
+        &[("WWW-Authenticate", "Digest realm=\"wms\", qop=\"auth\"")],
+    )
+    .expect("challenge");
+    let (head, _) = split_response(&drain(&mut s));
+    assert_eq!(
+        head,
+        "HTTP/1.1 401 Unauthorized\r\nServer: Rex/9.0.0.2980\r\nCache-Control: no-cache\r\n\
+WWW-Authenticate: Digest realm=\"wms\", qop=\"auth\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+}

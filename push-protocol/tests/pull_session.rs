@@ -384,3 +384,34 @@ fn fuzz_regression_redirect_location_with_multibyte_text() {
     );
     assert!(c.is_done());
 }
+
+#[test]
+fn authorization_is_sent_and_challenges_are_kept() {
+    let now = Instant::now();
+    let cfg = PullClientConfig {
+        authorization: Some("Basic dXNlcjpwYXNz".into()),
+        ..Default::default()
+    };
+    let mut c = PullClient::new(cfg, "h:1", "/x", now);
+    let _ = c.poll_event();
+    c.handle_connected(now);
+    let req = c.poll_transmit().expect("request");
+    assert!(String::from_utf8_lossy(&req).contains("\r\nAuthorization: Basic dXNlcjpwYXNz\r\n"));
+    c.handle_input(
+        b"HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"wms\", nonce=\"abc\", qop=\"auth\"\r\nWWW-Authenticate: Basic realm=\"wms\"\r\n\r\n",
+        now,
+    );
+    assert_eq!(
+        c.poll_event(),
+        Some(PullClientEvent::Failed(PullError::HttpStatus {
+            status: 401
+        }))
+    );
+    assert_eq!(
+        c.challenges(),
+        &[
+            "Digest realm=\"wms\", nonce=\"abc\", qop=\"auth\"".to_owned(),
+            "Basic realm=\"wms\"".to_owned()
+        ]
+    );
+}

@@ -277,6 +277,9 @@ pub struct PullRequest {
     /// The client asked to close after the response (`Connection: close`,
     /// possibly glued into a Pragma line by ffmpeg).
     pub connection_close: bool,
+    /// Every header line as (name, value), in order, names as sent (for
+    /// `Authorization`, `Via`, `Supported`, `X-Accept-Authentication`...).
+    pub headers: Vec<(String, String)>,
 }
 
 impl PullRequest {
@@ -292,6 +295,14 @@ impl PullRequest {
     /// The `client-id` the player echoed, if any.
     pub fn client_id(&self) -> Option<u32> {
         self.pragmas.client_id()
+    }
+
+    /// The first header named `name` (any case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -612,6 +623,33 @@ impl PullServerConnection {
         Ok(())
     }
 
+    /// Answers the pending request with an error status and extra header
+    /// lines (e.g. 401 with `WWW-Authenticate`, MS-WMSP 3.2.5.1), then closes.
+    /// Names and values must not contain CR or LF.
+    pub fn reject_with_headers(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+    ) -> Result<(), PullError> {
+        if self.state != State::AwaitingDecision {
+            return Err(PullError::Misuse("reject without a pending request"));
+        }
+        let bad = |t: &str| t.bytes().any(|b| b == b'\r' || b == b'\n');
+        if headers
+            .iter()
+            .any(|(n, v)| bad(n) || bad(v) || n.contains(':'))
+        {
+            return Err(PullError::Misuse(
+                "header name or value contains CR, LF or ':'",
+            ));
+        }
+        let minor = self.request.as_ref().map_or(0, |r| r.http_minor);
+        let head = self.simple_head(minor, status, headers);
+        self.queue(Bytes::from(head));
+        self.state = State::Closing;
+        Ok(())
+    }
+
     /// Answers the pending request with `302 Found` to `location` and closes
     /// (MS-WMSP 3.2.5.4: clients >= 7.0).
     pub fn redirect(&mut self, location: &str) -> Result<(), PullError> {
@@ -800,8 +838,10 @@ impl PullServerConnection {
         let mut connection_close = http_minor == 0;
         let mut content_type = None;
         let mut content_length = None;
+        let mut headers = Vec::with_capacity(req.headers.len());
         for h in req.headers.iter() {
             let value = String::from_utf8_lossy(h.value);
+            headers.push((h.name.to_owned(), value.trim().to_owned()));
             if h.name.eq_ignore_ascii_case("host") {
                 host = Some(value.trim().to_owned());
             } else if h.name.eq_ignore_ascii_case("user-agent") {
@@ -853,6 +893,7 @@ impl PullServerConnection {
             client,
             pragmas,
             connection_close,
+            headers,
         };
         self.request = Some(request.clone());
         self.state = State::AwaitingDecision;
@@ -1074,6 +1115,7 @@ fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
         302 => "Found",
+        401 => "Unauthorized",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
