@@ -60,6 +60,9 @@ pub struct Template {
     pub idle_timeout: Duration,
     /// A second encoder takes the point over instead of getting 409.
     pub takeover: bool,
+    /// Publishing point URLs (`http://host:port/point`) of downstream servers
+    /// this point pushes to (through push-sink's PushSink).
+    pub relay: Vec<String>,
 }
 
 impl Default for Template {
@@ -73,6 +76,7 @@ impl Default for Template {
             archive: false,
             idle_timeout: Duration::from_secs(60),
             takeover: false,
+            relay: Vec::new(),
         }
     }
 }
@@ -258,6 +262,7 @@ struct TemplateFile {
     archive: Option<bool>,
     idle_timeout_secs: Option<u64>,
     takeover: Option<bool>,
+    relay: Option<Vec<String>>,
 }
 
 impl TemplateFile {
@@ -270,6 +275,14 @@ impl TemplateFile {
         set(&mut t.backlog_bytes, self.backlog_bytes);
         set(&mut t.archive, self.archive);
         set(&mut t.takeover, self.takeover);
+        if let Some(r) = self.relay {
+            for url in &r {
+                if !url.starts_with("http://") || url.len() < 9 {
+                    anyhow::bail!("relay target {url:?} must be http://host[:port]/point");
+                }
+            }
+            t.relay = r;
+        }
         if let Some(s) = self.idle_timeout_secs {
             if s == 0 {
                 anyhow::bail!("idle_timeout_secs must be at least 1");

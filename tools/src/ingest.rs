@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
+use push_sink::push_sink::{PushSink, PushSinkConfig};
 use push_sink::{DataUnit, FileSink, PacketInfo, WriterSink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -218,6 +218,8 @@ pub async fn handle_push(
     mut buf: Vec<u8>,
     mut head_len: usize,
 ) -> anyhow::Result<()> {
+    // Finished (archive finalised, relays ended) when dropped, on every exit path.
+    let mut outputs = Outputs::default();
     loop {
         let Some(req) = parse_request(&buf[..head_len]) else {
             return reply(&mut stream, 400, None, &[], true).await;
@@ -364,6 +366,7 @@ pub async fn handle_push(
                     &mut stream,
                     &mut buf,
                     req.content_length,
+                    &mut outputs,
                 )
                 .await;
                 point.release(&push_id);
@@ -373,6 +376,7 @@ pub async fn handle_push(
                         reply(&mut stream, 204, Some(&push_id), &[], false).await?;
                     }
                     Ok(Outcome::Ended) | Ok(Outcome::Closed) | Err(_) => {
+                        outputs.finish();
                         point.end();
                         let auto = state.sessions.get(&push_id).is_some_and(|s| s.auto_destroy);
                         state.sessions.remove(&push_id);
@@ -548,18 +552,18 @@ async fn receive(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     content_length: Option<u64>,
+    outputs: &mut Outputs,
 ) -> anyhow::Result<Outcome> {
     let mut left = content_length.unwrap_or(u64::MAX);
     let mut facts: Option<HeaderFacts> = None;
-    let mut archive: Option<Archive> = None;
     let mut offset: u64 = 0;
-    let result = loop {
+    loop {
         if left == 0 {
-            break Ok(Outcome::BodyComplete);
+            return Ok(Outcome::BodyComplete);
         }
         if buf.len() < 4 {
             if !read_more(stream, buf, template.idle_timeout).await? {
-                break Ok(Outcome::Closed);
+                return Ok(Outcome::Closed);
             }
             continue;
         }
@@ -571,7 +575,7 @@ async fn receive(
         }
         if buf.len() < 4 + len {
             if !read_more(stream, buf, template.idle_timeout).await? {
-                break Ok(Outcome::Closed);
+                return Ok(Outcome::Closed);
             }
             continue;
         }
@@ -613,14 +617,14 @@ async fn receive(
                     );
                 }
                 if template.archive
-                    && archive.is_none()
+                    && outputs.archive.is_none()
                     && let Some(dir) = &state.config.archive_dir
                 {
                     let path = archive_path(dir, point.name());
                     match FileSink::create(&path) {
                         Ok(sink) => {
                             tracing::info!(path = %path.display(), "archiving");
-                            archive = Some(Archive {
+                            outputs.archive = Some(Archive {
                                 sink,
                                 path,
                                 index: 0,
@@ -629,11 +633,17 @@ async fn receive(
                         Err(e) => tracing::warn!(error = %e, "cannot create archive file"),
                     }
                 }
-                if let Some(a) = archive.as_mut()
+                if let Some(a) = outputs.archive.as_mut()
                     && let Err(e) = a.sink.on_header(&header)
                 {
                     tracing::warn!(path = %a.path.display(), error = %e, "archive stopped");
-                    archive = None;
+                    outputs.archive = None;
+                }
+                if outputs.relays.is_none() {
+                    outputs.relays = Some(start_relays(&template.relay, point.name()));
+                }
+                for r in outputs.relays.iter_mut().flatten() {
+                    r.header(&header);
                 }
                 point.set_header(header);
                 facts = Some(f);
@@ -656,7 +666,10 @@ async fn receive(
                 };
                 let packet = Bytes::from(full);
                 let key = asf_bits::starts_key_frame(&packet, &f.video_streams);
-                if let Some(a) = archive.as_mut() {
+                for r in outputs.relays.iter_mut().flatten() {
+                    r.packet(&packet, key);
+                }
+                if let Some(a) = outputs.archive.as_mut() {
                     let info = PacketInfo {
                         send_time_ms: asf_bits::send_time(&packet).unwrap_or(0),
                         duration_ms: 0,
@@ -676,7 +689,7 @@ async fn receive(
                     .map_or(0, |r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]));
                 // MS-WMHTTP 2.2.3.1.3: 1 = entry done and a $C follows; anything else ends.
                 if reason != 1 {
-                    break Ok(Outcome::Ended);
+                    return Ok(Outcome::Ended);
                 }
             }
             b'F' => {}
@@ -685,20 +698,114 @@ async fn receive(
                 other as char
             ),
         }
-    };
-    if let Some(mut a) = archive {
-        match a.sink.on_end_writing() {
-            Ok(()) => tracing::info!(path = %a.path.display(), "archive finalised"),
-            Err(e) => {
-                tracing::warn!(path = %a.path.display(), error = %e, "archive finalise failed")
+    }
+}
+
+/// Where a push session's packets go besides the players: the archive file
+/// (push-sink's FileSink) and relays to downstream servers (push-sink's PushSink).
+#[derive(Default)]
+pub(crate) struct Outputs {
+    archive: Option<Archive>,
+    /// `None` until the first header (relays connect then).
+    relays: Option<Vec<Relay>>,
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl Outputs {
+    /// Ends everything: the archive is indexed and finalised, relays send `$E(0)`.
+    fn finish(&mut self) {
+        if let Some(mut a) = self.archive.take() {
+            match a.sink.on_end_writing() {
+                Ok(()) => tracing::info!(path = %a.path.display(), "archive finalised"),
+                Err(e) => {
+                    tracing::warn!(path = %a.path.display(), error = %e, "archive finalise failed")
+                }
+            }
+        }
+        for mut r in self.relays.take().into_iter().flatten() {
+            let ended = tokio::task::block_in_place(|| r.sink.end_session());
+            match ended {
+                Ok(()) => tracing::info!(target = %r.target, "relay session ended"),
+                Err(e) => {
+                    tracing::warn!(target = %r.target, error = %e, "relay did not end cleanly")
+                }
             }
         }
     }
-    state
-        .points
-        .get(point.name())
-        .map(|p| p.counters.packets_in.load(Ordering::Relaxed));
-    result
+}
+
+/// One downstream server this point relays to (server-to-server distribution,
+/// as Windows Media Services chains origin and edge servers).
+struct Relay {
+    target: String,
+    sink: PushSink,
+    index: u64,
+    failed: bool,
+}
+
+impl Relay {
+    fn header(&mut self, header: &Bytes) {
+        if !self.failed
+            && let Err(e) = self.sink.on_header(header)
+        {
+            tracing::warn!(target = %self.target, error = %e, "relay stopped");
+            self.failed = true;
+        }
+    }
+
+    fn packet(&mut self, packet: &Bytes, key: bool) {
+        if self.failed {
+            return;
+        }
+        let info = PacketInfo {
+            send_time_ms: asf_bits::send_time(packet).unwrap_or(0),
+            duration_ms: 0,
+            index: self.index,
+            key_frame: key,
+        };
+        self.index += 1;
+        if let Err(e) = self
+            .sink
+            .on_data_unit(DataUnit::shared(packet.clone(), info))
+        {
+            tracing::warn!(target = %self.target, error = %e, "relay stopped");
+            self.failed = true;
+        }
+    }
+}
+
+/// Connects one PushSink per relay target (PushSetup with AutoDestroy, so the
+/// edge point goes away with the origin's session).
+fn start_relays(targets: &[String], point: &str) -> Vec<Relay> {
+    let mut out = Vec::new();
+    for target in targets {
+        let connected = tokio::task::block_in_place(|| {
+            let mut sink = PushSink::new(PushSinkConfig::default()).map_err(|e| e.to_string())?;
+            sink.connect(target, None, true)
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(sink)
+        });
+        match connected {
+            Ok(sink) => {
+                tracing::info!(point, %target, "relaying");
+                out.push(Relay {
+                    target: target.clone(),
+                    sink,
+                    index: 0,
+                    failed: false,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(point, %target, error = %e, "relay target refused or unreachable")
+            }
+        }
+    }
+    out
 }
 
 /// `$H` payload: the ASF header, or (PeerCastStation's reading) an 8-byte

@@ -64,7 +64,9 @@ impl ServerState {
     }
 }
 
-/// A bound server; call [`Server::run`] to serve.
+/// A bound server; call [`Server::run`] to serve. Needs tokio's
+/// multi-threaded runtime (relays and archives make short blocking calls
+/// through `block_in_place`).
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,

@@ -455,3 +455,111 @@ fn graceful_shutdown_sends_end_to_players() {
     );
     let _ = push.join();
 }
+
+#[test]
+fn relay_chain_origin_to_edge_plays() {
+    let (_edge, edge_addr) = start_serve(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("origin.toml");
+    std::fs::write(
+        &cfg,
+        format!("[templates.live]\nrelay = [\"http://{edge_addr}/edge\"]\n\n[[points]]\nname = \"live\"\ntemplate = \"live\"\n"),
+    )
+    .expect("write");
+    let (_origin, origin_addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
+    let mut p = RawPusher::new(origin_addr, "/live");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    let stream = test_stream(8);
+    let push = std::thread::spawn(move || p.push_stream(&stream, true));
+    assert!(
+        wait_until(Duration::from_secs(8), || point(
+            &status_json(edge_addr),
+            "edge"
+        )
+        .is_some_and(|p| p["packets_in"].as_u64().unwrap_or(0) > 20)),
+        "edge receives the relay: {}",
+        status_json(edge_addr)
+    );
+    if have("ffmpeg") {
+        let out = run_bounded(
+            Command::new("ffmpeg").args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-xerror",
+                "-i",
+                &format!("mmsh://{edge_addr}/edge"),
+                "-t",
+                "2",
+                "-f",
+                "null",
+                "-",
+            ]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "ffmpeg from the edge: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    push.join().expect("thread").expect("push");
+    // The origin's $E(0) ends the relay session; AutoDestroy removes the edge point.
+    assert!(wait_until(Duration::from_secs(8), || point(
+        &status_json(edge_addr),
+        "edge"
+    )
+    .is_none()));
+}
+
+#[test]
+fn browsers_get_asx_plain_http_asf_and_player_limits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[default_template]\nmax_players = 1\n").expect("write");
+    let (_server, addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
+    let mut p = RawPusher::new(addr, "/tv");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    let stream = test_stream(8);
+    let push = std::thread::spawn(move || p.push_stream(&stream, true));
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "tv"
+    )
+    .is_some_and(|p| p["live"] == true)));
+    // A browser (User-Agent not NSPlayer) gets an ASX pointing back at the point.
+    let r = http_get(addr, "/tv");
+    assert_eq!(r.status, 200);
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(
+        body.to_ascii_lowercase().contains("<asx") && body.contains("/tv"),
+        "{body}"
+    );
+    // Plain ASF over HTTP: header then fixed-size packets.
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    use std::io::{Read as _, Write as _};
+    s.write_all(format!("GET /tv?format=asf HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .expect("write");
+    let r = read_response(&mut s);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Type"), Some("video/x-ms-asf"));
+    let mut head = vec![0u8; 30];
+    s.read_exact(&mut head).expect("header");
+    assert_eq!(&head[..4], &[0x30, 0x26, 0xB2, 0x75]);
+    // With max_players = 1 that plain-HTTP player is the one: an MMSH Play gets 503.
+    let out = run_bounded(
+        wmpush().args(["pull", &format!("mmsh://{addr}/tv"), "-o", "-"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("503"));
+    drop(s);
+    push.join().expect("thread").expect("push");
+}
