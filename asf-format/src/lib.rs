@@ -13,11 +13,14 @@ pub mod guid;
 pub mod limits;
 
 // -- header-side modules (objects, header, whole file, validate) --
+pub mod file;
 pub mod guids;
+pub mod header;
 pub mod object;
 pub mod objects;
 pub mod reader;
 pub mod strings;
+pub mod validate;
 
 // -- data-side modules (data object, packets, index objects, reassembly, streaming reader) --
 pub mod data;
@@ -29,3 +32,9 @@ pub mod stream;
 pub use error::{Error, Result};
 pub use guid::Guid;
 pub use limits::Limits;
+
+pub use file::AsfFile;
+pub use header::Header;
+pub use object::{AsfObject, RawObject};
+pub use objects::HeaderObject;
+pub use validate::{Finding, Severity, validate};

@@ -142,11 +142,10 @@ impl AsfObject for ExtendedStreamProperties {
         let rest = r.peek_rest();
         if rest.len() as u64 >= OBJECT_HEADER_LEN
             && rest[..16] == *guids::STREAM_PROPERTIES.as_bytes()
+            && let Ok((sp, used)) = StreamProperties::parse(rest, r.offset(), limits)
         {
-            if let Ok((sp, used)) = StreamProperties::parse(rest, r.offset(), limits) {
-                r.bytes(used)?;
-                e.stream_properties = Some(sp);
-            }
+            r.bytes(used)?;
+            e.stream_properties = Some(sp);
         }
         e.trailing = r.rest().to_vec();
         Ok(e)

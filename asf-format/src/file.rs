@@ -1,0 +1,325 @@
+//! Whole ASF files: the Header Object, the Data Object, index objects and whatever else
+//! follows, parsed into a model that serializes back to the identical bytes.
+//!
+//! ASF 2 / asf-format.md §0: a file is the Header Object, then the Data Object, then zero or
+//! more top-level objects (normally index objects). This module also accepts what real files
+//! contain: objects after the Data Object (XMP, unknown GUIDs), junk between or after objects
+//! (FFmpeg's 12-byte `$E` MMSH end chunk), broadcast files whose Data Object size is 0 or 50
+//! (the packets then run to the end of the input), and files cut inside the Data Object or a
+//! later object (parsed up to the cut, with [`AsfFile::truncated`] saying where).
+//!
+//! The Data Object is kept as a view ([`DataSection`]: its declared size and its body as
+//! [`Bytes`]); index objects are kept raw. Interpreting packets and indexes is the job of the
+//! data-side modules of this crate.
+
+use bytes::Bytes;
+
+use crate::header::Header;
+use crate::object::{OBJECT_HEADER_LEN, RawObject, read_object_header};
+use crate::reader::{Reader, WriteLe};
+use crate::{Error, Guid, Limits, Result, guids};
+
+/// Length of the Data Object's fixed part: object header, File ID, Total Data Packets,
+/// Reserved (ASF 5.1).
+pub const DATA_OBJECT_HEADER_LEN: usize = 50;
+
+/// The Data Object as a view: declared size (kept as read, since broadcast files write 0 or
+/// 50) and the body that was actually present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSection {
+    /// The Object Size field as read.
+    pub size_field: u64,
+    /// The body (after the 24-byte object header): File ID, Total Data Packets, Reserved,
+    /// then the packets. Runs to the declared end, or to the end of the input for broadcast
+    /// sizes and truncated files.
+    pub body: Bytes,
+}
+
+impl DataSection {
+    /// ASF 5.1: File ID (must equal the File Properties File ID), if present.
+    pub fn file_id(&self) -> Option<Guid> {
+        let b = self.body.get(..16)?;
+        let mut a = [0u8; 16];
+        a.copy_from_slice(b);
+        Some(Guid(a))
+    }
+
+    /// ASF 5.1: Total Data Packets, if present.
+    pub fn total_data_packets(&self) -> Option<u64> {
+        let b = self.body.get(16..24)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Some(u64::from_le_bytes(a))
+    }
+
+    /// ASF 5.1: the Reserved WORD (0x0101), if present.
+    pub fn reserved(&self) -> Option<u16> {
+        let b = self.body.get(24..26)?;
+        Some(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    /// The packet bytes (everything after the 50-byte fixed part).
+    pub fn packets(&self) -> Bytes {
+        let start = (DATA_OBJECT_HEADER_LEN - OBJECT_HEADER_LEN as usize).min(self.body.len());
+        self.body.slice(start..)
+    }
+
+    /// Encoded length (object header plus the body present).
+    pub fn encoded_len(&self) -> u64 {
+        OBJECT_HEADER_LEN + self.body.len() as u64
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.put_guid(&guids::DATA);
+        out.put_u64_le(self.size_field);
+        out.put_raw(&self.body);
+    }
+}
+
+/// A top-level object after the Header Object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TopLevelObject {
+    /// The Data Object.
+    Data(DataSection),
+    /// An index object (Simple Index, Index, Media Object Index, Timecode Index), raw.
+    Index(RawObject),
+    /// Any other complete object (unknown GUID, XMP, ...), raw.
+    Other(RawObject),
+    /// Bytes that do not form an object: junk, FFmpeg's `$E` trailer, or the start of an
+    /// object cut by the end of the input.
+    Junk(Bytes),
+}
+
+impl TopLevelObject {
+    /// Encoded length.
+    pub fn encoded_len(&self) -> u64 {
+        match self {
+            TopLevelObject::Data(d) => d.encoded_len(),
+            TopLevelObject::Index(r) | TopLevelObject::Other(r) => r.encoded_len(),
+            TopLevelObject::Junk(b) => b.len() as u64,
+        }
+    }
+
+    /// Writes the object (or junk) exactly as modelled.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            TopLevelObject::Data(d) => d.write(out),
+            TopLevelObject::Index(r) | TopLevelObject::Other(r) => r.write(out),
+            TopLevelObject::Junk(b) => out.put_raw(b),
+        }
+    }
+}
+
+/// Where the input ended inside an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TruncationInfo {
+    /// Absolute offset of the cut object's first byte.
+    pub offset: u64,
+    /// The cut object's name.
+    pub object: &'static str,
+    /// Its declared size.
+    pub declared_size: u64,
+    /// The bytes of it actually present.
+    pub available: u64,
+}
+
+/// A whole ASF file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsfFile {
+    /// The Header Object.
+    pub header: Header,
+    /// Everything after the header, in order.
+    pub objects: Vec<TopLevelObject>,
+    /// Set when the input ended inside an object.
+    pub truncated: Option<TruncationInfo>,
+}
+
+const INDEX_GUIDS: [Guid; 4] = [
+    guids::SIMPLE_INDEX,
+    guids::INDEX,
+    guids::MEDIA_OBJECT_INDEX,
+    guids::TIMECODE_INDEX,
+];
+
+impl AsfFile {
+    /// Parses a whole file from a byte slice (copies what it keeps; see
+    /// [`AsfFile::parse_bytes`] for zero-copy).
+    pub fn parse(input: &[u8], limits: &Limits) -> Result<AsfFile> {
+        Self::parse_bytes(&Bytes::copy_from_slice(input), limits)
+    }
+
+    /// Parses a whole file; the Data Object body and raw objects are views into `input`.
+    ///
+    /// Fails only when the input does not start with a complete Header Object; everything
+    /// else odd is kept in the model and reported by [`crate::validate::validate`].
+    pub fn parse_bytes(input: &Bytes, limits: &Limits) -> Result<AsfFile> {
+        let mut r = Reader::new(input, 0, "Header Object");
+        let (guid, size) = read_object_header(&mut r)?;
+        // ASF 3.1: the Header Object comes first.
+        if guid != guids::HEADER {
+            return Err(Error::Malformed {
+                offset: 0,
+                object: "Header Object",
+                reason: "the input does not start with a Header Object GUID",
+            });
+        }
+        if size < 30 {
+            return Err(Error::Malformed {
+                offset: 16,
+                object: "Header Object",
+                reason: "Header Object size below the 30-byte minimum",
+            });
+        }
+        if size > limits.max_header_size {
+            return Err(Error::LimitExceeded {
+                offset: 16,
+                object: "Header Object",
+                what: "header size",
+                value: size,
+                limit: limits.max_header_size,
+            });
+        }
+        let (header, used) = Header::parse_header(input, 0, limits)?;
+        let mut file = AsfFile {
+            header,
+            objects: Vec::new(),
+            truncated: None,
+        };
+        let broadcast = file.header.is_broadcast();
+        let mut pos = used;
+        while pos < input.len() {
+            let rest = input.len() - pos;
+            if rest < OBJECT_HEADER_LEN as usize {
+                file.objects.push(TopLevelObject::Junk(input.slice(pos..)));
+                break;
+            }
+            let mut r = Reader::new(&input[pos..], pos as u64, "object");
+            let (guid, size) = read_object_header(&mut r)?;
+            if guid == guids::DATA {
+                let after = pos + DATA_OBJECT_HEADER_LEN;
+                // ASF 5.1: size 0 means unknown (broadcast); FFmpeg's asf_stream and live
+                // writers write 50 (GStreamer: WMP over WMSP rejects 0). Then the packets run
+                // to the end of the input unless a known object follows a real 50-byte
+                // empty Data Object.
+                let unbounded = size < DATA_OBJECT_HEADER_LEN as u64
+                    || (size == DATA_OBJECT_HEADER_LEN as u64
+                        && rest > DATA_OBJECT_HEADER_LEN
+                        && (broadcast || !starts_with_known_guid(input.get(after..))));
+                let end = if unbounded {
+                    input.len()
+                } else if size > rest as u64 {
+                    file.truncated = Some(TruncationInfo {
+                        offset: pos as u64,
+                        object: "Data Object",
+                        declared_size: size,
+                        available: rest as u64,
+                    });
+                    input.len()
+                } else {
+                    pos + size as usize
+                };
+                file.objects.push(TopLevelObject::Data(DataSection {
+                    size_field: size,
+                    body: input.slice(pos + OBJECT_HEADER_LEN as usize..end),
+                }));
+                pos = end;
+                continue;
+            }
+            if size < OBJECT_HEADER_LEN || size > rest as u64 || size > limits.max_object_size {
+                let known = guids::name_of(&guid);
+                if let (Some(name), true) = (known, size > rest as u64) {
+                    // A known object cut by the end of the input.
+                    file.truncated = Some(TruncationInfo {
+                        offset: pos as u64,
+                        object: name,
+                        declared_size: size,
+                        available: rest as u64,
+                    });
+                    file.objects.push(TopLevelObject::Junk(input.slice(pos..)));
+                    break;
+                }
+                // Junk (e.g. left by tag editors between Header and Data): skip to the next
+                // Data or index object GUID, or keep the rest of the input.
+                let end =
+                    find_top_level_guid(&input[pos + 1..]).map_or(input.len(), |i| pos + 1 + i);
+                file.objects
+                    .push(TopLevelObject::Junk(input.slice(pos..end)));
+                pos = end;
+                continue;
+            }
+            let body = input.slice(pos + OBJECT_HEADER_LEN as usize..pos + size as usize);
+            let raw = RawObject { guid, data: body };
+            file.objects.push(if INDEX_GUIDS.contains(&guid) {
+                TopLevelObject::Index(raw)
+            } else {
+                TopLevelObject::Other(raw)
+            });
+            pos += size as usize;
+        }
+        Ok(file)
+    }
+
+    /// The Data Object, if present.
+    pub fn data(&self) -> Option<&DataSection> {
+        self.objects.iter().find_map(|o| match o {
+            TopLevelObject::Data(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// The index objects (raw), in file order.
+    pub fn index_objects(&self) -> impl Iterator<Item = &RawObject> {
+        self.objects.iter().filter_map(|o| match o {
+            TopLevelObject::Index(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// Exact encoded length of the whole file.
+    pub fn encoded_len(&self) -> u64 {
+        use crate::object::AsfObject;
+        self.header.encoded_len()
+            + self
+                .objects
+                .iter()
+                .map(TopLevelObject::encoded_len)
+                .sum::<u64>()
+    }
+
+    /// Serializes the model (fields as they are; call [`AsfFile::fix`] first after edits).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        use crate::object::AsfObject;
+        self.header.write(out);
+        for o in &self.objects {
+            o.write(out);
+        }
+    }
+
+    /// Serializes the model to a new vector.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(usize::try_from(self.encoded_len()).unwrap_or(0));
+        self.write(&mut v);
+        v
+    }
+
+    /// Recomputes counts and sizes in the header (STYLE habit 4). The Data Object size and
+    /// the File Properties sizes are left as they are: they describe the data side.
+    pub fn fix(&mut self) {
+        use crate::object::AsfObject;
+        self.header.fix();
+    }
+}
+
+fn starts_with_known_guid(b: Option<&[u8]>) -> bool {
+    let Some(b) = b.and_then(|b| b.get(..16)) else {
+        return false;
+    };
+    guids::ALL.iter().any(|(g, _)| g.as_bytes() == b)
+}
+
+/// Offset of the first Data or index object GUID in `b` (a bounded linear scan).
+fn find_top_level_guid(b: &[u8]) -> Option<usize> {
+    b.windows(16)
+        .position(|w| w == guids::DATA.as_bytes() || INDEX_GUIDS.iter().any(|g| g.as_bytes() == w))
+}

@@ -1,0 +1,210 @@
+//! The Header Object (ASF 3.1) and convenience accessors over its children.
+//!
+//! | Type | Field |
+//! |---|---|
+//! | GUID | Object ID (`75B22630-668E-11CF-A6D9-00AA0062CE6C`) |
+//! | QWORD | Object Size |
+//! | DWORD | Number of Header Objects (direct children; the Header Extension counts once) |
+//! | BYTE | Reserved1 (= 0x01) |
+//! | BYTE | Reserved2 (= 0x02) |
+//! | objects | the children, in any order |
+//!
+//! Children are parsed by size, not by count: the count is kept as read (some writers,
+//! e.g. GStreamer, miscount) and recomputed by [`AsfObject::fix`].
+
+use crate::object::AsfObject;
+use crate::objects::header_extension::parse_children;
+use crate::objects::{
+    CodecList, ContentDescription, ExtendedContentDescription, ExtendedStreamProperties,
+    FileProperties, HeaderExtension, HeaderObject, StreamProperties,
+};
+use crate::reader::{Reader, WriteLe};
+use crate::{Guid, Limits, Result, guids};
+
+/// The Header Object: all the metadata before the Data Object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Number of Header Objects as read (see [`Header::fix`] via [`AsfObject::fix`]).
+    pub object_count: u32,
+    /// Reserved1 as read (= 1).
+    pub reserved1: u8,
+    /// Reserved2 as read (= 2; the spec says readers should refuse other values).
+    pub reserved2: u8,
+    /// The children in file order.
+    pub objects: Vec<HeaderObject>,
+    /// Bytes at the end of the header that do not form an object (a validate finding).
+    pub unparsed: Vec<u8>,
+}
+
+impl Default for Header {
+    fn default() -> Self {
+        Header {
+            object_count: 0,
+            reserved1: 1,
+            reserved2: 2,
+            objects: Vec::new(),
+            unparsed: Vec::new(),
+        }
+    }
+}
+
+impl AsfObject for Header {
+    const GUID: Guid = guids::HEADER;
+    const NAME: &'static str = "Header Object";
+
+    fn parse_body(r: &mut Reader<'_>, limits: &Limits) -> Result<Self> {
+        let object_count = r.u32()?;
+        let reserved1 = r.u8()?;
+        let reserved2 = r.u8()?;
+        let (objects, unparsed) = parse_children(r, limits, false)?;
+        Ok(Header {
+            object_count,
+            reserved1,
+            reserved2,
+            objects,
+            unparsed,
+        })
+    }
+
+    fn body_len(&self) -> u64 {
+        6 + self
+            .objects
+            .iter()
+            .map(HeaderObject::encoded_len)
+            .sum::<u64>()
+            + self.unparsed.len() as u64
+    }
+
+    fn write_body(&self, out: &mut Vec<u8>) {
+        out.put_u32_le(self.object_count);
+        out.put_u8_le(self.reserved1);
+        out.put_u8_le(self.reserved2);
+        for o in &self.objects {
+            o.write(out);
+        }
+        out.put_raw(&self.unparsed);
+    }
+
+    /// ASF 3.1: Number of Header Objects counts the direct children.
+    fn fix(&mut self) {
+        for o in &mut self.objects {
+            o.fix();
+        }
+        self.object_count = u32::try_from(self.objects.len()).unwrap_or(u32::MAX);
+    }
+}
+
+impl Header {
+    /// Every object: the direct children, then (in place of each Header Extension) its
+    /// children, depth first, in file order.
+    pub fn all_objects(&self) -> impl Iterator<Item = &HeaderObject> {
+        self.objects.iter().flat_map(|o| {
+            let inner: &[HeaderObject] = match o {
+                HeaderObject::HeaderExtension(he) => &he.objects,
+                _ => &[],
+            };
+            core::iter::once(o).chain(inner.iter())
+        })
+    }
+
+    /// The first File Properties Object (at either level).
+    pub fn file_properties(&self) -> Option<&FileProperties> {
+        self.all_objects().find_map(|o| match o {
+            HeaderObject::FileProperties(fp) => Some(fp),
+            _ => None,
+        })
+    }
+
+    /// The first File Properties Object, mutable (direct children only).
+    pub fn file_properties_mut(&mut self) -> Option<&mut FileProperties> {
+        self.objects.iter_mut().find_map(|o| match o {
+            HeaderObject::FileProperties(fp) => Some(fp),
+            _ => None,
+        })
+    }
+
+    /// The first Header Extension Object.
+    pub fn header_extension(&self) -> Option<&HeaderExtension> {
+        self.objects.iter().find_map(|o| match o {
+            HeaderObject::HeaderExtension(he) => Some(he),
+            _ => None,
+        })
+    }
+
+    /// Every Stream Properties Object: top-level ones, ones placed in the Header Extension,
+    /// and ones embedded in Extended Stream Properties (hidden streams), in file order.
+    pub fn stream_properties(&self) -> Vec<&StreamProperties> {
+        self.all_objects()
+            .filter_map(|o| match o {
+                HeaderObject::StreamProperties(sp) => Some(sp),
+                HeaderObject::ExtendedStreamProperties(e) => e.stream_properties.as_ref(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The Stream Properties of stream `number`.
+    pub fn stream(&self, number: u8) -> Option<&StreamProperties> {
+        self.stream_properties()
+            .into_iter()
+            .find(|s| s.stream_number() == number)
+    }
+
+    /// The Extended Stream Properties of stream `number`.
+    pub fn extended_stream_properties(&self, number: u8) -> Option<&ExtendedStreamProperties> {
+        self.all_objects().find_map(|o| match o {
+            HeaderObject::ExtendedStreamProperties(e) if e.stream_number == u16::from(number) => {
+                Some(e)
+            }
+            _ => None,
+        })
+    }
+
+    /// The Content Description, if any.
+    pub fn content_description(&self) -> Option<&ContentDescription> {
+        self.all_objects().find_map(|o| match o {
+            HeaderObject::ContentDescription(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// The Extended Content Description, if any.
+    pub fn extended_content_description(&self) -> Option<&ExtendedContentDescription> {
+        self.all_objects().find_map(|o| match o {
+            HeaderObject::ExtendedContentDescription(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// The Codec List, if any.
+    pub fn codec_list(&self) -> Option<&CodecList> {
+        self.all_objects().find_map(|o| match o {
+            HeaderObject::CodecList(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// The data packet size (File Properties min == max), if known.
+    pub fn packet_size(&self) -> Option<u32> {
+        self.file_properties()?.packet_size()
+    }
+
+    /// The preroll in ms, if File Properties is present.
+    pub fn preroll_ms(&self) -> Option<u64> {
+        Some(self.file_properties()?.preroll)
+    }
+
+    /// True when File Properties has the Broadcast flag.
+    pub fn is_broadcast(&self) -> bool {
+        self.file_properties()
+            .is_some_and(FileProperties::is_broadcast)
+    }
+
+    /// Parses a whole Header Object from the start of `input` (absolute offset `base`),
+    /// enforcing `limits.max_header_size`.
+    pub fn parse_header(input: &[u8], base: u64, limits: &Limits) -> Result<(Header, usize)> {
+        let mut l = *limits;
+        l.max_object_size = l.max_header_size;
+        Header::parse(input, base, &l)
+    }
+}

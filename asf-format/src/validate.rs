@@ -1,0 +1,545 @@
+//! `validate`: what is wrong with a parsed file (STYLE habit 3: parse is not validate).
+//!
+//! Parsing keeps what is on the wire; this module reports spec violations and oddities with
+//! a severity, the absolute byte offset, the object and a message, so tools can show a
+//! broken file and still say what is broken.
+
+use core::fmt;
+
+use crate::file::{AsfFile, DATA_OBJECT_HEADER_LEN, TopLevelObject};
+use crate::object::{AsfObject, OBJECT_HEADER_LEN};
+use crate::objects::{FileProperties, HeaderObject};
+use crate::{Guid, guids};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Allowed but unusual, or known to trouble some players.
+    Warning,
+    /// Violates the specification.
+    Error,
+}
+
+/// One problem found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// How bad.
+    pub severity: Severity,
+    /// Absolute byte offset of the object or field concerned.
+    pub offset: u64,
+    /// The object concerned.
+    pub object: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        write!(
+            f,
+            "{sev}: {} at byte offset {}: {}",
+            self.object, self.offset, self.message
+        )
+    }
+}
+
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(&mut self, severity: Severity, offset: u64, object: &'static str, message: String) {
+        self.0.push(Finding {
+            severity,
+            offset,
+            object,
+            message,
+        });
+    }
+}
+
+/// Checks a parsed file against the ASF rules; returns the findings in file order (an empty
+/// list means nothing was found).
+pub fn validate(file: &AsfFile) -> Vec<Finding> {
+    let mut f = Findings(Vec::new());
+    let h = &file.header;
+    const HDR: &str = "Header Object";
+
+    // ASF 3.1: Number of Header Objects counts the direct children.
+    if h.object_count as usize != h.objects.len() {
+        f.push(
+            Severity::Warning,
+            24,
+            HDR,
+            format!(
+                "Number of Header Objects is {} but {} objects are present",
+                h.object_count,
+                h.objects.len()
+            ),
+        );
+    }
+    if h.reserved1 != 1 {
+        f.push(
+            Severity::Warning,
+            28,
+            HDR,
+            format!("Reserved1 is {:#04x}, expected 0x01", h.reserved1),
+        );
+    }
+    // ASF 3.1: readers should refuse a Reserved2 other than 0x02 (FFmpeg and VLC do not).
+    if h.reserved2 != 2 {
+        f.push(
+            Severity::Error,
+            29,
+            HDR,
+            format!("Reserved2 is {:#04x}, expected 0x02", h.reserved2),
+        );
+    }
+
+    // Walk the children with their offsets.
+    let mut off = 30u64;
+    let mut fp_count = 0;
+    let mut he_count = 0;
+    let mut stream_numbers: Vec<u8> = Vec::new();
+    for o in &h.objects {
+        check_object(&mut f, o, off, &mut stream_numbers);
+        match o {
+            HeaderObject::FileProperties(fp) => {
+                fp_count += 1;
+                check_file_properties(&mut f, fp, off);
+            }
+            HeaderObject::HeaderExtension(he) => {
+                he_count += 1;
+                if he.reserved1 != guids::HEADER_EXTENSION_RESERVED_1 {
+                    f.push(
+                        Severity::Warning,
+                        off + 24,
+                        o.name(),
+                        "Reserved Field 1 is not the specified GUID".into(),
+                    );
+                }
+                if he.reserved2 != 6 {
+                    f.push(
+                        Severity::Warning,
+                        off + 40,
+                        o.name(),
+                        format!("Reserved Field 2 is {}, expected 6", he.reserved2),
+                    );
+                }
+                let mut inner = off + 46;
+                for c in &he.objects {
+                    check_object(&mut f, c, inner, &mut stream_numbers);
+                    inner += c.encoded_len();
+                }
+                if !he.unparsed.is_empty() {
+                    f.push(
+                        Severity::Error,
+                        inner,
+                        o.name(),
+                        format!(
+                            "{} bytes of extension data do not form an object",
+                            he.unparsed.len()
+                        ),
+                    );
+                }
+                if !he.trailing.is_empty() {
+                    f.push(
+                        Severity::Error,
+                        inner + he.unparsed.len() as u64,
+                        o.name(),
+                        format!(
+                            "{} bytes after the declared Header Extension Data Size",
+                            he.trailing.len()
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+        off += o.encoded_len();
+    }
+    if !h.unparsed.is_empty() {
+        f.push(
+            Severity::Error,
+            off,
+            HDR,
+            format!(
+                "{} bytes at the end of the header do not form an object",
+                h.unparsed.len()
+            ),
+        );
+    }
+    // ASF 3.1: File Properties, Header Extension and at least one Stream Properties are
+    // mandatory.
+    if fp_count == 0 {
+        f.push(Severity::Error, 0, HDR, "no File Properties Object".into());
+    } else if fp_count > 1 {
+        f.push(
+            Severity::Error,
+            0,
+            HDR,
+            format!("{fp_count} File Properties Objects, expected one"),
+        );
+    }
+    if he_count == 0 {
+        f.push(
+            Severity::Warning,
+            0,
+            HDR,
+            "no Header Extension Object (mandatory since ASF 1.2)".into(),
+        );
+    } else if he_count > 1 {
+        f.push(
+            Severity::Error,
+            0,
+            HDR,
+            format!("{he_count} Header Extension Objects, expected one"),
+        );
+    }
+    if stream_numbers.is_empty() {
+        f.push(
+            Severity::Error,
+            0,
+            HDR,
+            "no Stream Properties Object".into(),
+        );
+    }
+
+    check_top_level(&mut f, file);
+    f.0
+}
+
+fn check_object(f: &mut Findings, o: &HeaderObject, off: u64, streams: &mut Vec<u8>) {
+    match o {
+        HeaderObject::Invalid(i) => f.push(
+            Severity::Error,
+            i.error.offset().unwrap_or(off),
+            o.name(),
+            format!("kept raw: {}", i.error),
+        ),
+        HeaderObject::StreamProperties(sp) => {
+            check_stream(f, sp.stream_number(), off, o.name(), streams)
+        }
+        HeaderObject::ExtendedStreamProperties(e) => {
+            if let Some(sp) = &e.stream_properties {
+                check_stream(f, sp.stream_number(), off, o.name(), streams);
+            }
+            if e.stream_number == 0 || e.stream_number > 127 {
+                f.push(
+                    Severity::Error,
+                    off + 72,
+                    o.name(),
+                    format!("stream number {} outside 1..=127", e.stream_number),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+// ASF 3.3: stream numbers are 1..=127 and unique.
+fn check_stream(f: &mut Findings, n: u8, off: u64, name: &'static str, streams: &mut Vec<u8>) {
+    if n == 0 {
+        f.push(
+            Severity::Error,
+            off,
+            name,
+            "stream number 0 is invalid".into(),
+        );
+    } else if streams.contains(&n) {
+        f.push(
+            Severity::Error,
+            off,
+            name,
+            format!("stream number {n} defined twice"),
+        );
+    }
+    streams.push(n);
+}
+
+fn check_file_properties(f: &mut Findings, fp: &FileProperties, off: u64) {
+    let name = FileProperties::NAME;
+    // ASF 3.2: the object is 104 bytes.
+    if fp.encoded_len() != 104 {
+        f.push(
+            Severity::Error,
+            off,
+            name,
+            format!("size {} bytes, expected 104", fp.encoded_len()),
+        );
+    }
+    // ASF 3.2: minimum and maximum data packet size are equal, even when broadcasting.
+    if fp.min_packet_size != fp.max_packet_size {
+        f.push(
+            Severity::Error,
+            off + 92,
+            name,
+            format!(
+                "Minimum Data Packet Size {} differs from Maximum {}",
+                fp.min_packet_size, fp.max_packet_size
+            ),
+        );
+    }
+    if fp.max_packet_size == 0 {
+        f.push(
+            Severity::Error,
+            off + 96,
+            name,
+            "data packet size is 0".into(),
+        );
+    }
+    if fp.max_bitrate == 0 {
+        f.push(
+            Severity::Warning,
+            off + 100,
+            name,
+            "Maximum Bitrate is 0 (breaks WMP12 and Silverlight per VLC)".into(),
+        );
+    }
+    if !fp.is_broadcast()
+        && fp.play_duration != 0
+        && fp.play_duration < fp.preroll.saturating_mul(10_000)
+    {
+        f.push(
+            Severity::Warning,
+            off + 64,
+            name,
+            "Play Duration is shorter than the preroll (it must include it)".into(),
+        );
+    }
+}
+
+fn check_top_level(f: &mut Findings, file: &AsfFile) {
+    let fp = file.header.file_properties();
+    let broadcast = fp.is_some_and(FileProperties::is_broadcast);
+    let mut off = file.header.encoded_len();
+    let mut data_seen = false;
+    let mut index_guids: Vec<Guid> = Vec::new();
+    for (i, o) in file.objects.iter().enumerate() {
+        match o {
+            TopLevelObject::Data(d) => {
+                const NAME: &str = "Data Object";
+                // ASF 2: the Data Object directly follows the Header Object, exactly once.
+                if data_seen {
+                    f.push(Severity::Error, off, NAME, "second Data Object".into());
+                }
+                if i != 0 {
+                    f.push(
+                        Severity::Error,
+                        off,
+                        NAME,
+                        "Data Object does not directly follow the Header Object".into(),
+                    );
+                }
+                data_seen = true;
+                if d.body.len() + (OBJECT_HEADER_LEN as usize) < DATA_OBJECT_HEADER_LEN {
+                    f.push(
+                        Severity::Error,
+                        off,
+                        NAME,
+                        "Data Object shorter than its 50-byte fixed part".into(),
+                    );
+                } else {
+                    check_data(f, d, off, fp, broadcast);
+                }
+            }
+            TopLevelObject::Index(r) => index_guids.push(r.guid),
+            TopLevelObject::Other(r) => f.push(
+                Severity::Warning,
+                off,
+                "object",
+                format!(
+                    "{} ({}) after the Data Object",
+                    r.name().unwrap_or("unknown object"),
+                    r.guid
+                ),
+            ),
+            TopLevelObject::Junk(b) => {
+                if file.truncated.is_none() {
+                    f.push(
+                        Severity::Warning,
+                        off,
+                        "file",
+                        format!("{} bytes that do not form an object", b.len()),
+                    );
+                }
+            }
+        }
+        off += o.encoded_len();
+    }
+    if !data_seen {
+        f.push(Severity::Error, off, "file", "no Data Object".into());
+    }
+    if let Some(t) = &file.truncated {
+        f.push(
+            Severity::Error,
+            t.offset,
+            t.object,
+            format!(
+                "input ends inside the object: {} of {} bytes present",
+                t.available, t.declared_size
+            ),
+        );
+    }
+    // ASF 4.9-4.11: each index object needs its parameters object in the Header Extension.
+    let has = |g: Guid| file.header.all_objects().any(|o| o.guid() == g);
+    for (index, params) in [
+        (guids::INDEX, guids::INDEX_PARAMETERS),
+        (
+            guids::MEDIA_OBJECT_INDEX,
+            guids::MEDIA_OBJECT_INDEX_PARAMETERS,
+        ),
+        (guids::TIMECODE_INDEX, guids::TIMECODE_INDEX_PARAMETERS),
+    ] {
+        if index_guids.contains(&index) && !has(params) {
+            f.push(
+                Severity::Warning,
+                0,
+                guids::name_of(&index).unwrap_or("index"),
+                format!(
+                    "present without a {}",
+                    guids::name_of(&params).unwrap_or("parameters object")
+                ),
+            );
+        }
+    }
+    if let Some(fp) = fp
+        && !fp.is_broadcast()
+        && fp.file_size != 0
+        && file.truncated.is_none()
+        && fp.file_size != file.encoded_len()
+    {
+        {
+            f.push(
+                Severity::Warning,
+                0,
+                FileProperties::NAME,
+                format!(
+                    "File Size is {} but the file is {} bytes",
+                    fp.file_size,
+                    file.encoded_len()
+                ),
+            );
+        }
+    }
+}
+
+fn check_data(
+    f: &mut Findings,
+    d: &crate::file::DataSection,
+    off: u64,
+    fp: Option<&FileProperties>,
+    broadcast: bool,
+) {
+    const NAME: &str = "Data Object";
+    if d.size_field == 0 && !broadcast {
+        f.push(
+            Severity::Error,
+            off + 16,
+            NAME,
+            "Object Size 0 without the Broadcast flag".into(),
+        );
+    }
+    if d.reserved() != Some(0x0101) {
+        f.push(
+            Severity::Warning,
+            off + 48,
+            NAME,
+            "Reserved is not 0x0101".into(),
+        );
+    }
+    let Some(fp) = fp else { return };
+    if d.file_id() != Some(fp.file_id) {
+        f.push(
+            Severity::Warning,
+            off + 24,
+            NAME,
+            "File ID differs from the File Properties File ID".into(),
+        );
+    }
+    let total = d.total_data_packets().unwrap_or(0);
+    if !broadcast && total != fp.data_packets_count {
+        f.push(
+            Severity::Warning,
+            off + 40,
+            NAME,
+            format!(
+                "Total Data Packets {total} differs from File Properties Data Packets Count {}",
+                fp.data_packets_count
+            ),
+        );
+    }
+    let Some(size) = fp.packet_size().filter(|&s| s > 0) else {
+        return;
+    };
+    let packets = d.packets();
+    let size = size as usize;
+    if !packets.len().is_multiple_of(size) {
+        f.push(
+            Severity::Error,
+            off + 50,
+            NAME,
+            format!(
+                "{} bytes of packets are not a multiple of the packet size {size}",
+                packets.len()
+            ),
+        );
+    }
+    let count = (packets.len() / size) as u64;
+    if !broadcast && count != fp.data_packets_count {
+        f.push(
+            Severity::Warning,
+            off + 50,
+            NAME,
+            format!(
+                "{count} packets present, File Properties says {}",
+                fp.data_packets_count
+            ),
+        );
+    }
+    // ASF 5.2: packets are sent in non-decreasing Send Time order.
+    let mut last = 0u32;
+    for (i, p) in packets.chunks_exact(size).enumerate() {
+        let Some(t) = packet_send_time(p) else {
+            f.push(
+                Severity::Error,
+                off + 50 + (i * size) as u64,
+                "Data Packet",
+                "packet header does not parse".into(),
+            );
+            break;
+        };
+        if t < last {
+            f.push(
+                Severity::Warning,
+                off + 50 + (i * size) as u64,
+                "Data Packet",
+                format!("Send Time {t} ms is before the previous packet's {last} ms"),
+            );
+            break;
+        }
+        last = t;
+    }
+}
+
+/// ASF 5.2.1-5.2.2: reads a packet's Send Time (skipping error correction data and the
+/// variable-width length fields); `None` if the header does not fit.
+fn packet_send_time(p: &[u8]) -> Option<u32> {
+    let mut i = 0usize;
+    let mut flags = *p.first()?;
+    if flags & 0x80 != 0 {
+        // Error correction present: bits 0-3 the data length (when length type is 00).
+        if flags & 0x60 != 0 {
+            return None;
+        }
+        i += 1 + usize::from(flags & 0x0F);
+        flags = *p.get(i)?;
+    }
+    i += 2; // length type flags, property flags
+    let width = |code: u8| [0usize, 1, 2, 4][usize::from(code & 3)];
+    i += width(flags >> 5) + width(flags >> 1) + width(flags >> 3);
+    let b = p.get(i..i + 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
