@@ -581,3 +581,56 @@ proptest::proptest! {
         proptest::prop_assert_eq!(seen.iter().filter(|s| matches!(s, Seen::Change(_))).count(), changes);
     }
 }
+
+#[test]
+fn used_up_push_start_is_filled_with_filler_and_renewed() {
+    let server = PushServer::start(ServerConfig::default());
+    // The smallest body the spec allows (3 x 65,535 bytes): about 50 packets of 4,000 bytes.
+    let config = PushSinkConfig::default().push_start_length(0);
+    assert_eq!(
+        config.push_start_length,
+        push_sink::push_sink::MIN_PUSH_START_LENGTH
+    );
+    let mut s = sink(config);
+    s.connect(&server.url("/renew"), None, false)
+        .expect("connect");
+    let stream = SyntheticStream::new(4000, 1);
+    s.on_header(&stream.header).expect("header");
+    // 250 opaque 4,000-byte packets (nothing to strip): about 1 MB, five bodies or more.
+    let mut want = Vec::new();
+    for i in 0..250usize {
+        let mut p = vec![0xFF; 4000];
+        p[1..3].copy_from_slice(&(i as u16).to_le_bytes());
+        let unit = DataUnit::shared(Bytes::from(p.clone()), stream.infos[0]);
+        want.push(p);
+        s.on_data_unit(unit).expect("unit");
+    }
+    s.end_session().expect("end");
+    assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+    let seen = server.seen();
+    assert_eq!(
+        data(&seen),
+        want,
+        "every packet once, in order, across PushStarts"
+    );
+    let starts = seen
+        .iter()
+        .filter(|s| matches!(s, Seen::Start { .. }))
+        .count();
+    let fillers = seen.iter().filter(|s| matches!(s, Seen::Filler(_))).count();
+    assert!(starts >= 2, "{starts} PushStarts");
+    assert!(
+        fillers >= starts - 1,
+        "{fillers} $F for {starts} PushStarts"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|s| matches!(s, Seen::Setup { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(
+        seen.iter().filter(|s| matches!(s, Seen::Header(_))).count(),
+        1
+    );
+}

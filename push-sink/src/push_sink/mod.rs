@@ -191,6 +191,10 @@ pub struct PushSinkConfig {
     pub write_timeout: Duration,
     /// Credentials for Digest/Basic challenges.
     pub credentials: Option<CredentialCallback>,
+    /// Content-Length declared on each PushStart (MS-WMHTTP 3.1.5.3): 2^31-1 (the default)
+    /// streams "forever" on one request; behind a proxy about 60 s of bytes. When a body is
+    /// used up the sink fills it exactly with `$F` and starts a new PushStart.
+    pub push_start_length: u32,
 }
 
 impl std::fmt::Debug for PushSinkConfig {
@@ -202,6 +206,7 @@ impl std::fmt::Debug for PushSinkConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("write_timeout", &self.write_timeout)
             .field("credentials", &self.credentials.is_some())
+            .field("push_start_length", &self.push_start_length)
             .finish()
     }
 }
@@ -215,6 +220,7 @@ impl Default for PushSinkConfig {
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             credentials: None,
+            push_start_length: wire::PUSH_START_LENGTH,
         }
     }
 }
@@ -235,6 +241,14 @@ impl PushSinkConfig {
         self
     }
 
+    /// Sets the PushStart Content-Length, clamped to at least three maximum-size packets
+    /// (MS-WMHTTP 3.1.5.3: "MUST NOT be smaller than 3 times the maximum $D packet") and at
+    /// most 2^31-1.
+    pub fn push_start_length(mut self, length: u32) -> Self {
+        self.push_start_length = length.clamp(MIN_PUSH_START_LENGTH, wire::PUSH_START_LENGTH);
+        self
+    }
+
     /// Sets the queue bounds.
     pub fn queue_limits(mut self, max_bytes: usize, max_duration: Duration) -> Self {
         self.queue_max_bytes = max_bytes;
@@ -242,6 +256,9 @@ impl PushSinkConfig {
         self
     }
 }
+
+/// Smallest PushStart Content-Length: three packets of the largest size.
+pub const MIN_PUSH_START_LENGTH: u32 = 3 * wire::MAX_PUSH_PACKET as u32;
 
 /// Headroom [`PushSink::allocate_data_unit`] leaves for the `$D` framing header.
 pub const PUSH_HEADROOM: usize = 4;
@@ -485,6 +502,9 @@ impl PushSink {
                 .clone(),
             header_sent: resumed,
             entry_ended: false,
+            auth: None,
+            nc: 0,
+            url: None,
         };
         self.task = Some(self.runtime.spawn(task.run(tx)));
         match rx.recv_timeout(self.config.connect_timeout * 4 + Duration::from_secs(1)) {
@@ -774,6 +794,12 @@ struct SessionTask {
     header_sent: bool,
     /// `on_end_writing` came; a following header goes as `$E(1)` + `$C`.
     entry_ended: bool,
+    /// The challenge answered on this connection and its credentials (Digest nonce count
+    /// in `nc`), reused for a renewed PushStart.
+    auth: Option<(Challenge, Credentials)>,
+    nc: u32,
+    /// The URL the session ended up on (after redirects).
+    url: Option<PushUrl>,
 }
 
 /// What the server sending bytes (or closing) in the middle of a PushStart body means:
@@ -955,6 +981,87 @@ impl SessionTask {
         Ok(head)
     }
 
+    /// The `Authorization` value for the next request, when a challenge was answered.
+    fn authorization(&mut self, path: &str) -> Option<String> {
+        let (challenge, creds) = self.auth.as_ref()?;
+        self.nc += 1;
+        Some(challenge.authorization(
+            creds,
+            path,
+            self.nc,
+            &format!("{:016x}", rand::random::<u64>()),
+        ))
+    }
+
+    /// The PushStart body is used up (MS-WMHTTP 3.1.5.3): fill exactly what is left with
+    /// `$F` (payloads of at most 65,531 bytes), wait for the server's response, and send
+    /// the next PushStart head on the same connection.
+    async fn renew_push_start(
+        &mut self,
+        rd: &mut tokio::net::tcp::OwnedReadHalf,
+        wr: &mut tokio::net::tcp::OwnedWriteHalf,
+        mut remaining: u64,
+    ) -> Result<(), Stop> {
+        let broken = |e: Error| Stop::Broken(PushError::ConnectionFailure(e.to_string()));
+        let zeros = [0u8; 4096];
+        while remaining > 0 {
+            // Never leave 1-3 bytes: a $F needs its 4-byte header.
+            let mut n = remaining.min(wire::MAX_PUSH_PACKET as u64);
+            if remaining - n > 0 && remaining - n < 4 {
+                n = remaining - 4;
+            }
+            let payload = u16::try_from(n - 4).unwrap_or(u16::MAX);
+            write_all_timeout(
+                wr,
+                &[&wire::frame_header(b'F', payload)],
+                self.config.write_timeout,
+            )
+            .await
+            .map_err(broken)?;
+            let mut left = usize::from(payload);
+            while left > 0 {
+                let k = left.min(zeros.len());
+                write_all_timeout(wr, &[&zeros[..k]], self.config.write_timeout)
+                    .await
+                    .map_err(broken)?;
+                left -= k;
+            }
+            remaining -= n;
+        }
+        let mut buf = Vec::new();
+        let end = read_head(rd, &mut buf, 16 * 1024, self.config.connect_timeout)
+            .await
+            .map_err(broken)?;
+        let head = ResponseHead::parse(&buf[..end])
+            .map_err(|w| Stop::Broken(PushError::NotAMediaServer(w.into())))?;
+        if head.status >= 400 {
+            return Err(Stop::Refused(PushError::Refused {
+                status: head.status,
+            }));
+        }
+        if head
+            .get("connection")
+            .is_some_and(|c| c.eq_ignore_ascii_case("close"))
+        {
+            // A new connection resumes the session (PushSetup with the push-id).
+            return Err(Stop::Broken(PushError::ConnectionFailure(
+                "server closed after the PushStart body".into(),
+            )));
+        }
+        let url = self.url.clone().unwrap_or_else(|| self.session().url);
+        let push_id = self.session().push_id.unwrap_or_else(|| "0".into());
+        let authorization = self.authorization(&url.path);
+        let start = wire::push_start(
+            &url,
+            &push_id,
+            self.config.push_start_length,
+            authorization.as_deref(),
+        );
+        write_all_timeout(wr, &[&start], self.config.write_timeout)
+            .await
+            .map_err(broken)
+    }
+
     /// PushSetup (with authentication and resume), then the PushStart head. Returns the
     /// socket ready for the body and whether the session was resumed.
     async fn establish(&mut self) -> Result<(TcpStream, bool), PushError> {
@@ -962,8 +1069,8 @@ impl SessionTask {
         let mut url = session.url.clone();
         let mut redirects = 0u32;
         let mut push_id = session.push_id.clone().unwrap_or_else(|| "0".into());
-        let mut auth: Option<(Challenge, Credentials)> = None;
-        let mut nc = 0u32;
+        self.auth = None;
+        self.nc = 0;
         let mut tried_new_session = false;
         let mut tries = 0;
         loop {
@@ -973,15 +1080,7 @@ impl SessionTask {
                     "too many PushSetup rounds".into(),
                 ));
             }
-            let authorization = auth.as_ref().map(|(c, cr)| {
-                nc += 1;
-                c.authorization(
-                    cr,
-                    &url.path,
-                    nc,
-                    &format!("{:016x}", rand::random::<u64>()),
-                )
-            });
+            let authorization = self.authorization(&url.path);
             let req = wire::push_setup(
                 &url,
                 &push_id,
@@ -1011,16 +1110,14 @@ impl SessionTask {
                     self.set_push_id(Some(new_id.clone()));
                     // PushStart on the same connection (MS-WMHTTP 3.1.5.3); a fresh one if the
                     // server closed it.
-                    let authorization = auth.as_ref().map(|(c, cr)| {
-                        nc += 1;
-                        c.authorization(
-                            cr,
-                            &url.path,
-                            nc,
-                            &format!("{:016x}", rand::random::<u64>()),
-                        )
-                    });
-                    let start = wire::push_start(&url, &new_id, authorization.as_deref());
+                    let authorization = self.authorization(&url.path);
+                    let start = wire::push_start(
+                        &url,
+                        &new_id,
+                        self.config.push_start_length,
+                        authorization.as_deref(),
+                    );
+                    self.url = Some(url.clone());
                     if head
                         .get("connection")
                         .is_some_and(|c| c.eq_ignore_ascii_case("close"))
@@ -1036,7 +1133,7 @@ impl SessionTask {
                     if let Some(id) = head.push_id() {
                         push_id = id;
                     }
-                    if auth.is_some() {
+                    if self.auth.is_some() {
                         return Err(PushError::AuthenticationFailed {
                             status: head.status,
                         });
@@ -1053,8 +1150,8 @@ impl SessionTask {
                         .ok_or(PushError::AuthenticationFailed {
                             status: head.status,
                         })?;
-                    auth = Some((challenge, creds));
-                    nc = 0;
+                    self.auth = Some((challenge, creds));
+                    self.nc = 0;
                 }
                 300..=303 | 307 | 308 => {
                     // MS-WMHTTP 3.1.5.1: replace the URL with Location and start over.
@@ -1102,7 +1199,7 @@ impl SessionTask {
     /// Sends queued items until the queue says stop or the connection breaks.
     async fn stream(&mut self, stream: TcpStream) -> Stop {
         let (mut rd, mut wr) = stream.into_split();
-        let mut remaining: u64 = u64::from(wire::PUSH_START_LENGTH);
+        let mut remaining: u64 = u64::from(self.config.push_start_length);
         if !self.header_sent
             && let Some(h) = self.header.clone()
         {
@@ -1170,13 +1267,16 @@ impl SessionTask {
                 Item::Disconnect => done = Some(TaskEnd::Disconnected),
             }
             let total: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+            // Keep room for a final $E (8 bytes) in every body; renew when the next item
+            // would not leave it.
             if total + 8 > remaining {
-                // MS-WMHTTP 3.1.5.3: Content-Length of 2^31-1 bytes ran out; fill with $F and
-                // start a new PushStart. At our rates this takes days; treat it as a reconnect.
-                self.shared.unpop(item);
-                return Stop::Broken(PushError::ConnectionFailure(
-                    "PushStart body length exhausted".into(),
-                ));
+                if let Err(stop) = self.renew_push_start(&mut rd, &mut wr, remaining).await {
+                    if !matches!(item, Item::Disconnect) {
+                        self.shared.unpop(item);
+                    }
+                    return stop;
+                }
+                remaining = u64::from(self.config.push_start_length);
             }
             let slices: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
             // Write, while watching for the server speaking first (MS-WMHTTP 3.2.5.3: an

@@ -145,15 +145,21 @@ pub fn push_setup(
     Ok(s.into_bytes())
 }
 
-/// A PushStart request head (MS-WMHTTP 2.2.2.2); the body (framed packets) follows.
-pub fn push_start(url: &PushUrl, push_id: &str, authorization: Option<&str>) -> Vec<u8> {
+/// A PushStart request head (MS-WMHTTP 2.2.2.2) declaring `content_length` body bytes; the
+/// body (framed packets) follows.
+pub fn push_start(
+    url: &PushUrl,
+    push_id: &str,
+    content_length: u32,
+    authorization: Option<&str>,
+) -> Vec<u8> {
     let mut s = String::with_capacity(400);
     let _ = write!(s, "POST {} HTTP/1.1\r\n", url.path);
     s.push_str("Content-Type: application/x-wms-pushstart\r\n");
     s.push_str("X-Accept-Authentication: Digest, Basic\r\n");
     let _ = write!(s, "User-Agent: {USER_AGENT}\r\n");
     let _ = write!(s, "Host: {}\r\n", url.host_header);
-    let _ = write!(s, "Content-Length: {PUSH_START_LENGTH}\r\n");
+    let _ = write!(s, "Content-Length: {content_length}\r\n");
     s.push_str("Cache-Control: no-cache\r\n");
     let _ = write!(s, "Cookie: push-id={push_id}\r\n");
     if let Some(a) = authorization {

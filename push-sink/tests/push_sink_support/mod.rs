@@ -324,7 +324,18 @@ fn handle(st: &State, mut s: TcpStream) -> Option<()> {
                 }
                 return None;
             }
-            return body(st, s, carry);
+            let declared: u64 = get(&h, "content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX);
+            match body(st, &mut s, carry, declared) {
+                // MS-WMHTTP 3.2.5.3: the declared body is complete: 204, then the next
+                // request on the same connection.
+                Some(rest) => {
+                    respond(&mut s, st, "204 No Content", &c, "");
+                    carry = rest;
+                }
+                None => return None,
+            }
         } else {
             respond(&mut s, st, "400 Bad Request", "0", "");
             return None;
@@ -332,9 +343,12 @@ fn handle(st: &State, mut s: TcpStream) -> Option<()> {
     }
 }
 
-fn body(st: &State, mut s: TcpStream, mut carry: Vec<u8>) -> Option<()> {
+/// Reads framed packets until `declared` body bytes were read (returns the bytes after the
+/// body) or the stream ends (`None`).
+fn body(st: &State, s: &mut TcpStream, mut carry: Vec<u8>, declared: u64) -> Option<Vec<u8>> {
+    let mut consumed = 0u64;
     loop {
-        while carry.len() >= 4 {
+        while carry.len() >= 4 && consumed < declared {
             let len = usize::from(u16::from_le_bytes([carry[2], carry[3]]));
             if carry.len() < 4 + len {
                 break;
@@ -343,13 +357,18 @@ fn body(st: &State, mut s: TcpStream, mut carry: Vec<u8>) -> Option<()> {
             let id = carry[1];
             let payload: Vec<u8> = carry[4..4 + len].to_vec();
             carry.drain(..4 + len);
+            consumed += 4 + len as u64;
+            assert!(
+                consumed <= declared,
+                "a packet crosses the declared Content-Length"
+            );
             match id {
                 b'H' => st.record(Seen::Header(payload)),
                 b'D' => {
                     st.record(Seen::Data(payload));
                     let n = st.data_count.fetch_add(1, Ordering::Relaxed) + 1;
                     if st.config.kick_after == Some(n) {
-                        respond(&mut s, st, "403 Forbidden", "0", "");
+                        respond(s, st, "403 Forbidden", "0", "");
                         let _ = s.shutdown(Shutdown::Both);
                         return None;
                     }
@@ -364,12 +383,15 @@ fn body(st: &State, mut s: TcpStream, mut carry: Vec<u8>) -> Option<()> {
                     st.record(Seen::End(r));
                     if r != 1 {
                         // MS-WMHTTP 3.2.5.3: after $E(0) the server may close without a reply.
-                        return Some(());
+                        return None;
                     }
                 }
                 b'F' => st.record(Seen::Filler(len)),
                 other => panic!("unexpected push packet id {other:#x}"),
             }
+        }
+        if consumed == declared {
+            return Some(carry);
         }
         let mut b = [0u8; 16384];
         let n = s.read(&mut b).ok()?;
