@@ -1,0 +1,249 @@
+//! Media-object reassembly: objects fragmented across payloads and packets come back whole;
+//! whole objects are zero-copy; lost fragments are dropped and counted; limits hold.
+
+mod stream_support;
+
+use asf_format::Limits;
+use asf_format::media_object::{MediaObject, Reassembler};
+use asf_format::packet::{DataPacket, FieldWidth, PacketView, Payload};
+use bytes::Bytes;
+use proptest::prelude::*;
+use stream_support::*;
+
+fn reassemble(packets: &[Bytes], ps: u32, limits: Limits) -> (Vec<MediaObject>, Reassembler) {
+    let mut r = Reassembler::new(limits);
+    let mut out = Vec::new();
+    for p in packets {
+        let v = PacketView::parse(p, ps, 0).expect("valid packet");
+        r.push_packet(p, &v);
+        while let Some(o) = r.poll_object() {
+            out.push(o);
+        }
+    }
+    r.finish();
+    (out, r)
+}
+
+fn obj_strategy() -> impl Strategy<Value = Vec<Obj>> {
+    proptest::collection::vec(
+        (
+            1u8..4,
+            any::<bool>(),
+            proptest::collection::vec(any::<u8>(), 1..3000),
+        ),
+        1..30,
+    )
+    .prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, (stream, key, data))| Obj {
+                stream,
+                number: i as u8,
+                pt: 3100 + i as u32 * 10,
+                key,
+                data,
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn fragmented_objects_come_back(objs in obj_strategy(), ps in 120u32..2000) {
+        let packets = packetize(&objs, ps);
+        let (out, r) = reassemble(&packets, ps, Limits::default());
+        prop_assert_eq!(r.drops().total(), 0);
+        prop_assert_eq!(out.len(), objs.len());
+        // Objects of one stream come out in order; compare per stream.
+        for s in 1..4u8 {
+            let want: Vec<_> = objs.iter().filter(|o| o.stream == s).collect();
+            let got: Vec<_> = out.iter().filter(|o| o.stream == s).collect();
+            prop_assert_eq!(want.len(), got.len());
+            for (w, g) in want.iter().zip(got) {
+                prop_assert_eq!(&g.data[..], &w.data[..]);
+                prop_assert_eq!(g.presentation_time, w.pt);
+                prop_assert_eq!(g.keyframe, w.key);
+                prop_assert_eq!(g.number, u32::from(w.number));
+            }
+        }
+    }
+
+    #[test]
+    fn losing_a_packet_drops_and_counts(objs in obj_strategy(), ps in 120u32..600, lose in any::<usize>()) {
+        let mut packets = packetize(&objs, ps);
+        if packets.len() < 2 { return Ok(()); }
+        packets.remove(lose % packets.len());
+        let (out, r) = reassemble(&packets, ps, Limits::default());
+        prop_assert!(out.len() < objs.len());
+        prop_assert!(r.drops().total() >= 1);
+        prop_assert_eq!(r.pending(), 0);
+        // Whatever came out is a real object.
+        for o in &out {
+            prop_assert!(objs.iter().any(|w| w.stream == o.stream && w.data[..] == o.data[..]));
+        }
+    }
+}
+
+#[test]
+fn whole_objects_are_zero_copy() {
+    let objs = vec![Obj {
+        stream: 1,
+        number: 9,
+        pt: 4000,
+        key: true,
+        data: vec![5; 100],
+    }];
+    let packets = packetize(&objs, 400);
+    let (out, _) = reassemble(&packets, 400, Limits::default());
+    assert_eq!(out.len(), 1);
+    let p = &packets[0];
+    let start = p.as_ptr() as usize;
+    let d = out[0].data.as_ptr() as usize;
+    assert!(
+        d >= start && d < start + p.len(),
+        "object data points into the packet"
+    );
+}
+
+#[test]
+fn compressed_payloads_and_missing_replicated_data() {
+    let mut p = DataPacket::new(true, 777);
+    let subs: [&[u8]; 3] = [b"one", b"two", b"three"];
+    p.payloads
+        .push(Payload::compressed(2, false, 255, 3100, 23, subs).expect("small"));
+    p.payloads.push(Payload {
+        stream_number: 3,
+        key_frame: true,
+        media_object_number: 4,
+        offset_into_media_object: 0,
+        replicated_data: Bytes::new(),
+        data: Bytes::from_static(b"untimed"),
+    });
+    p.fix(200).expect("fits");
+    let b = p.to_bytes().expect("writes");
+    let (out, r) = reassemble(&[b], 200, Limits::default());
+    assert_eq!(r.drops().total(), 0);
+    let got: Vec<_> = out
+        .iter()
+        .map(|o| (o.stream, o.number, o.presentation_time, &o.data[..]))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (2, 255, 3100, &b"one"[..]),
+            (2, 0, 3123, &b"two"[..]),
+            (2, 1, 3146, &b"three"[..]),
+            (3, 4, 777, &b"untimed"[..]),
+        ]
+    );
+    assert_eq!(FieldWidth::Byte.max_value(), 255);
+}
+
+#[test]
+fn limits_bound_reassembly() {
+    let objs = vec![
+        Obj {
+            stream: 1,
+            number: 0,
+            pt: 0,
+            key: true,
+            data: vec![1; 5000],
+        },
+        Obj {
+            stream: 2,
+            number: 0,
+            pt: 0,
+            key: true,
+            data: vec![2; 5000],
+        },
+    ];
+    let packets = packetize(&objs, 500);
+    let mut limits = Limits::default();
+    limits.max_media_object_size = 4000;
+    let (out, r) = reassemble(&packets, 500, limits);
+    assert!(out.is_empty());
+    assert_eq!(r.drops().oversized, 2);
+    assert!(
+        r.drops().orphan_fragments > 0,
+        "later fragments of dropped objects are orphans"
+    );
+
+    // Interleave two streams' fragments so both are pending at once, with room for one.
+    let mut a = DataPacket::new(true, 0);
+    a.payloads.push(Payload::fragment(
+        1,
+        true,
+        0,
+        0,
+        10,
+        0,
+        Bytes::from_static(&[1; 5]),
+    ));
+    a.payloads.push(Payload::fragment(
+        2,
+        true,
+        0,
+        0,
+        10,
+        0,
+        Bytes::from_static(&[2; 5]),
+    ));
+    a.fix(200).expect("fits");
+    let mut b = DataPacket::new(true, 0);
+    b.payloads.push(Payload::fragment(
+        1,
+        true,
+        0,
+        5,
+        10,
+        0,
+        Bytes::from_static(&[1; 5]),
+    ));
+    b.payloads.push(Payload::fragment(
+        2,
+        true,
+        0,
+        5,
+        10,
+        0,
+        Bytes::from_static(&[2; 5]),
+    ));
+    b.fix(200).expect("fits");
+    let packets = [a.to_bytes().expect("a"), b.to_bytes().expect("b")];
+    let mut limits = Limits::default();
+    limits.max_pending_media_objects = 1;
+    let (out, r) = reassemble(&packets, 200, limits);
+    assert_eq!(out.len(), 1);
+    assert_eq!(&out[0].data[..], &[1; 10]);
+    assert_eq!(r.drops().too_many_pending, 1);
+    assert_eq!(r.drops().orphan_fragments, 1);
+}
+
+#[test]
+fn a_new_object_number_drops_the_unfinished_one() {
+    let mut a = DataPacket::new(true, 0);
+    a.payloads.push(Payload::fragment(
+        1,
+        true,
+        0,
+        0,
+        10,
+        0,
+        Bytes::from_static(&[1; 5]),
+    ));
+    a.payloads.push(Payload::fragment(
+        1,
+        false,
+        1,
+        0,
+        3,
+        40,
+        Bytes::from_static(&[9; 3]),
+    ));
+    a.fix(200).expect("fits");
+    let (out, r) = reassemble(&[a.to_bytes().expect("a")], 200, Limits::default());
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].number, 1);
+    assert_eq!(r.drops().incomplete, 1);
+}

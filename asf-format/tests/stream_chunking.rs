@@ -1,0 +1,151 @@
+//! The streaming reader gives identical events whatever the chunking of the input.
+
+mod stream_support;
+
+use asf_format::Limits;
+use asf_format::stream::{Event, StreamReader, read_all};
+use bytes::Bytes;
+use proptest::prelude::*;
+use stream_support::*;
+
+fn objs(n: usize) -> Vec<Obj> {
+    (0..n)
+        .map(|i| Obj {
+            stream: 1 + (i % 2) as u8,
+            number: i as u8,
+            pt: 3100 + 40 * i as u32,
+            key: i % 5 == 0,
+            data: (0..(i * 97 % 1500 + 1)).map(|b| (b ^ i) as u8).collect(),
+        })
+        .collect()
+}
+
+fn chunked(input: &[u8], cuts: &[usize]) -> Result<Vec<Event>, asf_format::Error> {
+    let mut r = StreamReader::new(Limits::default());
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    cuts.push(input.len());
+    for c in cuts {
+        if c < pos {
+            continue;
+        }
+        if c % 2 == 0 {
+            r.feed(&input[pos..c]);
+        } else {
+            r.push(Bytes::copy_from_slice(&input[pos..c]));
+        }
+        pos = c;
+        while let Some(e) = r.poll_event()? {
+            out.push(e);
+        }
+    }
+    r.finish();
+    while let Some(e) = r.poll_event()? {
+        let end = e == Event::End;
+        out.push(e);
+        if end {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn one_byte_at_a_time_bounded_and_broadcast() {
+    for (broadcast, index) in [(false, true), (true, true), (true, false), (false, false)] {
+        let packets = packetize(&objs(40), 1000);
+        let mut file = build_file(&packets, 1000, broadcast, index);
+        if broadcast && index {
+            // FFmpeg's `$E` trailer after the index (asf-format.md §3).
+            file.extend_from_slice(&[0x24, 0x45, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0]);
+        }
+        let whole = read_all(&file, Limits::default()).expect("one shot");
+        let n_packets = whole
+            .iter()
+            .filter(|e| matches!(e, Event::Packet { .. }))
+            .count();
+        assert_eq!(n_packets, packets.len());
+        assert_eq!(
+            whole
+                .iter()
+                .filter(|e| matches!(e, Event::Index { .. }))
+                .count(),
+            index as usize
+        );
+        let cuts: Vec<usize> = (0..file.len()).collect();
+        assert_eq!(chunked(&file, &cuts).expect("bytewise"), whole);
+    }
+}
+
+#[test]
+fn buffers_at_most_one_packet_in_the_data() {
+    let packets = packetize(&objs(20), 700);
+    let file = build_file(&packets, 700, true, false);
+    let mut r = StreamReader::new(Limits::default());
+    let mut max = 0;
+    let mut past_header = false;
+    for b in &file {
+        r.feed(std::slice::from_ref(b));
+        while let Some(e) = r.poll_event().expect("valid") {
+            past_header |= matches!(e, Event::DataObjectStart { .. });
+        }
+        if past_header {
+            max = max.max(r.buffered());
+        }
+    }
+    assert!(max < 700, "buffered {max} bytes");
+}
+
+#[test]
+fn errors_are_sticky_and_located() {
+    let packets = packetize(&objs(5), 800);
+    let mut file = build_file(&packets, 800, false, false);
+    file.truncate(file.len() - 10);
+    let e = read_all(&file, Limits::default()).unwrap_err();
+    assert!(matches!(e, asf_format::Error::Truncated { .. }), "{e}");
+    // Not a header first.
+    let e = read_all(&file[1..], Limits::default()).unwrap_err();
+    assert_eq!(e.offset(), Some(0));
+    // A header bigger than the limit is refused before it is buffered.
+    let mut limits = Limits::default();
+    limits.max_header_size = 64;
+    let mut r = StreamReader::new(limits);
+    r.feed(&file[..24]);
+    let e = r.poll_event().unwrap_err();
+    assert!(matches!(
+        e,
+        asf_format::Error::LimitExceeded { offset: 16, .. }
+    ));
+    assert_eq!(r.poll_event().unwrap_err(), e);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn random_chunkings_give_identical_events(
+        n in 1usize..30,
+        ps in 200u32..1500,
+        broadcast in any::<bool>(),
+        index in any::<bool>(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..40),
+    ) {
+        let packets = packetize(&objs(n), ps);
+        let file = build_file(&packets, ps, broadcast, index);
+        let whole = read_all(&file, Limits::default()).expect("one shot");
+        prop_assert_eq!(chunked(&file, &cuts).expect("chunked"), whole);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_chunking_agrees(
+        data in proptest::collection::vec(any::<u8>(), 0..600),
+        cuts in proptest::collection::vec(any::<usize>(), 0..10),
+    ) {
+        // Put a valid header in front so the reader gets past the first object.
+        let mut file = minimal_header(64, 0, true);
+        file.extend_from_slice(&data);
+        let whole = read_all(&file, Limits::default());
+        prop_assert_eq!(chunked(&file, &cuts), whole);
+    }
+}
