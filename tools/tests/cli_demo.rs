@@ -217,3 +217,101 @@ fn help_and_version() {
     let out = run_bounded(wmpush().arg("frobnicate"), Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// VLC (as user nobody when we are root: VLC refuses to run as root) pulls
+/// the demo over MMSH and stream-copies it to a file that ffmpeg decodes.
+#[test]
+fn vlc_plays_demo_over_mmsh() {
+    if !have("cvlc") || !have("ffmpeg") {
+        return;
+    }
+    let (_demo, url) = start_demo(&["--duration", "30", "-q"]);
+    let dir = std::env::temp_dir().join(format!("wmpush-vlc-{}", std::process::id()));
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).expect("dirs");
+    let out_file = dir.join("vlc.asf");
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    for d in [&dir, &home] {
+        let _ = Command::new("chmod").arg("777").arg(d).status();
+    }
+    let sout = format!("#std{{access=file,mux=asf,dst={}}}", out_file.display());
+    let mut cmd = if is_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--", "env"])
+            .arg(format!("HOME={}", home.display()))
+            .arg("cvlc");
+        c
+    } else {
+        Command::new("cvlc")
+    };
+    cmd.args([
+        "-q",
+        "--intf",
+        "dummy",
+        "--run-time",
+        "3",
+        "--play-and-exit",
+        &url,
+        "--sout",
+        &sout,
+    ]);
+    let _ = run_bounded(&mut cmd, Duration::from_secs(40));
+    let size = std::fs::metadata(&out_file).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 50_000, "VLC wrote {size} bytes");
+    let out = run_bounded(
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(&out_file)
+            .args(["-f", "null", "-"]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// mpv (lavf's mmsh) and MPlayer (its own asf_streaming client) play the demo.
+#[test]
+fn mpv_and_mplayer_play_demo() {
+    let (_demo, url) = start_demo(&["--duration", "30", "-q"]);
+    if have("mpv") {
+        let out = run_bounded(
+            Command::new("mpv").args(["--no-config", "--vo=null", "--ao=null", "--length=2", &url]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success(),
+            "mpv: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if have("mplayer") {
+        let out = run_bounded(
+            Command::new("mplayer").args([
+                "-really-quiet",
+                "-nolirc",
+                "-vo",
+                "null",
+                "-ao",
+                "null",
+                "-endpos",
+                "2",
+                &url,
+            ]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success(),
+            "mplayer: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("Failed"), "{text}");
+    }
+}
