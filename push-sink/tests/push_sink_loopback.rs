@@ -634,3 +634,23 @@ fn used_up_push_start_is_filled_with_filler_and_renewed() {
         1
     );
 }
+
+/// The async control calls do not block a single-threaded runtime.
+#[tokio::test(flavor = "current_thread")]
+async fn async_connect_and_end_session_on_a_current_thread_runtime() {
+    let server = PushServer::start(ServerConfig::default());
+    let stream = SyntheticStream::new(600, 6);
+    let mut s = sink(PushSinkConfig::default());
+    s.connect_async(&server.url("/async"), None, true)
+        .await
+        .expect("connect");
+    s.on_header(&stream.header).expect("header");
+    feed(&mut s, &stream, 0..6);
+    s.disconnect_async().await.expect("disconnect");
+    s.connect_async(&server.url("/async"), None, true)
+        .await
+        .expect("resume");
+    s.end_session_async().await.expect("end");
+    assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+    assert_eq!(data(&server.seen()).len(), 6);
+}

@@ -51,6 +51,7 @@ pub mod wire;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -458,6 +459,32 @@ impl PushSink {
         template_url: Option<&str>,
         auto_destroy: bool,
     ) -> Result<(), PushError> {
+        let (rx, limit) = self.begin_connect(url, template_url, auto_destroy)?;
+        let waited = rx.recv_timeout(limit);
+        self.end_connect(url, waited)
+    }
+
+    /// [`connect`](PushSink::connect) for async callers: waits without blocking the
+    /// runtime's worker (must be awaited on a tokio runtime).
+    pub async fn connect_async(
+        &mut self,
+        url: &str,
+        template_url: Option<&str>,
+        auto_destroy: bool,
+    ) -> Result<(), PushError> {
+        let (rx, limit) = self.begin_connect(url, template_url, auto_destroy)?;
+        let waited = wait_off_runtime(rx, limit).await;
+        self.end_connect(url, waited)
+    }
+
+    /// Validates, stores the session and starts the network task; the receiver reports the
+    /// outcome of the first PushSetup.
+    fn begin_connect(
+        &mut self,
+        url: &str,
+        template_url: Option<&str>,
+        auto_destroy: bool,
+    ) -> Result<(Receiver<Result<(), PushError>>, Duration), PushError> {
         if self.is_connected() {
             return Err(PushError::Misuse("connect while connected"));
         }
@@ -507,7 +534,15 @@ impl PushSink {
             url: None,
         };
         self.task = Some(self.runtime.spawn(task.run(tx)));
-        match rx.recv_timeout(self.config.connect_timeout * 4 + Duration::from_secs(1)) {
+        Ok((rx, self.config.connect_timeout * 4 + Duration::from_secs(1)))
+    }
+
+    fn end_connect(
+        &mut self,
+        url: &str,
+        waited: Result<Result<(), PushError>, RecvTimeoutError>,
+    ) -> Result<(), PushError> {
+        match waited {
             Ok(Ok(())) => {
                 self.connected = true;
                 self.ended = false;
@@ -534,28 +569,67 @@ impl PushSink {
         self.connected = false;
     }
 
-    fn wait_task(&mut self, limit: Duration) -> Option<TaskEnd> {
+    /// A receiver for the network task's end (`None` when there is no task).
+    fn task_end(&mut self) -> Option<Receiver<Option<TaskEnd>>> {
         let task = self.task.take()?;
-        let handle = self.runtime.handle().clone();
         let (tx, rx) = std::sync::mpsc::channel();
-        handle.spawn(async move {
-            let _ = tx.send(task.await);
+        self.runtime.spawn(async move {
+            let _ = tx.send(task.await.ok());
         });
-        match rx.recv_timeout(limit) {
-            Ok(Ok(end)) => Some(end),
-            _ => None,
-        }
+        Some(rx)
     }
 
     /// Drops the connection without ending the session (`IWMWriterPushSink::Disconnect`):
     /// queued packets are sent first (bounded by the write timeout), then the TCP connection
     /// closes without `$E(0)`. The server keeps the session for a while; `connect` resumes it.
     pub fn disconnect(&mut self) -> Result<(), PushError> {
+        let rx = self.begin_stop(Item::Disconnect)?;
+        let end = rx
+            .recv_timeout(self.config.write_timeout * 2)
+            .ok()
+            .flatten();
+        self.end_disconnect(end)
+    }
+
+    /// [`disconnect`](PushSink::disconnect) for async callers (on a tokio runtime).
+    pub async fn disconnect_async(&mut self) -> Result<(), PushError> {
+        let rx = self.begin_stop(Item::Disconnect)?;
+        let end = wait_off_runtime(rx, self.config.write_timeout * 2)
+            .await
+            .ok()
+            .flatten();
+        self.end_disconnect(end)
+    }
+
+    /// Ends the session (`IWMWriterPushSink::EndSession`): sends what is queued, then `$E(0)`,
+    /// and closes; the server deletes the session and applies AutoDestroy.
+    /// `NoConnection` when the sink never connected.
+    pub fn end_session(&mut self) -> Result<(), PushError> {
+        let rx = self.begin_stop(Item::EndSession)?;
+        let end = rx.recv_timeout(self.end_limit()).ok().flatten();
+        self.end_end_session(end)
+    }
+
+    /// [`end_session`](PushSink::end_session) for async callers (on a tokio runtime).
+    pub async fn end_session_async(&mut self) -> Result<(), PushError> {
+        let rx = self.begin_stop(Item::EndSession)?;
+        let end = wait_off_runtime(rx, self.end_limit()).await.ok().flatten();
+        self.end_end_session(end)
+    }
+
+    fn end_limit(&self) -> Duration {
+        self.config.write_timeout * 2 + Duration::from_secs(1)
+    }
+
+    fn begin_stop(&mut self, marker: Item) -> Result<Receiver<Option<TaskEnd>>, PushError> {
         if self.task.is_none() {
             return Err(PushError::NoConnection);
         }
-        self.shared.push(Item::Disconnect);
-        let end = self.wait_task(self.config.write_timeout * 2);
+        self.shared.push(marker);
+        self.task_end().ok_or(PushError::NoConnection)
+    }
+
+    fn end_disconnect(&mut self, end: Option<TaskEnd>) -> Result<(), PushError> {
         self.connected = false;
         self.shared.report(PushStatus::Disconnected);
         match end {
@@ -564,15 +638,7 @@ impl PushSink {
         }
     }
 
-    /// Ends the session (`IWMWriterPushSink::EndSession`): sends what is queued, then `$E(0)`,
-    /// and closes; the server deletes the session and applies AutoDestroy.
-    /// `NoConnection` when the sink never connected.
-    pub fn end_session(&mut self) -> Result<(), PushError> {
-        if self.task.is_none() {
-            return Err(PushError::NoConnection);
-        }
-        self.shared.push(Item::EndSession);
-        let end = self.wait_task(self.config.write_timeout * 2 + Duration::from_secs(1));
+    fn end_end_session(&mut self, end: Option<TaskEnd>) -> Result<(), PushError> {
         self.connected = false;
         self.ended = true;
         match end {
@@ -781,6 +847,16 @@ impl WriterSink for SharedPushSink {
     fn name(&self) -> String {
         lock_sink(self).name()
     }
+}
+
+/// Waits on a std channel from async code without blocking the runtime's worker thread.
+async fn wait_off_runtime<T: Send + 'static>(
+    rx: Receiver<T>,
+    limit: Duration,
+) -> Result<T, RecvTimeoutError> {
+    tokio::task::spawn_blocking(move || rx.recv_timeout(limit))
+        .await
+        .unwrap_or(Err(RecvTimeoutError::Disconnected))
 }
 
 /// The sink's network task: one per `connect`.
