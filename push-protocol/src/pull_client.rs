@@ -720,98 +720,37 @@ fn split_location(location: &str, current: &str) -> Option<(String, String)> {
     Some((authority.to_owned(), path.to_owned()))
 }
 
-const ASF_HEADER_OBJECT: [u8; 16] = [
-    0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C,
-];
-const ASF_STREAM_PROPERTIES: [u8; 16] = [
-    0x91, 0x07, 0xDC, 0xB7, 0xB7, 0xA9, 0xCF, 0x11, 0x8E, 0xE6, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65,
-];
-const ASF_HEADER_EXTENSION: [u8; 16] = [
-    0xB5, 0x03, 0xBF, 0x5F, 0x2E, 0xA9, 0xCF, 0x11, 0x8E, 0xE3, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65,
-];
-const ASF_EXTENDED_STREAM_PROPERTIES: [u8; 16] = [
-    0xCB, 0xA5, 0xE6, 0x14, 0x72, 0xC6, 0x32, 0x43, 0x83, 0x99, 0xA9, 0x69, 0x52, 0x06, 0x5B, 0x5A,
-];
-
 /// Stream numbers of an ASF header (Header Object, optionally followed by the
-/// Data Object start), in order of first appearance: from Stream Properties
-/// Objects (ASF 3.3, flags bits 0-6) and Extended Stream Properties Objects
-/// inside the Header Extension (ASF 4.1). A tiny bounded walk, since the
-/// shared asf-format header types were not in the tree yet.
+/// Data Object start), in order of first appearance, parsed with asf-format
+/// (ASF 3.3 Stream Properties, including ones in the Header Extension and
+/// hidden in Extended Stream Properties; ASF 4.1 Extended Stream Properties
+/// without a Stream Properties Object count too). A header with no stream
+/// at all is an error.
 pub fn stream_numbers(header: &[u8]) -> Result<Vec<u16>, PullError> {
-    if header.len() < 30 || header[..16] != ASF_HEADER_OBJECT {
+    let (parsed, _) = asf_format::Header::parse_header(header, 0, &asf_format::Limits::default())?;
+    let mut out: Vec<u16> = Vec::new();
+    let mut push = |n: u16| {
+        if n != 0 && !out.contains(&n) {
+            out.push(n);
+        }
+    };
+    for sp in parsed.stream_properties() {
+        push(u16::from(sp.stream_number()));
+    }
+    for o in parsed.all_objects() {
+        if let asf_format::HeaderObject::ExtendedStreamProperties(e) = o {
+            push(e.stream_number & 0x7f);
+        }
+    }
+    if out.is_empty() {
+        // asf-format keeps objects it cannot walk as raw bytes; a header
+        // without any stream cannot be played (ffmpeg's mms.c fails too).
         return Err(PullError::BadHeader {
-            offset: 0,
-            what: "does not start with the ASF Header Object",
+            offset: 30,
+            what: "no stream found in the ASF header",
         });
     }
-    let size = read_u64(header, 16).unwrap_or(0);
-    let end = usize::try_from(size)
-        .unwrap_or(usize::MAX)
-        .min(header.len());
-    if end < 30 {
-        return Err(PullError::BadHeader {
-            offset: 16,
-            what: "Header Object size smaller than 30",
-        });
-    }
-    let mut out = Vec::new();
-    walk_objects(header, 30, end, &mut out, true)?;
     Ok(out)
-}
-
-fn walk_objects(
-    buf: &[u8],
-    mut pos: usize,
-    end: usize,
-    out: &mut Vec<u16>,
-    top: bool,
-) -> Result<(), PullError> {
-    while pos + 24 <= end {
-        let guid = &buf[pos..pos + 16];
-        let size = read_u64(buf, pos + 16).unwrap_or(0);
-        let size = usize::try_from(size).unwrap_or(usize::MAX);
-        if size < 24 || size > end - pos {
-            return Err(PullError::BadHeader {
-                offset: pos + 16,
-                what: "object size out of bounds",
-            });
-        }
-        if guid == ASF_STREAM_PROPERTIES {
-            // ASF 3.3: Flags (u16) at object offset 72; stream number = bits 0-6.
-            let flags = read_u16(buf, pos + 72).ok_or(PullError::BadHeader {
-                offset: pos,
-                what: "Stream Properties Object too short",
-            })?;
-            push_unique(out, flags & 0x7f);
-        } else if !top && guid == ASF_EXTENDED_STREAM_PROPERTIES {
-            // ASF 4.1: Stream Number (u16) at object offset 72.
-            if let Some(n) = read_u16(buf, pos + 72) {
-                push_unique(out, n & 0x7f);
-            }
-        } else if top && guid == ASF_HEADER_EXTENSION && size >= 46 {
-            // ASF 3.4: 46 fixed bytes, then the extension objects.
-            walk_objects(buf, pos + 46, pos + size, out, false)?;
-        }
-        pos += size;
-    }
-    Ok(())
-}
-
-fn push_unique(out: &mut Vec<u16>, n: u16) {
-    if n != 0 && !out.contains(&n) {
-        out.push(n);
-    }
-}
-
-fn read_u64(buf: &[u8], at: usize) -> Option<u64> {
-    let b = buf.get(at..at.checked_add(8)?)?;
-    Some(u64::from_le_bytes(b.try_into().ok()?))
-}
-
-fn read_u16(buf: &[u8], at: usize) -> Option<u16> {
-    let b = buf.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([b[0], b[1]]))
 }
 
 #[cfg(test)]

@@ -246,10 +246,7 @@ fn bad_frames_and_limits_fail_cleanly() {
     let mut bad = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
     bad.extend_from_slice(&[0x24, 0x48, 12, 0, 0, 0, 0, 0, 0, 0x0C, 12, 0, 1, 2, 3, 4]);
     let (_, ev) = client_with_response(&bad);
-    assert!(matches!(
-        ev[0],
-        PullClientEvent::Failed(PullError::BadHeader { .. })
-    ));
+    assert!(matches!(ev[0], PullClientEvent::Failed(PullError::Asf(_))));
 }
 
 #[test]
@@ -279,10 +276,17 @@ fn stream_numbers_walk() {
     // Corrupt the File Properties size.
     h[30 + 16] = 0xFF;
     h[30 + 23] = 0x7F;
+    // asf-format keeps the unwalkable objects raw; no stream is left.
     assert!(matches!(
         stream_numbers(&h),
-        Err(PullError::BadHeader { offset: 46, .. })
+        Err(PullError::BadHeader { offset: 30, .. })
     ));
+    // A header object that is cut short is asf-format's error, with its offset.
+    let short = asf_header(&[1], 100, 0);
+    match stream_numbers(&short[..40]) {
+        Err(PullError::Asf(e)) => assert!(e.offset().is_some(), "{e}"),
+        other => panic!("expected an asf-format error, got {other:?}"),
+    }
     assert!(stream_numbers(&Bytes::new()).is_err());
 }
 

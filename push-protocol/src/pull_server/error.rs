@@ -49,6 +49,9 @@ pub enum PullError {
         /// What is wrong.
         what: &'static str,
     },
+    /// The ASF header does not parse (asf-format's error says what and where).
+    #[error("ASF header: {0}")]
+    Asf(#[from] asf_format::Error),
     /// An ASF data packet could not be read (payload filtering).
     #[error("bad ASF data packet at byte {offset}: {what}")]
     BadPacket {
