@@ -207,7 +207,7 @@ impl AsfFile {
                         && rest > DATA_OBJECT_HEADER_LEN
                         && (broadcast || !starts_with_known_guid(input.get(after..))));
                 let end = if unbounded {
-                    input.len()
+                    unbounded_data_end(input, after, file.header.packet_size())
                 } else if size > rest as u64 {
                     file.truncated = Some(TruncationInfo {
                         offset: pos as u64,
@@ -322,4 +322,30 @@ fn starts_with_known_guid(b: Option<&[u8]>) -> bool {
 fn find_top_level_guid(b: &[u8]) -> Option<usize> {
     b.windows(16)
         .position(|w| w == guids::DATA.as_bytes() || INDEX_GUIDS.iter().any(|g| g.as_bytes() == w))
+}
+
+/// End of a Data Object of unknown size (broadcast): whole packets of the File Properties
+/// packet size up to the first index object GUID (FFmpeg's non-seekable output still
+/// appends its Simple Index and a 12-byte `$E` chunk), or the end of the input when the
+/// packet size is unknown.
+fn unbounded_data_end(input: &[u8], packets_start: usize, packet_size: Option<u32>) -> usize {
+    let Some(size) = packet_size.filter(|&s| s > 0).map(|s| s as usize) else {
+        return input.len();
+    };
+    let mut end = packets_start.min(input.len());
+    while end + size <= input.len() {
+        let next = &input[end..];
+        if next.len() >= 16 && INDEX_GUIDS.iter().any(|g| g.as_bytes() == &next[..16]) {
+            return end;
+        }
+        end += size;
+    }
+    // A tail shorter than one packet: keep it in the Data Object unless it is an object or
+    // FFmpeg's `$E` end chunk (MMSH framing type 0x4524).
+    let tail = &input[end..];
+    if tail.starts_with(b"$E") || starts_with_known_guid(Some(tail)) {
+        end
+    } else {
+        input.len()
+    }
 }

@@ -357,7 +357,15 @@ fn check_top_level(f: &mut Findings, file: &AsfFile) {
                 ),
             ),
             TopLevelObject::Junk(b) => {
-                if file.truncated.is_none() {
+                if b.starts_with(b"$E") && b.len() <= 12 {
+                    f.push(
+                        Severity::Warning,
+                        off,
+                        "file",
+                        "FFmpeg's MMSH `$E` end chunk after the last object (non-seekable output)"
+                            .into(),
+                    );
+                } else if file.truncated.is_none() {
                     f.push(
                         Severity::Warning,
                         off,
@@ -471,7 +479,8 @@ fn check_data(
             ),
         );
     }
-    let Some(size) = fp.packet_size().filter(|&s| s > 0) else {
+    // Readers use the maximum packet size when min and max disagree (FFmpeg asfdec_f).
+    let Some(size) = Some(fp.max_packet_size).filter(|&s| s > 0) else {
         return;
     };
     let packets = d.packets();
