@@ -654,3 +654,35 @@ async fn async_connect_and_end_session_on_a_current_thread_runtime() {
     assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
     assert_eq!(data(&server.seen()).len(), 6);
 }
+
+#[test]
+fn written_buffers_are_reused_by_allocate_data_unit() {
+    let server = PushServer::start(ServerConfig::default());
+    let stream = SyntheticStream::new(1500, 2);
+    let mut s = sink(PushSinkConfig::default());
+    s.connect(&server.url("/pool"), None, false)
+        .expect("connect");
+    s.on_header(&stream.header).expect("header");
+    let buf = s.allocate_data_unit(1500);
+    let first = buf.as_ptr();
+    s.on_data_unit(stream.unit_in(buf, 0).expect("unit"))
+        .expect("unit");
+    let start = std::time::Instant::now();
+    while s.stats().packets < 1 {
+        assert!(start.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The task may still hold the buffer for an instant after counting it.
+    let mut reused = false;
+    for _ in 0..100 {
+        let b = s.allocate_data_unit(1500);
+        if b.as_ptr() == first {
+            reused = true;
+            break;
+        }
+        drop(b);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(reused, "the written packet's buffer came back to the pool");
+    s.end_session().expect("end");
+}

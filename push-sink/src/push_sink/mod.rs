@@ -310,6 +310,23 @@ struct Shared {
     status: broadcast::Sender<PushStatus>,
     /// The last header the task handled, kept across connects (resent for a new session).
     header: Mutex<Option<Bytes>>,
+    /// Packet buffers to reuse in `allocate_data_unit` (at most [`POOL_BUFFERS`]).
+    pool: Mutex<Vec<BytesMut>>,
+}
+
+/// Most buffers kept for reuse by a push sink.
+const POOL_BUFFERS: usize = 64;
+
+impl Shared {
+    /// Takes a written packet's buffer back for reuse when nothing else holds it.
+    fn recycle(&self, framed: Bytes) {
+        if let Ok(b) = framed.try_into_mut() {
+            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < POOL_BUFFERS {
+                pool.push(b);
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -418,6 +435,7 @@ impl PushSink {
                 counters: Mutex::new(Counters::default()),
                 status,
                 header: Mutex::new(None),
+                pool: Mutex::new(Vec::new()),
             }),
             task: None,
             session: Arc::new(Mutex::new(None)),
@@ -750,7 +768,16 @@ impl WriterSink for PushSink {
     }
 
     fn allocate_data_unit(&mut self, packet_size: usize) -> BytesMut {
-        let mut b = BytesMut::with_capacity(PUSH_HEADROOM + packet_size);
+        // Pooled: buffers come back from the network task once their packet is written.
+        let mut b = self
+            .shared
+            .pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        b.clear();
+        b.reserve(PUSH_HEADROOM + packet_size);
         b.resize(PUSH_HEADROOM, 0);
         b
     }
@@ -1381,6 +1408,10 @@ impl SessionTask {
             if matches!(item, Item::Header(_)) && !bufs.is_empty() {
                 self.header_sent = true;
                 self.entry_ended = false;
+            }
+            drop(bufs);
+            if let Item::Packet { framed, .. } = item {
+                self.shared.recycle(framed);
             }
             if let Some(end) = done {
                 let _ = wr.flush().await;
