@@ -11,7 +11,7 @@ use wmpush::generator::SignalConfig;
 use wmpush::pull::{Pulled, StreamUrl, pull as pull_stream};
 use wmpush::server::Server;
 
-use crate::{DemoArgs, PullArgs, PushArgs, ServeArgs, seconds};
+use crate::{DemoArgs, InspectArgs, PullArgs, PushArgs, ServeArgs, seconds};
 
 pub(crate) async fn demo(a: DemoArgs, quiet: bool) -> Result<(), CliError> {
     let (w, h) = a
@@ -292,4 +292,21 @@ pub(crate) async fn push(a: PushArgs, quiet: bool) -> Result<(), CliError> {
         Ok(r) => r.map(|_| ()),
         Err(e) => Err(CliError::new(Failure::Failed, format!("push task: {e}"))),
     }
+}
+
+pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
+    let name = a.file.display().to_string();
+    let bytes = std::fs::read(&a.file)
+        .map_err(|e| CliError::new(Failure::Input, format!("cannot read {name}: {e}")))?;
+    let result = wmpush::inspect::inspect(&name, &bytes, a.packets)?;
+    let text = if a.json {
+        serde_json::to_string_pretty(&result)
+            .map_err(|e| CliError::new(Failure::Failed, format!("JSON: {e}")))?
+    } else {
+        wmpush::inspect::to_text(&result)
+    };
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error.
+    let _ = writeln!(out, "{text}");
+    Ok(())
 }

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod exit;
 pub mod generator;
 pub mod ingest;
+pub mod inspect;
 pub mod live_mux;
 pub mod point;
 pub mod pull;

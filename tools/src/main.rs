@@ -19,7 +19,7 @@ mod commands;
     name = "wmpush",
     version,
     about = "Windows Media (ASF) streaming: push to a publishing point, serve one, pull, inspect",
-    after_help = "Examples:\n  wmpush demo                                  # see it work: prints URLs to open in ffplay/VLC\n  wmpush demo --check                          # self-test: push, pull back, verify\n  wmpush serve --listen 127.0.0.1:8080         # run a publishing-point server\n  wmpush push movie.asf http://127.0.0.1:8080/live\n  wmpush pull mmsh://127.0.0.1:8080/live -o out.asf --duration 10\n\nExit codes: 0 ok, 1 check failed, 2 usage, 3 input, 4 connection, 5 authentication, 6 server refused.\nLogging: -v/-vv or RUST_LOG (e.g. RUST_LOG=wmpush=debug)."
+    after_help = "Examples:\n  wmpush demo                                  # see it work: prints URLs to open in ffplay/VLC\n  wmpush demo --check                          # self-test: push, pull back, verify\n  wmpush serve --listen 127.0.0.1:8080         # run a publishing-point server\n  wmpush push movie.asf http://127.0.0.1:8080/live\n  wmpush inspect movie.asf --json\n  wmpush pull mmsh://127.0.0.1:8080/live -o out.asf --duration 10\n\nExit codes: 0 ok, 1 check failed, 2 usage, 3 input, 4 connection, 5 authentication, 6 server refused.\nLogging: -v/-vv or RUST_LOG (e.g. RUST_LOG=wmpush=debug)."
 )]
 struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace).
@@ -49,6 +49,11 @@ enum Command {
         after_help = "Examples:\n  wmpush push movie.asf http://127.0.0.1:8080/live                 # paced in real time\n  wmpush push movie.asf http://server:8080/live --loop --template /live --auto-destroy\n  ffmpeg -re -i in.mp4 -c:v wmv2 -c:a wmav2 -f asf - | wmpush push - http://127.0.0.1:8080/live\n  ffmpeg -re -i in.mp4 -c:v wmv2 -c:a wmav2 -f asf_stream - | wmpush push - http://127.0.0.1:8080/live\n  WMPUSH_PASSWORD=secret wmpush push in.asf http://server/live --user alice\n  wmpush push mmsh://origin:8080/live http://edge:8080/live       # relay\n\nCtrl-C ends the session properly ($E(0))."
     )]
     Push(PushArgs),
+    /// Show an ASF file's object tree, streams, validation findings and packets.
+    #[command(
+        after_help = "Examples:\n  wmpush inspect movie.wmv\n  wmpush inspect movie.wmv --packets\n  wmpush inspect movie.wmv --json | jq '.findings'\n\nJSON fields: file, size, objects[{offset,name,guid,size,fields,children}], file_properties,\nstreams[{number,kind,stream_type,encrypted,audio,video}], data_packets, truncated,\nfindings[{severity,offset,object,message}], packets[{index,offset,send_time_ms,duration_ms,payloads,padding,key_frame_start,error}].\nA file that cannot be parsed at all exits 3 with the byte offset; findings do not change the exit code."
+    )]
+    Inspect(InspectArgs),
     /// Pull a stream from an MMSH server and save it as an ASF file.
     #[command(
         after_help = "Examples:\n  wmpush pull mmsh://127.0.0.1:8080/live -o live.asf --duration 10\n  wmpush pull mmsh://127.0.0.1:8080/live -o - | ffplay -\n  wmpush pull mmsh://127.0.0.1:8080/live --clients 20 --duration 10   # loopback load test"
@@ -124,6 +129,18 @@ struct PushArgs {
 }
 
 #[derive(Debug, Args)]
+struct InspectArgs {
+    /// ASF file (.asf, .wmv, .wma).
+    file: std::path::PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// List every data packet.
+    #[arg(long)]
+    packets: bool,
+}
+
+#[derive(Debug, Args)]
 struct PullArgs {
     /// Stream URL: mmsh://HOST[:PORT]/POINT (http:// is accepted too).
     url: String,
@@ -196,6 +213,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => commands::serve(a).await,
             Command::Pull(a) => commands::pull(a).await,
             Command::Push(a) => commands::push(a, quiet).await,
+            Command::Inspect(a) => commands::inspect(a),
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
