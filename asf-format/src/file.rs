@@ -9,13 +9,17 @@
 //! later object (parsed up to the cut, with [`AsfFile::truncated`] saying where).
 //!
 //! The Data Object is kept as a view ([`DataSection`]: its declared size and its body as
-//! [`Bytes`]); index objects are kept raw. Interpreting packets and indexes is the job of the
-//! data-side modules of this crate.
+//! [`Bytes`]; [`AsfFile::packets`] walks it with [`PacketView`]); index objects are parsed
+//! into [`IndexObject`]s (kept raw, with the error, if they do not parse or round trip).
 
 use bytes::Bytes;
 
+use crate::data::DataObjectHeader;
 use crate::header::Header;
+use crate::index::IndexObject;
 use crate::object::{OBJECT_HEADER_LEN, RawObject, read_object_header};
+use crate::objects::InvalidObject;
+use crate::packet::PacketView;
 use crate::reader::{Reader, WriteLe};
 use crate::{Error, Guid, Limits, Result, guids};
 
@@ -58,6 +62,19 @@ impl DataSection {
         Some(u16::from_le_bytes([b[0], b[1]]))
     }
 
+    /// The 50-byte Data Object header as the data-side type, when all 50 bytes are present
+    /// and valid.
+    pub fn header(&self) -> Option<DataObjectHeader> {
+        let fixed = self
+            .body
+            .get(..DATA_OBJECT_HEADER_LEN - OBJECT_HEADER_LEN as usize)?;
+        let mut b = Vec::with_capacity(DATA_OBJECT_HEADER_LEN);
+        b.put_guid(&guids::DATA);
+        b.put_u64_le(self.size_field);
+        b.put_raw(fixed);
+        DataObjectHeader::parse(&b, 0).ok()
+    }
+
     /// The packet bytes (everything after the 50-byte fixed part).
     pub fn packets(&self) -> Bytes {
         let start = (DATA_OBJECT_HEADER_LEN - OBJECT_HEADER_LEN as usize).min(self.body.len());
@@ -82,8 +99,11 @@ impl DataSection {
 pub enum TopLevelObject {
     /// The Data Object.
     Data(DataSection),
-    /// An index object (Simple Index, Index, Media Object Index, Timecode Index), raw.
-    Index(RawObject),
+    /// An index object (Simple Index, Index, Media Object Index, Timecode Index).
+    Index(IndexObject),
+    /// An index object that did not parse (or would not serialize back identically), kept
+    /// raw with the error.
+    InvalidIndex(InvalidObject),
     /// Any other complete object (unknown GUID, XMP, ...), raw.
     Other(RawObject),
     /// Bytes that do not form an object: junk, FFmpeg's `$E` trailer, or the start of an
@@ -96,7 +116,9 @@ impl TopLevelObject {
     pub fn encoded_len(&self) -> u64 {
         match self {
             TopLevelObject::Data(d) => d.encoded_len(),
-            TopLevelObject::Index(r) | TopLevelObject::Other(r) => r.encoded_len(),
+            TopLevelObject::Index(i) => i.encoded_len(),
+            TopLevelObject::InvalidIndex(i) => i.raw.encoded_len(),
+            TopLevelObject::Other(r) => r.encoded_len(),
             TopLevelObject::Junk(b) => b.len() as u64,
         }
     }
@@ -105,7 +127,9 @@ impl TopLevelObject {
     pub fn write(&self, out: &mut Vec<u8>) {
         match self {
             TopLevelObject::Data(d) => d.write(out),
-            TopLevelObject::Index(r) | TopLevelObject::Other(r) => r.write(out),
+            TopLevelObject::Index(i) => i.write(out),
+            TopLevelObject::InvalidIndex(i) => i.raw.write(out),
+            TopLevelObject::Other(r) => r.write(out),
             TopLevelObject::Junk(b) => out.put_raw(b),
         }
     }
@@ -251,7 +275,7 @@ impl AsfFile {
             let body = input.slice(pos + OBJECT_HEADER_LEN as usize..pos + size as usize);
             let raw = RawObject { guid, data: body };
             file.objects.push(if INDEX_GUIDS.contains(&guid) {
-                TopLevelObject::Index(raw)
+                parse_index(raw, &input[pos..pos + size as usize], pos as u64, limits)
             } else {
                 TopLevelObject::Other(raw)
             });
@@ -268,12 +292,48 @@ impl AsfFile {
         })
     }
 
-    /// The index objects (raw), in file order.
-    pub fn index_objects(&self) -> impl Iterator<Item = &RawObject> {
+    /// The index objects that parsed, in file order.
+    pub fn index_objects(&self) -> impl Iterator<Item = &IndexObject> {
         self.objects.iter().filter_map(|o| match o {
-            TopLevelObject::Index(r) => Some(r),
+            TopLevelObject::Index(i) => Some(i),
             _ => None,
         })
+    }
+
+    /// Absolute offset of the Data Object, if present.
+    pub fn data_offset(&self) -> Option<u64> {
+        use crate::object::AsfObject;
+        let mut off = self.header.encoded_len();
+        for o in &self.objects {
+            if matches!(o, TopLevelObject::Data(_)) {
+                return Some(off);
+            }
+            off += o.encoded_len();
+        }
+        None
+    }
+
+    /// Walks the data packets present (fixed size from File Properties; a final partial
+    /// packet is not returned). Each item is a zero-copy [`PacketView`] or the error that
+    /// packet gave, with its absolute offset.
+    pub fn packets(&self) -> impl Iterator<Item = Result<PacketView<'_>>> {
+        let size = self
+            .header
+            .file_properties()
+            .map_or(0, |fp| fp.max_packet_size);
+        let data = self.data();
+        let base = self.data_offset().unwrap_or(0) + DATA_OBJECT_HEADER_LEN as u64;
+        let body: &[u8] = match data {
+            Some(d) if size > 0 => d
+                .body
+                .get(DATA_OBJECT_HEADER_LEN - OBJECT_HEADER_LEN as usize..)
+                .unwrap_or(&[]),
+            _ => &[],
+        };
+        let step = (size as usize).max(1);
+        body.chunks_exact(step)
+            .enumerate()
+            .map(move |(i, p)| PacketView::parse(p, size, base + (i * step) as u64))
     }
 
     /// Exact encoded length of the whole file.
@@ -347,5 +407,34 @@ fn unbounded_data_end(input: &[u8], packets_start: usize, packet_size: Option<u3
         end
     } else {
         input.len()
+    }
+}
+
+fn parse_index(raw: RawObject, bytes: &[u8], base: u64, limits: &Limits) -> TopLevelObject {
+    match IndexObject::parse(bytes, base, limits) {
+        Ok(Some((idx, used))) if used == bytes.len() => {
+            let mut v = Vec::with_capacity(bytes.len());
+            idx.write(&mut v);
+            if v == bytes {
+                return TopLevelObject::Index(idx);
+            }
+            TopLevelObject::InvalidIndex(InvalidObject {
+                raw,
+                error: Error::Malformed {
+                    offset: base,
+                    object: "index object",
+                    reason: "object does not round trip through the model",
+                },
+            })
+        }
+        Ok(_) => TopLevelObject::InvalidIndex(InvalidObject {
+            raw,
+            error: Error::Malformed {
+                offset: base,
+                object: "index object",
+                reason: "index object not fully parsed",
+            },
+        }),
+        Err(error) => TopLevelObject::InvalidIndex(InvalidObject { raw, error }),
     }
 }

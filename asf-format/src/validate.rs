@@ -342,10 +342,19 @@ fn check_top_level(f: &mut Findings, file: &AsfFile) {
                         "Data Object shorter than its 50-byte fixed part".into(),
                     );
                 } else {
-                    check_data(f, d, off, fp, broadcast);
+                    check_data(f, d, off, fp, broadcast, file.truncated.is_some());
                 }
             }
-            TopLevelObject::Index(r) => index_guids.push(r.guid),
+            TopLevelObject::Index(i) => index_guids.push(index_guid(i)),
+            TopLevelObject::InvalidIndex(i) => {
+                index_guids.push(i.raw.guid);
+                f.push(
+                    Severity::Error,
+                    i.error.offset().unwrap_or(off),
+                    i.raw.name().unwrap_or("index object"),
+                    format!("kept raw: {}", i.error),
+                );
+            }
             TopLevelObject::Other(r) => f.push(
                 Severity::Warning,
                 off,
@@ -377,6 +386,7 @@ fn check_top_level(f: &mut Findings, file: &AsfFile) {
         }
         off += o.encoded_len();
     }
+    check_packets(f, file);
     if !data_seen {
         f.push(Severity::Error, off, "file", "no Data Object".into());
     }
@@ -440,6 +450,7 @@ fn check_data(
     off: u64,
     fp: Option<&FileProperties>,
     broadcast: bool,
+    truncated: bool,
 ) {
     const NAME: &str = "Data Object";
     if d.size_field == 0 && !broadcast {
@@ -483,6 +494,10 @@ fn check_data(
     let Some(size) = Some(fp.max_packet_size).filter(|&s| s > 0) else {
         return;
     };
+    if truncated {
+        // The truncation finding already says the packets are cut.
+        return;
+    }
     let packets = d.packets();
     let size = size as usize;
     if !packets.len().is_multiple_of(size) {
@@ -508,47 +523,49 @@ fn check_data(
             ),
         );
     }
-    // ASF 5.2: packets are sent in non-decreasing Send Time order.
-    let mut last = 0u32;
-    for (i, p) in packets.chunks_exact(size).enumerate() {
-        let Some(t) = packet_send_time(p) else {
-            f.push(
-                Severity::Error,
-                off + 50 + (i * size) as u64,
-                "Data Packet",
-                "packet header does not parse".into(),
-            );
-            break;
-        };
-        if t < last {
-            f.push(
-                Severity::Warning,
-                off + 50 + (i * size) as u64,
-                "Data Packet",
-                format!("Send Time {t} ms is before the previous packet's {last} ms"),
-            );
-            break;
-        }
-        last = t;
+}
+
+fn index_guid(i: &crate::index::IndexObject) -> Guid {
+    use crate::index::IndexObject as I;
+    match i {
+        I::Simple(_) => guids::SIMPLE_INDEX,
+        I::Index(_) => guids::INDEX,
+        I::MediaObject(_) => guids::MEDIA_OBJECT_INDEX,
+        I::Timecode(_) => guids::TIMECODE_INDEX,
     }
 }
 
-/// ASF 5.2.1-5.2.2: reads a packet's Send Time (skipping error correction data and the
-/// variable-width length fields); `None` if the header does not fit.
-fn packet_send_time(p: &[u8]) -> Option<u32> {
-    let mut i = 0usize;
-    let mut flags = *p.first()?;
-    if flags & 0x80 != 0 {
-        // Error correction present: bits 0-3 the data length (when length type is 00).
-        if flags & 0x60 != 0 {
-            return None;
+/// Bound on packets walked by `validate` (each is parsed with the data-side `PacketView`).
+const MAX_PACKETS_CHECKED: usize = 1 << 20;
+
+fn check_packets(f: &mut Findings, file: &AsfFile) {
+    // ASF 5.2: packets are sent in non-decreasing Send Time order; each packet must parse.
+    let mut last = 0u32;
+    let mut order_reported = false;
+    for p in file.packets().take(MAX_PACKETS_CHECKED) {
+        match p {
+            Err(e) => {
+                f.push(
+                    Severity::Error,
+                    e.offset().unwrap_or(0),
+                    "Data Packet",
+                    format!("packet does not parse: {e}"),
+                );
+                return;
+            }
+            Ok(v) => {
+                let t = v.send_time();
+                if t < last && !order_reported {
+                    f.push(
+                        Severity::Warning,
+                        v.offset(),
+                        "Data Packet",
+                        format!("Send Time {t} ms is before the previous packet's {last} ms"),
+                    );
+                    order_reported = true;
+                }
+                last = last.max(t);
+            }
         }
-        i += 1 + usize::from(flags & 0x0F);
-        flags = *p.get(i)?;
     }
-    i += 2; // length type flags, property flags
-    let width = |code: u8| [0usize, 1, 2, 4][usize::from(code & 3)];
-    i += width(flags >> 5) + width(flags >> 1) + width(flags >> 3);
-    let b = p.get(i..i + 4)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }

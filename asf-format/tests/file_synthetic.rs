@@ -14,10 +14,16 @@ const FILE_ID: Guid = Guid([0x42; 16]);
 
 fn packet(send_time: u32) -> Vec<u8> {
     // ASF 5.2: EC 82 00 00, length type flags 0 (single payload, no optional lengths),
-    // property flags 0x5D, send time, duration, then payload bytes up to the packet size.
+    // property flags 0x5D, send time, duration; then one payload: stream 1 (key), media
+    // object 0, offset 0, 8 bytes of replicated data (object size, presentation time), and
+    // the payload data up to the packet size.
     let mut p = vec![0x82, 0, 0, 0x00, 0x5D];
     p.extend_from_slice(&send_time.to_le_bytes());
     p.extend_from_slice(&0u16.to_le_bytes());
+    p.extend_from_slice(&[0x81, 0, 0, 0, 0, 0, 8]);
+    let data_len = (PACKET - p.len() - 8) as u32;
+    p.extend_from_slice(&data_len.to_le_bytes());
+    p.extend_from_slice(&(send_time + 3100).to_le_bytes());
     p.resize(PACKET, 0xAB);
     p
 }
@@ -124,6 +130,12 @@ fn built_file_round_trips_and_validates_clean() {
     assert_eq!(d.total_data_packets(), Some(5));
     assert_eq!(d.packets().len(), 5 * PACKET);
     assert_eq!(f.header.packet_size(), Some(PACKET as u32));
+    let times: Vec<u32> = f
+        .packets()
+        .map(|p| p.expect("packet").send_time())
+        .collect();
+    assert_eq!(times, vec![0, 100, 200, 300, 400]);
+    assert_eq!(d.header().expect("data header").total_data_packets, 5);
     assert_eq!(f.header.preroll_ms(), Some(3100));
     let sp = f.header.stream(1).expect("stream 1");
     assert_eq!(sp.audio_format().expect("wfx").format_tag, 0x0161);
@@ -163,7 +175,10 @@ fn empty_data_object_followed_by_index_and_ffmpeg_trailer() {
     let f = parse(&bytes);
     assert_eq!(f.objects.len(), 3);
     assert!(matches!(&f.objects[0], TopLevelObject::Data(d) if d.size_field == 50));
-    assert!(matches!(&f.objects[1], TopLevelObject::Index(r) if r.guid == guids::SIMPLE_INDEX));
+    assert!(matches!(
+        &f.objects[1],
+        TopLevelObject::Index(asf_format::index::IndexObject::Simple(_))
+    ));
     assert!(matches!(&f.objects[2], TopLevelObject::Junk(j) if j.len() == 12));
     assert_eq!(f.index_objects().count(), 1);
 }

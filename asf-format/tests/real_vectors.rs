@@ -75,6 +75,11 @@ fn every_vector_round_trips_byte_for_byte() {
             "{name}: serialized model differs from the input"
         );
         if !BROKEN.contains(&name.as_str()) {
+            let bad: Vec<_> = validate(&file)
+                .into_iter()
+                .filter(|f| f.message.contains("kept raw") || f.message.contains("does not parse"))
+                .collect();
+            assert!(bad.is_empty(), "{name}: {bad:?}");
             let gaps = modelling_gaps(&file);
             assert!(gaps.is_empty(), "{name}: objects kept raw: {gaps:?}");
             assert!(
