@@ -127,6 +127,50 @@ Pragma: stream-switch-count=1\r\nPragma: stream-switch-entry=ffff:1:0 \r\n\r\n";
     }
 
     #[test]
+    fn post_body_reading_independent_of_chunking(
+        body in proptest::collection::vec(any::<u8>(), 0..300),
+        cuts in proptest::collection::vec(1usize..50, 1..10),
+        trailing in proptest::collection::vec(any::<u8>(), 0..20),
+    ) {
+        let mut req = format!(
+            "POST /live HTTP/1.1\r\nUser-Agent: NSPlayer/10.0\r\n\
+Content-Type: application/x-wms-LogStats\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&body);
+        req.extend_from_slice(&trailing);
+        let run = |chunked: bool| {
+            let now = Instant::now();
+            let mut s = PullServerConnection::new(PullServerConfig::default(), now);
+            if chunked {
+                let (mut at, mut i) = (0, 0);
+                while at < req.len() {
+                    let n = cuts[i % cuts.len()].min(req.len() - at);
+                    s.handle_input(&req[at..at + n], now);
+                    at += n;
+                    i += 1;
+                }
+            } else {
+                s.handle_input(&req, now);
+            }
+            let mut events = Vec::new();
+            while let Some(e) = s.poll_event() {
+                events.push(e);
+            }
+            (events, drain(&mut s))
+        };
+        let whole = run(false);
+        prop_assert_eq!(&whole, &run(true));
+        let expected = push_protocol::pull_server::PullServerEvent::Report {
+            kind: push_protocol::pull_server::ReportKind::Log,
+            client_id: None,
+            body: Bytes::from(body.clone()),
+        };
+        prop_assert_eq!(whole.0, vec![expected]);
+    }
+
+    #[test]
     fn client_events_independent_of_chunking(
         cuts in proptest::collection::vec(1usize..3000, 1..20),
         padding in 0usize..140_000,
