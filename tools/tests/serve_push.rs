@@ -563,3 +563,76 @@ fn browsers_get_asx_plain_http_asf_and_player_limits() {
     drop(s);
     push.join().expect("thread").expect("push");
 }
+
+#[test]
+fn limits_refuse_only_newcomers_and_slow_heads_time_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("limits.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nmax_connections = 4\nheader_timeout_secs = 1\n",
+    )
+    .expect("write");
+    let (_server, addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
+    let mut p = RawPusher::new(addr, "/lim");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    let stream = test_stream(8);
+    let push = std::thread::spawn(move || p.push_stream(&stream, true));
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "lim"
+    )
+    .is_some_and(|p| p["live"] == true)));
+    let out_file = dir.path().join("player.asf");
+    let of = out_file.clone();
+    let player = std::thread::spawn(move || {
+        run_bounded(
+            wmpush()
+                .args([
+                    "pull",
+                    &format!("mmsh://{addr}/lim"),
+                    "--duration",
+                    "4",
+                    "-o",
+                ])
+                .arg(&of),
+            Duration::from_secs(30),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    // Two clients that never finish their request head (slowloris) fill the slots.
+    let mut idle_a = std::net::TcpStream::connect(addr).expect("connect");
+    let _idle_b = std::net::TcpStream::connect(addr).expect("connect");
+    std::thread::sleep(Duration::from_millis(200));
+    // The newcomer is refused with 503...
+    let r = http_get(addr, "/_status");
+    assert_eq!(r.status, 503, "connection limit reached");
+    // ...the slow clients are cut off after the head timeout...
+    use std::io::Read as _;
+    idle_a
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    let n = idle_a.read(&mut buf).unwrap_or(0);
+    assert!(
+        n == 0 || buf.starts_with(b"HTTP/1.0 400"),
+        "slow client gets 400 or a close"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // ...and the server serves again, with the refusal counted.
+    let s = status_json(addr);
+    assert!(
+        s["server"]["connections_refused"].as_u64().unwrap_or(0) >= 1,
+        "{s}"
+    );
+    // The player connected before was never disturbed.
+    let out = player.join().expect("player");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(&out_file).map(|m| m.len()).unwrap_or(0) > 20 * 3600);
+    push.join().expect("thread").expect("push");
+}
