@@ -677,3 +677,35 @@ X-Accept-Authentication: Negotiate, NTLM, Digest\r\nAuthorization: Basic Zm9vOmJ
 WWW-Authenticate: Digest realm=\"wms\", qop=\"auth\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
 }
+
+#[test]
+fn old_nsplayer_with_unknown_client_id_gets_the_reset_sequence() {
+    // MS-WMSP 3.2.5.6: xResetStrm + NSPlayer < 7.0 + request-context=2 ->
+    // $H, then $E(1), $C(0), $H again.
+    let req = b"GET /live HTTP/1.0\r\nUser-Agent: NSPlayer/4.1.0.3856\r\n\
+Pragma: no-cache,rate=1.000000,request-context=2\r\nPragma: client-id=1234\r\n\
+Pragma: xPlayStrm=1\r\nPragma: stream-switch-entry=ffff:1:0 \r\n\r\n";
+    let header = asf_header(&[1], 3200, 0);
+    let mut s = server_with_request(PullServerConfig::default(), req);
+    let _ = request_of(&mut s);
+    s.accept(header.clone(), Session::New { client_id: 99 })
+        .expect("accept");
+    let (head, body) = split_response(&drain(&mut s));
+    assert!(head.contains("Pragma: xResetStrm=1\r\n"));
+    let h = 12 + header.len();
+    assert_eq!(body.len(), h + 8 + 8 + h);
+    assert_eq!(
+        &body[h..h + 16],
+        &[0x24, 0x45, 4, 0, 1, 0, 0, 0, 0x24, 0x43, 4, 0, 0, 0, 0, 0]
+    );
+    assert_eq!(&body[h + 16..], &body[..h]);
+
+    // The same session known to the application: no reset, no sequence.
+    let mut s = server_with_request(PullServerConfig::default(), req);
+    let _ = request_of(&mut s);
+    s.accept(header.clone(), Session::Existing { client_id: 1234 })
+        .expect("accept");
+    let (head, body) = split_response(&drain(&mut s));
+    assert!(!head.contains("xResetStrm"));
+    assert_eq!(body.len(), 12 + header.len());
+}

@@ -586,6 +586,20 @@ impl PullServerConnection {
             self.metadata_packets(&mut packets);
         }
         wire::header_packets(&header, &mut self.scratch, &mut packets);
+        if req.kind == PullRequestKind::Play && reset && needs_reset_sequence(&req) {
+            // MS-WMSP 3.2.5.6: after xResetStrm, NSPlayer < 7.0 with
+            // request-context=2 (NSServer with 3) MUST get $E(1), $C(0) and
+            // the header again as $H.
+            packets.push(Bytes::copy_from_slice(&wire::reason_packet(
+                wire::ID_END,
+                wire::REASON_ENTRY_DONE,
+            )));
+            packets.push(Bytes::copy_from_slice(&wire::reason_packet(
+                wire::ID_CHANGE,
+                0,
+            )));
+            wire::header_packets(&header, &mut self.scratch, &mut packets);
+        }
         let body_len: usize = packets.iter().map(Bytes::len).sum();
         let (content_type, length) = match req.kind {
             PullRequestKind::Describe => (
@@ -1069,6 +1083,16 @@ impl PullServerConnection {
         s.push_str("Connection: close\r\n\r\n");
         s.into_bytes()
     }
+}
+
+/// MS-WMSP 3.2.5.6: the old clients that need `$E(1)`, `$C`, `$H` after an
+/// `xResetStrm` Play response.
+fn needs_reset_sequence(req: &PullRequest) -> bool {
+    let context = req.pragmas.request_context();
+    let product = req.client.product.as_str();
+    req.client.major < 7
+        && ((product.eq_ignore_ascii_case("NSPlayer") && context == Some(2))
+            || (product.eq_ignore_ascii_case("NSServer") && context == Some(3)))
 }
 
 /// The byte index just past the blank line ending an HTTP head (CRLFCRLF or
