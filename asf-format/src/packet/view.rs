@@ -238,48 +238,90 @@ pub struct Payloads<'a> {
     property_flags: PropertyFlags,
 }
 
+#[inline(always)]
+fn rd(buf: &[u8], pos: &mut usize, w: FieldWidth) -> Option<u32> {
+    let v = match w {
+        FieldWidth::Absent => 0,
+        FieldWidth::Byte => u32::from(*buf.get(*pos)?),
+        FieldWidth::Word => {
+            let s = buf.get(*pos..*pos + 2)?;
+            u32::from(u16::from_le_bytes([s[0], s[1]]))
+        }
+        FieldWidth::Dword => {
+            let s = buf.get(*pos..*pos + 4)?;
+            u32::from_le_bytes([s[0], s[1], s[2], s[3]])
+        }
+    };
+    *pos += w.size();
+    Some(v)
+}
+
 impl<'a> Payloads<'a> {
+    #[cold]
+    fn truncated(&self, pos: usize) -> Error {
+        Error::Truncated {
+            offset: self.base + pos as u64,
+            object: "payload",
+            needed: 1,
+        }
+    }
+
+    /// Decodes the next payload header with plain slice reads (the hot path); errors carry the
+    /// absolute offset where the payload stopped making sense.
+    #[inline]
     fn try_next(&mut self) -> Result<Option<PayloadView<'a>>> {
         if self.remaining == 0 {
             return Ok(None);
         }
         self.remaining -= 1;
         let pf = self.property_flags;
-        let mut c = Reader::new(&self.buf[..self.end], self.base, "payload");
-        c.bytes(self.pos)?;
-        let header_off = c.offset();
-        let sn = c.u8()?;
-        let media_object_number = read_var(&mut c, pf.media_object_number_type())?;
-        let offset_into_media_object = read_var(&mut c, pf.offset_into_media_object_type())?;
-        let repl_len = read_var(&mut c, pf.replicated_data_length_type())? as usize;
-        let repl_off = c.offset();
-        let replicated_data = c.bytes(repl_len)?;
+        let buf = &self.buf[..self.end];
+        let mut pos = self.pos;
+        let Some(&sn) = buf.get(pos) else {
+            return Err(self.truncated(pos));
+        };
+        pos += 1;
+        let (Some(media_object_number), Some(offset_into_media_object), Some(repl_len)) = (
+            rd(buf, &mut pos, pf.media_object_number_type()),
+            rd(buf, &mut pos, pf.offset_into_media_object_type()),
+            rd(buf, &mut pos, pf.replicated_data_length_type()),
+        ) else {
+            return Err(self.truncated(pos));
+        };
+        let repl_len = repl_len as usize;
+        let repl_pos = pos;
+        let Some(replicated_data) = buf.get(pos..pos + repl_len) else {
+            return Err(self.truncated(pos));
+        };
+        pos += repl_len;
         // ASF 5.2.3.1: replicated data of 2..7 bytes is invalid (VLC skips such payloads); we
         // reject it so it is never mistaken for a size and a time.
         if (2..8).contains(&repl_len) {
             return Err(Error::Malformed {
-                offset: repl_off,
+                offset: self.base + repl_pos as u64,
                 object: "payload",
                 reason: "replicated data length is 2..7 (neither compressed nor size+time)",
             });
         }
         let data_len = if self.multi {
-            let l = read_var(&mut c, self.payload_length_type)? as usize;
-            if l > c.remaining() {
+            let Some(l) = rd(buf, &mut pos, self.payload_length_type) else {
+                return Err(self.truncated(pos));
+            };
+            let l = l as usize;
+            if l > buf.len() - pos {
                 return Err(Error::Malformed {
-                    offset: c.offset(),
+                    offset: self.base + pos as u64,
                     object: "payload",
                     reason: "payload length runs past the packet's payload area",
                 });
             }
             l
         } else {
-            c.remaining()
+            buf.len() - pos
         };
-        let data_offset = c.offset();
-        let data = c.bytes(data_len)?;
-        self.pos = c.position();
-        let _ = header_off;
+        let data = &buf[pos..pos + data_len];
+        let data_pos = pos;
+        self.pos = pos + data_len;
         Ok(Some(PayloadView {
             stream_number: sn & 0x7F,
             key_frame: sn & 0x80 != 0,
@@ -288,8 +330,8 @@ impl<'a> Payloads<'a> {
             replicated_data,
             data,
             media_object_number_type: pf.media_object_number_type(),
-            replicated_offset: repl_off,
-            data_offset,
+            replicated_offset: self.base + repl_pos as u64,
+            data_offset: self.base + data_pos as u64,
         }))
     }
 }
