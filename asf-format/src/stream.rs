@@ -18,6 +18,36 @@
 //! [`Limits::max_header_size`] / [`Limits::max_object_size`]) or one packet (bounded by
 //! [`Limits::max_packet_size`]) before producing an event; larger declared sizes are errors as
 //! soon as they are read. Input fed in advance is kept until polled.
+//!
+//! ```no_run
+//! use asf_format::Limits;
+//! use asf_format::packet::PacketView;
+//! use asf_format::stream::{Event, StreamReader};
+//!
+//! let file = std::fs::read("in.asf").expect("readable file");
+//! let mut reader = StreamReader::new(Limits::default());
+//! let mut packet_size = 0;
+//! for chunk in file.chunks(4096) {
+//!     reader.feed(chunk); // e.g. as bytes arrive from a socket
+//!     while let Some(event) = reader.poll_event()? {
+//!         match event {
+//!             Event::Header { info, .. } => packet_size = info.packet_size,
+//!             Event::Packet { offset, data } => {
+//!                 let view = PacketView::parse(&data, packet_size, offset)?;
+//!                 println!("{offset}: {} payloads", view.payload_count());
+//!             }
+//!             other => println!("{other:?}"),
+//!         }
+//!     }
+//! }
+//! reader.finish();
+//! while let Some(event) = reader.poll_event()? {
+//!     if event == Event::End {
+//!         break;
+//!     }
+//! }
+//! # Ok::<(), asf_format::Error>(())
+//! ```
 
 use bytes::{Buf, Bytes, BytesMut};
 

@@ -23,6 +23,36 @@
 //! - [`DataPacket::parse`]: the owned model, holding [`bytes::Bytes`] slices of the input;
 //! - [`DataPacket::write_to`] / [`DataPacket::to_bytes`]: the writer; a parsed packet writes
 //!   back byte for byte, padding bytes included (even non-zero ones).
+//!
+//! ```
+//! use asf_format::Limits;
+//! use asf_format::media_object::Reassembler;
+//! use asf_format::packet::{DataPacket, PacketView, Payload};
+//! use bytes::Bytes;
+//!
+//! // Write: one multi-payload packet holding the first 3 bytes of a 5-byte frame.
+//! let mut p = DataPacket::new(true, 0);
+//! p.payloads.push(Payload::fragment(1, true, 0, 0, 5, 3100, Bytes::from_static(b"abc")));
+//! p.fix(64)?; // 64-byte packets: padding and length fields solved
+//! let first = p.to_bytes()?;
+//! let mut q = DataPacket::new(true, 40);
+//! q.payloads.push(Payload::fragment(1, true, 0, 3, 5, 3100, Bytes::from_static(b"de")));
+//! q.fix(64)?;
+//! let second = q.to_bytes()?;
+//!
+//! // Read: zero-copy views, then whole media objects.
+//! let mut frames = Reassembler::new(Limits::default());
+//! for (i, bytes) in [first, second].iter().enumerate() {
+//!     let view = PacketView::parse(bytes, 64, 64 * i as u64)?;
+//!     for payload in view.payloads() {
+//!         assert_eq!(payload.stream_number, 1);
+//!     }
+//!     frames.push_packet(bytes, &view);
+//! }
+//! let frame = frames.poll_object().expect("reassembled");
+//! assert_eq!((&frame.data[..], frame.presentation_time), (&b"abcde"[..], 3100));
+//! # Ok::<(), asf_format::Error>(())
+//! ```
 
 mod model;
 mod view;
