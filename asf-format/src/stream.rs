@@ -55,6 +55,7 @@ use crate::data::DataObjectHeader;
 use crate::error::{Error, Result};
 use crate::guid::Guid;
 use crate::guids;
+use crate::header::Header;
 use crate::index::IndexObject;
 use crate::limits::Limits;
 
@@ -153,6 +154,8 @@ pub enum Event {
         raw: Bytes,
         /// Fields read from File Properties.
         info: HeaderInfo,
+        /// The parsed object model (see [`crate::header::Header`]).
+        header: Box<Header>,
     },
     /// The Data Object's 50-byte header; packets follow.
     DataObjectStart {
@@ -412,11 +415,17 @@ impl StreamReader {
             return self.need("Header Object", size);
         }
         let info = HeaderInfo::from_header(&self.buf[..size], self.offset, &self.limits)?;
+        let (header, _) = Header::parse_header(&self.buf[..size], self.offset, &self.limits)?;
         self.packet_size = info.packet_size;
         let offset = self.offset;
         let raw = self.take(size);
         self.state = State::TopLevel;
-        Ok(Some(Event::Header { offset, raw, info }))
+        Ok(Some(Event::Header {
+            offset,
+            raw,
+            info,
+            header: Box::new(header),
+        }))
     }
 
     fn read_top_level(&mut self) -> Result<Option<Event>> {

@@ -4,7 +4,7 @@
 
 use asf_format::Limits;
 use asf_format::media_object::Reassembler;
-use asf_format::packet::{DataPacket, PacketView};
+use asf_format::packet::{DataPacket, PacketView, extension_sizes};
 use asf_format::stream::{Event, read_all};
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,7 @@ struct Summary {
     payloads: u64,
     objects: u64,
     indexes: u64,
+    extensions: u64,
 }
 
 /// Walks a whole file; returns a summary or the first error.
@@ -45,14 +46,32 @@ fn walk(bytes: &[u8]) -> Result<Summary, asf_format::Error> {
     let events = read_all(bytes, Limits::default())?;
     let mut s = Summary::default();
     let mut ps = 0;
+    let mut ext: Vec<Option<Vec<u16>>> = vec![None; 128];
     let mut re = Reassembler::new(Limits::default());
     for e in &events {
         match e {
-            Event::Header { info, .. } => ps = info.packet_size,
+            Event::Header { info, header, .. } => {
+                ps = info.packet_size;
+                for n in 1..128u8 {
+                    if let Some(esp) = header.extended_stream_properties(n) {
+                        ext[n as usize] = Some(extension_sizes(esp));
+                    }
+                }
+            }
             Event::Packet { offset, data } => {
                 let v = PacketView::parse(data, ps, *offset)?;
                 s.packets += 1;
                 s.payloads += v.payloads().count() as u64;
+                for p in v.payloads() {
+                    if let (Some(sizes), Some(_)) =
+                        (&ext[p.stream_number as usize], p.media_object_size())
+                    {
+                        for part in p.extensions(sizes) {
+                            part?;
+                            s.extensions += 1;
+                        }
+                    }
+                }
                 assert_eq!(v.payloads().count() as u32, v.payload_count());
                 let owned = DataPacket::parse(data, ps, *offset)?;
                 assert_eq!(owned.encoded_len(), ps as usize);

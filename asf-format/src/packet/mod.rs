@@ -271,6 +271,15 @@ impl PropertyFlags {
 /// [`EXTENSION_SIZE_VARIABLE`] when each instance is prefixed with a WORD length.
 pub type ExtensionSize = u16;
 
+/// The payload-extension sizes of a stream, in declared order, from its Extended Stream
+/// Properties Object: the argument [`PayloadView::extensions`] takes.
+pub fn extension_sizes(esp: &crate::objects::ExtendedStreamProperties) -> Vec<ExtensionSize> {
+    esp.payload_extension_systems
+        .iter()
+        .map(|s| s.data_size)
+        .collect()
+}
+
 /// The Extension Data Size value that marks a variable-size payload extension (ASF 4.1:
 /// 0xFFFF; each instance then starts with a WORD length).
 pub const EXTENSION_SIZE_VARIABLE: ExtensionSize = 0xFFFF;
