@@ -29,7 +29,7 @@ guid_table! {
     /// Timecode Index Object.
     TIMECODE_INDEX = "3CB73FD0-0C4A-4803-953D-EDF7B6228F0C", "Timecode Index Object";
 
-    // -- Header Object children (ASF 3.2 - 3.18) --
+    // -- Header Object children (ASF 3.2 - 3.17) --
     /// File Properties Object.
     FILE_PROPERTIES = "8CABDCA1-A947-11CF-8EE4-00C00C205365", "File Properties Object";
     /// Stream Properties Object.
@@ -63,7 +63,7 @@ guid_table! {
     /// Padding Object.
     PADDING = "1806D474-CADF-4509-A4BA-9AABCB96AAE8", "Padding Object";
 
-    // -- Header Extension children (ASF 4.1 - 4.12) --
+    // -- Header Extension children (ASF 4.1 - 4.13) --
     /// Extended Stream Properties Object.
     EXTENDED_STREAM_PROPERTIES = "14E6A5CB-C672-4332-8399-A96952065B5A", "Extended Stream Properties Object";
     /// Advanced Mutual Exclusion Object.

@@ -117,3 +117,30 @@ fn hostile_sizes_are_bounded() {
         Err(asf_format::Error::LimitExceeded { .. })
     ));
 }
+
+#[test]
+fn header_region_prefixes_of_every_vector() {
+    // Cut points through the header and the first packets of every real file (stepped so
+    // the test stays bounded); each prefix errors or round trips.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let dir = std::env::var_os("WMPUSH_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/test-vectors/asf/real"));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        println!("skip: {} is missing", dir.display());
+        return;
+    };
+    for e in entries {
+        let p = e.expect("entry").path();
+        if !p.is_file() || p.extension().is_some_and(|x| x == "md") {
+            continue;
+        }
+        let bytes = std::fs::read(&p).expect("read");
+        let end = bytes.len().min(24 * 1024);
+        let step = (end / 1500).max(1);
+        for cut in (0..end).step_by(step) {
+            check(&bytes[..cut]);
+        }
+        assert!(Instant::now() < deadline, "prefix test too slow");
+    }
+}

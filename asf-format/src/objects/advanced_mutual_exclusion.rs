@@ -1,4 +1,4 @@
-//! Advanced Mutual Exclusion Object (ASF 4.3): streams of which only one is played; inside the Header Extension.
+//! Advanced Mutual Exclusion Object (ASF 4.2): streams of which only one is played; inside the Header Extension.
 //!
 //! | Type | Field |
 //! |---|---|

@@ -1,4 +1,4 @@
-//! Bandwidth Sharing Object (ASF 4.2), inside the Header Extension.
+//! Bandwidth Sharing Object (ASF 4.5), inside the Header Extension.
 //!
 //! | Type | Field |
 //! |---|---|

@@ -1,4 +1,4 @@
-//! Group Mutual Exclusion Object (ASF 4.4), inside the Header Extension.
+//! Group Mutual Exclusion Object (ASF 4.3), inside the Header Extension.
 //!
 //! | Type | Field |
 //! |---|---|

@@ -1,4 +1,4 @@
-//! Padding Object (ASF 3.18): reserves space in the header; the body is normally zeros.
+//! Padding Object (ASF 3.17): reserves space in the header; the body is normally zeros.
 //! Non-zero padding is kept as read.
 
 use crate::object::AsfObject;

@@ -1,4 +1,4 @@
-//! Stream Prioritization Object (ASF 4.5), inside the Header Extension.
+//! Stream Prioritization Object (ASF 4.4), inside the Header Extension.
 //!
 //! | Type | Field |
 //! |---|---|

@@ -309,7 +309,8 @@ impl VideoFormat {
     }
 }
 
-/// Audio Spread error-correction data (ASF 9.4.1).
+/// Audio Spread error-correction data (ASF spec, Stream Properties error correction data for
+/// the Audio Spread type).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AudioSpread {
     /// Span: number of packets interleaved (1 = no interleaving).
