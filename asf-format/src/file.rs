@@ -149,6 +149,39 @@ pub struct TruncationInfo {
 }
 
 /// A whole ASF file.
+///
+/// ```
+/// use asf_format::objects::{FileProperties, HeaderExtension, HeaderObject, StreamProperties};
+/// use asf_format::{AsfFile, AsfObject, Header, Limits, guids, validate};
+///
+/// // Build a header from the model...
+/// let mut sp = StreamProperties { stream_type: guids::AUDIO_MEDIA, ..Default::default() };
+/// sp.set_stream_number(1);
+/// let fp = FileProperties { min_packet_size: 3200, max_packet_size: 3200, max_bitrate: 128_000,
+///     ..Default::default() };
+/// let mut header = Header {
+///     objects: vec![
+///         HeaderObject::FileProperties(fp),
+///         HeaderObject::HeaderExtension(HeaderExtension::default()),
+///         HeaderObject::StreamProperties(sp),
+///     ],
+///     ..Default::default()
+/// };
+/// header.fix(); // Number of Header Objects = 3
+/// let mut bytes = header.to_bytes();
+/// // ...followed by an empty Data Object (50 bytes: GUID, size, File ID, 0 packets, 0x0101).
+/// bytes.extend_from_slice(guids::DATA.as_bytes());
+/// bytes.extend_from_slice(&50u64.to_le_bytes());
+/// bytes.extend_from_slice(&[0; 24]);
+/// bytes.extend_from_slice(&[1, 1]);
+///
+/// let file = AsfFile::parse(&bytes, &Limits::default())?;
+/// assert_eq!(file.header.packet_size(), Some(3200));
+/// assert_eq!(file.header.stream(1).map(|s| s.is_audio()), Some(true));
+/// assert_eq!(file.to_bytes(), bytes);
+/// assert!(validate(&file).is_empty());
+/// # Ok::<(), asf_format::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AsfFile {
     /// The Header Object.
