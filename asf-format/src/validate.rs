@@ -207,6 +207,7 @@ pub fn validate(file: &AsfFile) -> Vec<Finding> {
         );
     }
 
+    check_cross_references(&mut f, file, &stream_numbers);
     check_top_level(&mut f, file);
     f.0
 }
@@ -567,5 +568,153 @@ fn check_packets(f: &mut Findings, file: &AsfFile) {
                 last = last.max(t);
             }
         }
+    }
+}
+
+/// Absolute offsets of every header object (direct children and Header Extension children).
+fn object_offsets(h: &crate::Header) -> Vec<(u64, &HeaderObject)> {
+    let mut out = Vec::new();
+    let mut off = 30u64;
+    for o in &h.objects {
+        out.push((off, o));
+        if let HeaderObject::HeaderExtension(he) = o {
+            let mut inner = off + 46;
+            for c in &he.objects {
+                out.push((inner, c));
+                inner += c.encoded_len();
+            }
+        }
+        off += o.encoded_len();
+    }
+    out
+}
+
+/// References between header objects: stream numbers and language indexes must point at
+/// something that exists.
+fn check_cross_references(f: &mut Findings, file: &AsfFile, streams: &[u8]) {
+    let h = &file.header;
+    let languages = h
+        .all_objects()
+        .find_map(|o| match o {
+            HeaderObject::LanguageList(l) => Some(l.languages.len()),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let known = |n: u16| n <= 127 && streams.contains(&(n as u8));
+    for (off, o) in object_offsets(h) {
+        let name = o.name();
+        match o {
+            // ASF 4.1: Extended Stream Properties describe a stream defined by a Stream
+            // Properties Object (top level or embedded); the language index points into the
+            // Language List.
+            HeaderObject::ExtendedStreamProperties(e) => {
+                if !known(e.stream_number) {
+                    f.push(
+                        Severity::Warning,
+                        off + 72,
+                        name,
+                        format!("stream {} has no Stream Properties", e.stream_number),
+                    );
+                }
+                if languages > 0 && usize::from(e.stream_language_index) >= languages {
+                    f.push(Severity::Warning, off + 74, name, format!("Stream Language ID Index {} is outside the Language List ({languages} entries)", e.stream_language_index));
+                }
+            }
+            // ASF 3.12: one record per stream.
+            HeaderObject::StreamBitrateProperties(b) => {
+                for r in &b.records {
+                    if !known(r.stream_number().into()) {
+                        f.push(
+                            Severity::Warning,
+                            off,
+                            name,
+                            format!(
+                                "bitrate record for stream {} which has no Stream Properties",
+                                r.stream_number()
+                            ),
+                        );
+                    }
+                }
+            }
+            // ASF 3.6: each command's Type Index points into the command types.
+            HeaderObject::ScriptCommand(s) => {
+                for c in &s.commands {
+                    if usize::from(c.type_index) >= s.command_types.len() {
+                        f.push(
+                            Severity::Error,
+                            off,
+                            name,
+                            format!(
+                                "command type index {} outside {} command types",
+                                c.type_index,
+                                s.command_types.len()
+                            ),
+                        );
+                        break;
+                    }
+                }
+            }
+            // ASF 4.7: the Metadata Object's first WORD is reserved and must be 0.
+            HeaderObject::Metadata(m) => {
+                if m.records.iter().any(|r| r.language_index != 0) {
+                    f.push(
+                        Severity::Warning,
+                        off,
+                        name,
+                        "a record's Reserved field is not 0".into(),
+                    );
+                }
+            }
+            HeaderObject::MetadataLibrary(m) => {
+                if let Some(r) = m
+                    .records
+                    .iter()
+                    .find(|r| usize::from(r.language_index) >= languages.max(1))
+                {
+                    f.push(
+                        Severity::Warning,
+                        off,
+                        name,
+                        format!(
+                            "Language List Index {} is outside the Language List",
+                            r.language_index
+                        ),
+                    );
+                }
+            }
+            // ASF 3.8 / 4.2 / 4.3 / 4.5: the streams listed must exist.
+            HeaderObject::BitrateMutualExclusion(m) => {
+                check_listed_streams(f, off, name, &m.stream_numbers, &known)
+            }
+            HeaderObject::AdvancedMutualExclusion(m) => {
+                check_listed_streams(f, off, name, &m.stream_numbers, &known)
+            }
+            HeaderObject::BandwidthSharing(b) => {
+                check_listed_streams(f, off, name, &b.stream_numbers, &known)
+            }
+            HeaderObject::GroupMutualExclusion(g) => {
+                for rec in &g.records {
+                    check_listed_streams(f, off, name, rec, &known);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_listed_streams(
+    f: &mut Findings,
+    off: u64,
+    name: &'static str,
+    list: &[u16],
+    known: &dyn Fn(u16) -> bool,
+) {
+    if let Some(n) = list.iter().find(|&&n| !known(n)) {
+        f.push(
+            Severity::Warning,
+            off,
+            name,
+            format!("lists stream {n} which has no Stream Properties"),
+        );
     }
 }

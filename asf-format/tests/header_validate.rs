@@ -1,0 +1,189 @@
+//! validate() on headers built from the model: cross-references between header objects.
+
+use asf_format::objects::*;
+use asf_format::strings::WString;
+use asf_format::{AsfFile, AsfObject, Guid, Header, Limits, Severity, guids, validate};
+
+fn file_with(extra: Vec<HeaderObject>, ext: Vec<HeaderObject>) -> AsfFile {
+    let mut sp = StreamProperties {
+        stream_type: guids::AUDIO_MEDIA,
+        ..Default::default()
+    };
+    sp.set_stream_number(1);
+    let fp = FileProperties {
+        min_packet_size: 100,
+        max_packet_size: 100,
+        max_bitrate: 1,
+        ..Default::default()
+    };
+    let mut objects = vec![
+        HeaderObject::FileProperties(fp),
+        HeaderObject::StreamProperties(sp),
+        HeaderObject::HeaderExtension(HeaderExtension {
+            objects: ext,
+            ..Default::default()
+        }),
+    ];
+    objects.extend(extra);
+    let mut h = Header {
+        objects,
+        ..Default::default()
+    };
+    h.fix();
+    let mut bytes = h.to_bytes();
+    bytes.extend_from_slice(guids::DATA.as_bytes());
+    bytes.extend_from_slice(&50u64.to_le_bytes());
+    bytes.extend_from_slice(&[0; 24]);
+    bytes.extend_from_slice(&[1, 1]);
+    let f = AsfFile::parse(&bytes, &Limits::default()).expect("parses");
+    assert!(f.to_bytes() == bytes);
+    f
+}
+
+fn messages(f: &AsfFile) -> Vec<String> {
+    validate(f).iter().map(|x| x.to_string()).collect()
+}
+
+#[test]
+fn clean_minimal_header_has_no_findings() {
+    let f = file_with(vec![], vec![]);
+    assert!(validate(&f).is_empty(), "{:?}", messages(&f));
+}
+
+#[test]
+fn dangling_stream_references_are_reported() {
+    let esp = ExtendedStreamProperties {
+        stream_number: 5,
+        stream_language_index: 3,
+        ..Default::default()
+    };
+    let langs = LanguageList {
+        languages: vec![WString::new("en-us")],
+        trailing: vec![],
+    };
+    let sbp = StreamBitrateProperties {
+        records: vec![BitrateRecord {
+            flags: 9,
+            average_bitrate: 1000,
+        }],
+        trailing: vec![],
+    };
+    let mutex = BitrateMutualExclusion {
+        exclusion_type: guids::MUTEX_BITRATE,
+        stream_numbers: vec![1, 7],
+        trailing: vec![],
+    };
+    let f = file_with(
+        vec![
+            HeaderObject::StreamBitrateProperties(sbp),
+            HeaderObject::BitrateMutualExclusion(mutex),
+        ],
+        vec![
+            HeaderObject::LanguageList(langs),
+            HeaderObject::ExtendedStreamProperties(esp),
+        ],
+    );
+    let m = messages(&f);
+    let has = |s: &str| m.iter().any(|x| x.contains(s));
+    assert!(has("stream 5 has no Stream Properties"), "{m:?}");
+    assert!(has("Stream Language ID Index 3 is outside"), "{m:?}");
+    assert!(has("bitrate record for stream 9"), "{m:?}");
+    assert!(has("lists stream 7"), "{m:?}");
+    assert!(validate(&f).iter().all(|x| x.severity == Severity::Warning));
+}
+
+#[test]
+fn hidden_stream_in_extended_stream_properties_counts_as_defined() {
+    let mut hidden = StreamProperties {
+        stream_type: guids::BINARY_MEDIA,
+        ..Default::default()
+    };
+    hidden.set_stream_number(2);
+    let esp = ExtendedStreamProperties {
+        stream_number: 2,
+        stream_properties: Some(hidden),
+        ..Default::default()
+    };
+    let f = file_with(vec![], vec![HeaderObject::ExtendedStreamProperties(esp)]);
+    assert!(validate(&f).is_empty(), "{:?}", messages(&f));
+    assert_eq!(f.header.stream_properties().len(), 2);
+    assert!(f.header.stream(2).is_some());
+    assert!(f.header.extended_stream_properties(2).is_some());
+}
+
+#[test]
+fn script_commands_and_metadata_fields_are_checked() {
+    let sc = ScriptCommand {
+        command_types: vec![WString::new("URL")],
+        commands: vec![ScriptCommandEntry {
+            presentation_time: 0,
+            type_index: 4,
+            name: WString::new("http://example.invalid/"),
+        }],
+        ..Default::default()
+    };
+    let md = Metadata {
+        records: vec![MetadataRecord {
+            language_index: 1,
+            stream_number: 1,
+            name: WString::new("AspectRatioX"),
+            value: TypedValue::dword(1),
+        }],
+        trailing: vec![],
+    };
+    let f = file_with(
+        vec![HeaderObject::ScriptCommand(sc)],
+        vec![HeaderObject::Metadata(md)],
+    );
+    let m = messages(&f);
+    assert!(
+        m.iter().any(|x| x.contains("command type index 4")),
+        "{m:?}"
+    );
+    assert!(
+        m.iter().any(|x| x.contains("Reserved field is not 0")),
+        "{m:?}"
+    );
+    // The metadata accessor finds the record.
+    let md = f
+        .header
+        .all_objects()
+        .find_map(|o| match o {
+            HeaderObject::Metadata(m) => Some(m),
+            _ => None,
+        })
+        .expect("metadata");
+    assert_eq!(
+        md.get(1, "AspectRatioX").map(TypedValue::decode),
+        Some(Value::Dword(1))
+    );
+}
+
+#[test]
+fn invalid_and_unknown_children_are_kept_and_reported() {
+    // A File Properties Object with a body too short to parse, and an unknown object.
+    let mut short_fp = guids::FILE_PROPERTIES.0.to_vec();
+    short_fp.extend_from_slice(&30u64.to_le_bytes());
+    short_fp.extend_from_slice(&[0; 6]);
+    let (invalid, _) = HeaderObject::parse(&short_fp, 0, &Limits::default(), false).expect("frame");
+    assert!(matches!(invalid, HeaderObject::Invalid(_)));
+    let unknown = HeaderObject::Unknown(asf_format::RawObject {
+        guid: Guid([0xEE; 16]),
+        data: bytes::Bytes::from_static(b"xyz"),
+    });
+    let f = file_with(vec![invalid, unknown], vec![]);
+    let m = messages(&f);
+    assert!(
+        m.iter()
+            .any(|x| x.contains("kept raw") && x.contains("File Properties")),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|x| x.contains("2 File Properties Objects") || x.contains("kept raw"))
+    );
+    assert_eq!(f.header.objects.len(), 5);
+    assert_eq!(f.header.objects[4].name(), "unknown object");
+    assert_eq!(f.header.objects[4].encoded_len(), 27);
+    let _ = FileProperties::NAME;
+}
