@@ -655,15 +655,13 @@ fn check_cross_references(f: &mut Findings, file: &AsfFile, streams: &[u8]) {
                 }
             }
             // ASF 4.7: the Metadata Object's first WORD is reserved and must be 0.
-            HeaderObject::Metadata(m) => {
-                if m.records.iter().any(|r| r.language_index != 0) {
-                    f.push(
-                        Severity::Warning,
-                        off,
-                        name,
-                        "a record's Reserved field is not 0".into(),
-                    );
-                }
+            HeaderObject::Metadata(m) if m.records.iter().any(|r| r.language_index != 0) => {
+                f.push(
+                    Severity::Warning,
+                    off,
+                    name,
+                    "a record's Reserved field is not 0".into(),
+                );
             }
             HeaderObject::MetadataLibrary(m) => {
                 if let Some(r) = m
