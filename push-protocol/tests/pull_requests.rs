@@ -709,3 +709,63 @@ Pragma: xPlayStrm=1\r\nPragma: stream-switch-entry=ffff:1:0 \r\n\r\n";
     assert!(!head.contains("xResetStrm"));
     assert_eq!(body.len(), 12 + header.len());
 }
+
+#[test]
+fn session_table_follows_the_spec_rules() {
+    use push_protocol::pull_server::{PullSessions, SessionRefusal};
+    let now = Instant::now();
+    let mut table = PullSessions::new(2, Duration::from_secs(60));
+    let mut ids = [0u32, 7, 7, 8, 9].into_iter();
+    let mut draw = move || ids.next().unwrap_or(0);
+    // Describe without client-id: new session (0 is skipped, never an id).
+    let describe = request_of(&mut server_with_request(
+        PullServerConfig::default(),
+        VLC_DESCRIBE,
+    ));
+    assert_eq!(
+        table.session_for(&describe, &mut draw, now),
+        Ok(Session::New { client_id: 7 })
+    );
+    // WMP-style Play echoing it: the same session, now streaming.
+    let play_7 =
+        b"GET /live HTTP/1.0\r\nUser-Agent: NSPlayer/9.0.0.2980\r\nPragma: client-id=7\r\n\
+Pragma: xPlayStrm=1\r\nPragma: stream-switch-entry=ffff:1:0 \r\n\r\n";
+    let play = request_of(&mut server_with_request(
+        PullServerConfig::default(),
+        play_7,
+    ));
+    assert_eq!(
+        table.session_for(&play, &mut draw, now),
+        Ok(Session::Existing { client_id: 7 })
+    );
+    // A second Play for a streaming session is refused (MS-WMSP 3.2.5.6).
+    assert_eq!(
+        table.session_for(&play, &mut draw, now),
+        Err(SessionRefusal::AlreadyStreaming)
+    );
+    // ffmpeg's Play has no client-id: a new session (7 collides, 8 is drawn).
+    let ffmpeg = request_of(&mut server_with_request(
+        PullServerConfig::default(),
+        FFMPEG_PLAY,
+    ));
+    assert_eq!(
+        table.session_for(&ffmpeg, &mut draw, now),
+        Ok(Session::New { client_id: 8 })
+    );
+    assert_eq!(table.len(), 2);
+    assert_eq!(
+        table.session_for(&describe, &mut draw, now),
+        Err(SessionRefusal::TooManySessions)
+    );
+    // Stopped sessions expire after the idle timeout; streaming ones do not.
+    table.stopped(7, now);
+    assert_eq!(table.poll_timeout(), Some(now + Duration::from_secs(60)));
+    assert_eq!(table.expire(now + Duration::from_secs(59)), 0);
+    assert_eq!(table.expire(now + Duration::from_secs(60)), 1);
+    assert!(!table.contains(7) && table.contains(8));
+    // Its id is unknown now: a Play echoing it gets a new session (-> xResetStrm).
+    assert_eq!(
+        table.session_for(&play, &mut draw, now + Duration::from_secs(61)),
+        Ok(Session::New { client_id: 9 })
+    );
+}

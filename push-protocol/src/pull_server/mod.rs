@@ -8,7 +8,9 @@
 //! so session state that spans connections (the spec's Client-ID table) is
 //! left to the application: the request event carries the `client-id` the
 //! player sent, and [`PullServerConnection::accept`] takes a [`Session`]
-//! saying whether the application knows it.
+//! saying whether the application knows it. [`PullSessions`] is a small
+//! bounded table that applies the spec's session rules for the application
+//! if it wants them (known id -> `Existing`, hijack check, idle expiry).
 //!
 //! # Call order
 //!
@@ -92,10 +94,12 @@
 
 mod error;
 mod filter;
+mod sessions;
 pub mod wire;
 
 pub use error::PullError;
 pub use filter::{PayloadSelector, filter_packet, restore_padding};
+pub use sessions::{DEFAULT_SESSION_IDLE, PullSessions, SessionRefusal};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
