@@ -362,5 +362,102 @@ fn ffmpeg_files_round_trip() {
     );
     assert!(matches!(f.objects.last(), Some(TopLevelObject::Junk(j)) if j.starts_with(b"$E")));
     assert!(errors(&f).is_empty(), "{:?}", errors(&f));
+
+    // Chapters and two audio languages: Marker, Language List, Extended Stream Properties
+    // and Group Mutual Exclusion in the Header Extension.
+    let chapters = dir.join("chapters.txt");
+    std::fs::write(
+        &chapters,
+        ";FFMETADATA1\ntitle=Chapters\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=One\n\
+         [CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Two\n",
+    )
+    .expect("write chapters");
+    let chapters = chapters.to_string_lossy().into_owned();
+    let rich = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x120:rate=15:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=1000:sample_rate=22050:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=500:sample_rate=22050:duration=2",
+        "-i",
+        chapters.as_str(),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-map_metadata",
+        "3",
+        "-map_chapters",
+        "3",
+        "-metadata:s:a:0",
+        "language=eng",
+        "-metadata:s:a:1",
+        "language=fra",
+        "-c:v",
+        "wmv2",
+        "-c:a",
+        "wmav2",
+        "-ac",
+        "1",
+        "-b:a",
+        "32k",
+        "-f",
+        "asf",
+    ];
+    let bytes = ffmpeg(&rich, &dir.join("rich.asf"), false).expect("ffmpeg");
+    let f = parse(&bytes);
+    let h = &f.header;
+    let marker = h
+        .all_objects()
+        .find_map(|o| match o {
+            HeaderObject::Marker(m) => Some(m),
+            _ => None,
+        })
+        .expect("Marker from chapters");
+    let names: Vec<String> = marker
+        .markers
+        .iter()
+        .map(|m| m.description.to_string_lossy())
+        .collect();
+    assert_eq!(names, ["One", "Two"]);
+    assert!(marker.markers[1].presentation_time > marker.markers[0].presentation_time);
+    let langs = h
+        .all_objects()
+        .find_map(|o| match o {
+            HeaderObject::LanguageList(l) => Some(l),
+            _ => None,
+        })
+        .expect("Language List");
+    assert_eq!(langs.languages.len(), 2);
+    assert!(
+        h.all_objects()
+            .any(|o| matches!(o, HeaderObject::GroupMutualExclusion(_)))
+    );
+    assert_eq!(h.stream_properties().len(), 3);
+    // Observed: ffmpeg does not count the Marker in Number of Header Objects; validate
+    // reports it and fix() corrects it.
+    let miscounted = validate(&f)
+        .iter()
+        .any(|x| x.message.contains("Number of Header Objects"));
+    let mut fixed = f.clone();
+    fixed.fix();
+    assert_eq!(
+        fixed.header.object_count as usize,
+        fixed.header.objects.len()
+    );
+    assert_eq!(
+        miscounted,
+        f.header.object_count != fixed.header.object_count
+    );
+    assert!(errors(&f).is_empty(), "{:?}", errors(&f));
     let _ = std::fs::remove_dir_all(&dir);
 }

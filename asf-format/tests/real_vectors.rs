@@ -197,3 +197,23 @@ fn accessors_on_real_files() {
         let _ = validate(&file);
     }
 }
+
+#[test]
+fn mmsh_framed_stream_is_not_plain_asf() {
+    // A live capture in MMSH framing ($H/$D chunks): a clear error at offset 0, not a panic
+    // or a bogus model. (Unframing is push-protocol's job.)
+    let Some(dir) = vectors_dir() else { return };
+    let Ok(entries) = std::fs::read_dir(dir.join("mmsh-framed")) else {
+        println!("skip: no mmsh-framed vectors");
+        return;
+    };
+    for e in entries {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "asf") {
+            let bytes = std::fs::read(&p).expect("read");
+            let err = AsfFile::parse(&bytes, &Limits::default()).expect_err("framed");
+            assert_eq!(err.offset(), Some(0), "{}: {err}", p.display());
+            assert!(err.to_string().contains("Header Object"), "{err}");
+        }
+    }
+}
