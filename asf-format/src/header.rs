@@ -123,6 +123,22 @@ impl Header {
         })
     }
 
+    /// The Header Extension Object, mutable; one is appended if there is none (ASF 3.4:
+    /// it is mandatory).
+    pub fn header_extension_mut(&mut self) -> &mut HeaderExtension {
+        if self.header_extension().is_none() {
+            self.objects
+                .push(HeaderObject::HeaderExtension(HeaderExtension::default()));
+        }
+        self.objects
+            .iter_mut()
+            .find_map(|o| match o {
+                HeaderObject::HeaderExtension(he) => Some(he),
+                _ => None,
+            })
+            .expect("a Header Extension is present: it was appended above if missing")
+    }
+
     /// The first Header Extension Object.
     pub fn header_extension(&self) -> Option<&HeaderExtension> {
         self.objects.iter().find_map(|o| match o {

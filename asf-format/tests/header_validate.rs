@@ -187,3 +187,83 @@ fn invalid_and_unknown_children_are_kept_and_reported() {
     assert_eq!(f.header.objects[4].encoded_len(), 27);
     let _ = FileProperties::NAME;
 }
+
+#[test]
+fn constructors_build_a_valid_header() {
+    let wf = WaveFormatEx {
+        format_tag: 0x0161,
+        channels: 2,
+        samples_per_sec: 44100,
+        avg_bytes_per_sec: 16000,
+        block_align: 2973,
+        bits_per_sample: 16,
+        codec_data: Some(vec![0; 10]),
+        trailing: vec![],
+    };
+    let audio = StreamProperties::audio(1, &wf, Some(&AudioSpread::no_interleave(2973)));
+    let vf = VideoFormat::new(640, 480, *b"WMV2", vec![1, 2, 3, 4]);
+    assert_eq!(vf.format_data_size, 44);
+    assert_eq!(vf.bi_size, 44);
+    let video = StreamProperties::video(2, &vf);
+    let mut h = Header {
+        objects: vec![
+            HeaderObject::FileProperties(FileProperties {
+                min_packet_size: 3200,
+                max_packet_size: 3200,
+                max_bitrate: 1_000_000,
+                ..Default::default()
+            }),
+            HeaderObject::StreamProperties(audio),
+            HeaderObject::StreamProperties(video),
+            HeaderObject::ContentDescription(ContentDescription::new("T", "A", "", "", "")),
+            HeaderObject::CodecList(CodecList {
+                entries: vec![
+                    CodecEntry::new(
+                        2,
+                        "Windows Media Audio V8",
+                        "128 kbps",
+                        &0x0161u16.to_le_bytes(),
+                    ),
+                    CodecEntry::new(1, "Windows Media Video 8", "", b"WMV2"),
+                ],
+                ..Default::default()
+            }),
+        ],
+        ..Default::default()
+    };
+    // No Header Extension yet: header_extension_mut appends one.
+    h.header_extension_mut()
+        .objects
+        .push(HeaderObject::Compatibility(Compatibility::default()));
+    assert_eq!(h.objects.len(), 6);
+    h.header_extension_mut().objects.push(HeaderObject::Padding(
+        Padding::with_total_len(100).expect("len"),
+    ));
+    assert_eq!(h.objects.len(), 6, "the existing extension is reused");
+    h.fix();
+    let bytes = h.to_bytes();
+    let (back, _) = Header::parse(&bytes, 0, &Limits::default()).expect("parses");
+    assert_eq!(back, h);
+    let s1 = back.stream(1).expect("audio");
+    assert_eq!(s1.audio_format(), Some(wf));
+    assert_eq!(
+        s1.audio_spread().map(|s| s.virtual_packet_length),
+        Some(2973)
+    );
+    let s2 = back.stream(2).expect("video");
+    assert_eq!(s2.video_format(), Some(vf));
+    assert_eq!(
+        back.content_description()
+            .map(|c| c.title.to_string_lossy()),
+        Some("T".to_string())
+    );
+    assert_eq!(
+        back.content_description().map(|c| c.copyright.len_bytes()),
+        Some(0)
+    );
+    let codecs = back.codec_list().expect("codec list");
+    assert_eq!(
+        codecs.entries[1].name.to_string_lossy(),
+        "Windows Media Video 8"
+    );
+}

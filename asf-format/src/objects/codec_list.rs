@@ -45,6 +45,19 @@ pub struct CodecEntry {
     pub information: Vec<u8>,
 }
 
+impl CodecEntry {
+    /// An entry: `codec_type` 1 video, 2 audio; `information` by convention the FourCC
+    /// (video) or wFormatTag (audio).
+    pub fn new(codec_type: u16, name: &str, description: &str, information: &[u8]) -> Self {
+        CodecEntry {
+            codec_type,
+            name: WString::new(name),
+            description: WString::new(description),
+            information: information.to_vec(),
+        }
+    }
+}
+
 fn read_wchars(r: &mut Reader<'_>) -> Result<WString> {
     let n = r.u16()?;
     Ok(WString(r.bytes(usize::from(n) * 2)?.to_vec()))

@@ -31,6 +31,33 @@ pub struct ContentDescription {
     pub trailing: Vec<u8>,
 }
 
+impl ContentDescription {
+    /// Builds the object from text (each string NUL-terminated; empty strings stay empty).
+    pub fn new(
+        title: &str,
+        author: &str,
+        copyright: &str,
+        description: &str,
+        rating: &str,
+    ) -> Self {
+        let w = |s: &str| {
+            if s.is_empty() {
+                WString::default()
+            } else {
+                WString::new(s)
+            }
+        };
+        ContentDescription {
+            title: w(title),
+            author: w(author),
+            copyright: w(copyright),
+            description: w(description),
+            rating: w(rating),
+            trailing: Vec::new(),
+        }
+    }
+}
+
 impl AsfObject for ContentDescription {
     const GUID: Guid = guids::CONTENT_DESCRIPTION;
     const NAME: &'static str = "Content Description Object";

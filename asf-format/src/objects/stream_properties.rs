@@ -43,6 +43,38 @@ pub struct StreamProperties {
 }
 
 impl StreamProperties {
+    /// An audio stream: WAVEFORMATEX type-specific data and, when `spread` is given, Audio
+    /// Spread error correction (what WMP-era players expect for WMA; asf-format.md §1.2),
+    /// otherwise No Error Correction.
+    pub fn audio(stream_number: u8, format: &WaveFormatEx, spread: Option<&AudioSpread>) -> Self {
+        let mut sp = StreamProperties {
+            stream_type: guids::AUDIO_MEDIA,
+            error_correction_type: if spread.is_some() {
+                guids::AUDIO_SPREAD
+            } else {
+                guids::NO_ERROR_CORRECTION
+            },
+            type_specific_data: format.to_bytes(),
+            error_correction_data: spread.map(AudioSpread::to_bytes).unwrap_or_default(),
+            ..Default::default()
+        };
+        sp.set_stream_number(stream_number);
+        sp
+    }
+
+    /// A video stream with the given format (call [`VideoFormat::fix`] first if its sizes
+    /// are not set) and No Error Correction.
+    pub fn video(stream_number: u8, format: &VideoFormat) -> Self {
+        let mut sp = StreamProperties {
+            stream_type: guids::VIDEO_MEDIA,
+            error_correction_type: guids::NO_ERROR_CORRECTION,
+            type_specific_data: format.to_bytes(),
+            ..Default::default()
+        };
+        sp.set_stream_number(stream_number);
+        sp
+    }
+
     /// ASF 3.3: the stream number is the low 7 bits of the flags (1..=127 valid).
     pub fn stream_number(&self) -> u8 {
         (self.flags & 0x7F) as u8
@@ -246,6 +278,27 @@ pub struct VideoFormat {
 }
 
 impl VideoFormat {
+    /// A video format for a `width` x `height` picture coded as `fourcc` with codec
+    /// extradata, sizes fixed (reserved flags 2, 24 bits per pixel, one plane, as FFmpeg and
+    /// VLC write).
+    pub fn new(width: u32, height: u32, fourcc: [u8; 4], codec_data: Vec<u8>) -> Self {
+        let mut v = VideoFormat {
+            encoded_width: width,
+            encoded_height: height,
+            reserved_flags: 2,
+            width: i32::try_from(width).unwrap_or(i32::MAX),
+            height: i32::try_from(height).unwrap_or(i32::MAX),
+            planes: 1,
+            bit_count: 24,
+            compression: fourcc,
+            size_image: width.saturating_mul(height).saturating_mul(3),
+            codec_data,
+            ..Default::default()
+        };
+        v.fix();
+        v
+    }
+
     /// Parses the video type-specific data.
     pub fn parse(data: &[u8]) -> Result<Self> {
         let mut r = Reader::new(data, 0, "video format data");
@@ -326,6 +379,18 @@ pub struct AudioSpread {
 }
 
 impl AudioSpread {
+    /// The no-op spread FFmpeg and VLC write for audio: span 1, virtual packet and chunk
+    /// length = `block_align`, one byte of silence 0 (asf-format.md §1.2).
+    pub fn no_interleave(block_align: u16) -> Self {
+        AudioSpread {
+            span: 1,
+            virtual_packet_length: block_align,
+            virtual_chunk_length: block_align,
+            silence_data: vec![0],
+            trailing: Vec::new(),
+        }
+    }
+
     /// Parses Audio Spread data.
     pub fn parse(data: &[u8]) -> Result<Self> {
         let mut r = Reader::new(data, 0, "Audio Spread data");
