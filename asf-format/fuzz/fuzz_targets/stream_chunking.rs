@@ -6,16 +6,47 @@ use asf_format::Limits;
 use asf_format::stream::{Event, StreamReader, read_all};
 use libfuzzer_sys::fuzz_target;
 
+/// A minimal Header Object (File Properties only) with the given packet size, so the fuzzer
+/// spends its time on the Data Object, packets and index objects.
+fn header(packet_size: u32, broadcast: bool) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(asf_format::guids::HEADER.as_bytes());
+    h.extend_from_slice(&134u64.to_le_bytes());
+    h.extend_from_slice(&1u32.to_le_bytes());
+    h.extend_from_slice(&[1, 2]);
+    h.extend_from_slice(asf_format::guids::FILE_PROPERTIES.as_bytes());
+    h.extend_from_slice(&104u64.to_le_bytes());
+    h.extend_from_slice(&[0; 48]);
+    h.extend_from_slice(&3100u64.to_le_bytes());
+    h.extend_from_slice(&(if broadcast { 1u32 } else { 2 }).to_le_bytes());
+    h.extend_from_slice(&packet_size.to_le_bytes());
+    h.extend_from_slice(&packet_size.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    h
+}
+
 fuzz_target!(|data: &[u8]| {
-    // First byte: number of cut points (0..16); then 2 bytes per cut; the rest is the input.
-    let Some((&n, rest)) = data.split_first() else {
+    // Byte 0: number of cut points (bits 0-3) and a prefix mode (bits 4-5: none, header,
+    // header + broadcast Data Object header); byte 1: packet size for the prefix; then 2 bytes
+    // per cut; the rest is the input.
+    let [n, ps, rest @ ..] = data else {
         return;
     };
+    let mode = (n >> 4) & 3;
     let n = usize::from(n % 16);
     if rest.len() < 2 * n {
         return;
     }
-    let (cut_bytes, input) = rest.split_at(2 * n);
+    let (cut_bytes, body) = rest.split_at(2 * n);
+    let mut owned = Vec::new();
+    if mode >= 1 {
+        owned = header(u32::from(*ps) + 1, mode >= 2);
+    }
+    if mode >= 2 {
+        asf_format::data::DataObjectHeader::broadcast(asf_format::Guid::ZERO).write_to(&mut owned);
+    }
+    owned.extend_from_slice(body);
+    let input = &owned[..];
     let mut cuts: Vec<usize> = cut_bytes
         .chunks_exact(2)
         .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])) % (input.len() + 1))
