@@ -277,3 +277,67 @@ proptest! {
         }
     }
 }
+
+mod crosscheck {
+    //! `filter_packet` and `restore_padding` against asf-format's independent
+    //! packet writer and parser.
+    use asf_format::packet::{DataPacket, FieldWidth, PacketView, Payload};
+    use bytes::Bytes;
+    use proptest::prelude::*;
+    use push_protocol::pull_server::{filter_packet, restore_padding};
+
+    fn payloads_of(packet: &[u8], packet_size: u32) -> Vec<(u8, bool, Vec<u8>)> {
+        let view = PacketView::parse(packet, packet_size, 0).expect("asf-format parses it");
+        view.payloads()
+            .map(|p| (p.stream_number, p.key_frame, p.data.to_vec()))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn agrees_with_asf_format(
+            list in proptest::collection::vec(
+                (1u8..6, any::<bool>(), proptest::collection::vec(any::<u8>(), 1..80)), 1..6),
+            multiple in any::<bool>(),
+            with_length in any::<bool>(),
+            extra in 0usize..600,
+            keep in proptest::collection::vec(any::<bool>(), 6),
+        ) {
+            let list = if multiple { list } else { list[..1].to_vec() };
+            let mut dp = DataPacket::new(multiple, 1000);
+            if with_length {
+                dp.length_type_flags = dp.length_type_flags.with_packet_length_type(FieldWidth::Word);
+            }
+            for (i, (s, k, d)) in list.iter().enumerate() {
+                dp.payloads.push(Payload::fragment(*s, *k, i as u32, 0, d.len() as u32, 100, Bytes::from(d.clone())));
+            }
+            // Header 3+1+1 (+2 length) +6, payload list flag, per payload 1+1+4+1+8 (+2).
+            let base = 11 + usize::from(with_length) * 2
+                + if multiple { 1 } else { 0 }
+                + list.iter().map(|(_, _, d)| 15 + if multiple { 2 } else { 0 } + d.len()).sum::<usize>();
+            let size = (base + extra) as u32;
+            dp.fix(size).expect("fits");
+            let packet = dp.to_bytes().expect("writes");
+            prop_assert_eq!(packet.len(), size as usize);
+            let sel = |s: u8, _k: bool| keep[s as usize];
+            let kept: Vec<(u8, bool, Vec<u8>)> =
+                list.iter().filter(|(s, _, _)| keep[*s as usize]).cloned().collect();
+            match filter_packet(&packet, &sel).expect("our reader parses it") {
+                None => prop_assert!(kept.is_empty()),
+                Some(out) => {
+                    prop_assert!(!kept.is_empty());
+                    // Stripped: no padding, so the packet size is its length.
+                    prop_assert_eq!(payloads_of(&out, out.len() as u32), kept.clone());
+                    // Re-padded to the file's packet size: asf-format reads the same payloads.
+                    let padded = restore_padding(&out, size as usize).expect("fits");
+                    prop_assert_eq!(padded.len(), size as usize);
+                    prop_assert_eq!(payloads_of(&padded, size), kept.clone());
+                    let model = DataPacket::parse(&padded, size, 0).expect("parses");
+                    prop_assert!(model.check().is_ok());
+                }
+            }
+        }
+    }
+}
