@@ -310,20 +310,29 @@ mod crosscheck {
             if with_length {
                 dp.length_type_flags = dp.length_type_flags.with_packet_length_type(FieldWidth::Word);
             }
+            let mut expected = Vec::new();
+            let mut base = 11 + usize::from(with_length) * 2 + usize::from(multiple);
             for (i, (s, k, d)) in list.iter().enumerate() {
-                dp.payloads.push(Payload::fragment(*s, *k, i as u32, 0, d.len() as u32, 100, Bytes::from(d.clone())));
+                // Every third payload is compressed (ASF 5.2.3.3: replicated
+                // data length 1, sub-payloads), which the filter keeps opaque.
+                let p = if i % 3 == 2 {
+                    Payload::compressed(*s, *k, i as u32, 100, 10, d.chunks(7)).expect("small objects")
+                } else {
+                    Payload::fragment(*s, *k, i as u32, 0, d.len() as u32, 100, Bytes::from(d.clone()))
+                };
+                // Stream, media object number, offset, replicated length + data,
+                // payload length (multiple payloads only), payload data.
+                base += 1 + 1 + 4 + 1 + p.replicated_data.len() + 2 * usize::from(multiple) + p.data.len();
+                expected.push((*s, *k, p.data.to_vec()));
+                dp.payloads.push(p);
             }
-            // Header 3+1+1 (+2 length) +6, payload list flag, per payload 1+1+4+1+8 (+2).
-            let base = 11 + usize::from(with_length) * 2
-                + if multiple { 1 } else { 0 }
-                + list.iter().map(|(_, _, d)| 15 + if multiple { 2 } else { 0 } + d.len()).sum::<usize>();
             let size = (base + extra) as u32;
             dp.fix(size).expect("fits");
             let packet = dp.to_bytes().expect("writes");
             prop_assert_eq!(packet.len(), size as usize);
             let sel = |s: u8, _k: bool| keep[s as usize];
             let kept: Vec<(u8, bool, Vec<u8>)> =
-                list.iter().filter(|(s, _, _)| keep[*s as usize]).cloned().collect();
+                expected.into_iter().filter(|(s, _, _)| keep[*s as usize]).collect();
             match filter_packet(&packet, &sel).expect("our reader parses it") {
                 None => prop_assert!(kept.is_empty()),
                 Some(out) => {
