@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use asf_format::packet::{DataPacket, PacketView, Payload};
+use asf_format::packet::{DataPacket, PacketView, Packets, Payload};
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -110,9 +110,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut bytes = 0usize;
             let mut count = 0usize;
-            for (i, chunk) in buf.chunks_exact(PACKET_SIZE as usize).enumerate() {
-                let v = PacketView::parse(chunk, PACKET_SIZE, i as u64 * u64::from(PACKET_SIZE))
-                    .expect("generated packets are valid");
+            for v in Packets::new(&buf, PACKET_SIZE, 0) {
+                let v = v.expect("generated packets are valid");
                 for p in v.payloads() {
                     bytes += p.data.len();
                     count += 1;

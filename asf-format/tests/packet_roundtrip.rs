@@ -360,3 +360,33 @@ fn compressed_payload_sub_payloads() {
     assert_eq!(subs[2].data, b"cde");
     assert!(Payload::compressed(3, true, 0, 0, 0, [&[0u8; 256][..]]).is_err());
 }
+
+#[test]
+fn packets_iterator_walks_a_buffer_and_stops_at_a_partial_packet() {
+    let mut buf = Vec::new();
+    for t in 0..5u32 {
+        let mut p = DataPacket::new(false, t);
+        p.payloads.push(Payload::fragment(
+            1,
+            false,
+            t,
+            0,
+            3,
+            t,
+            Bytes::from_static(b"xyz"),
+        ));
+        p.fix(100).expect("fits");
+        p.write_to(&mut buf).expect("writes");
+    }
+    let times: Vec<u32> = asf_format::packet::Packets::new(&buf, 100, 50)
+        .map(|p| p.expect("valid").send_time())
+        .collect();
+    assert_eq!(times, vec![0, 1, 2, 3, 4]);
+    buf.truncate(450);
+    let r: Vec<_> = asf_format::packet::Packets::new(&buf, 100, 50).collect();
+    assert_eq!(r.len(), 5);
+    assert!(matches!(
+        r[4],
+        Err(asf_format::Error::Truncated { offset: 500, .. })
+    ));
+}

@@ -58,7 +58,7 @@ mod model;
 mod view;
 
 pub use model::{DataPacket, ErrorCorrection, Payload};
-pub use view::{Extensions, PacketView, PayloadView, Payloads, SubPayload, SubPayloads};
+pub use view::{Extensions, PacketView, Packets, PayloadView, Payloads, SubPayload, SubPayloads};
 
 /// Size code of a variable-width field (ASF 5.2.2: 00 absent, 01 BYTE, 10 WORD, 11 DWORD).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

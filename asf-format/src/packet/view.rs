@@ -225,6 +225,51 @@ impl<'a> PacketView<'a> {
     }
 }
 
+/// Iterator over consecutive fixed-size packets in one buffer (e.g. the packets of a Data
+/// Object), yielding each parsed [`PacketView`]; a trailing partial packet yields a
+/// `Truncated` error and ends the iteration. Allocation-free.
+#[derive(Debug, Clone)]
+pub struct Packets<'a> {
+    buf: &'a [u8],
+    packet_size: u32,
+    base: u64,
+    pos: usize,
+    failed: bool,
+}
+
+impl<'a> Packets<'a> {
+    /// Packets of `packet_size` bytes in `buf`, whose first byte is at absolute offset `base`.
+    pub fn new(buf: &'a [u8], packet_size: u32, base: u64) -> Self {
+        Packets {
+            buf,
+            packet_size,
+            base,
+            pos: 0,
+            failed: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Packets<'a> {
+    type Item = Result<PacketView<'a>>;
+    #[inline]
+    fn next(&mut self) -> Option<Result<PacketView<'a>>> {
+        if self.failed || self.pos >= self.buf.len() {
+            return None;
+        }
+        let r = PacketView::parse(
+            &self.buf[self.pos..],
+            self.packet_size,
+            self.base + self.pos as u64,
+        );
+        match &r {
+            Ok(_) => self.pos += self.packet_size as usize,
+            Err(_) => self.failed = true,
+        }
+        Some(r)
+    }
+}
+
 /// Iterator over the payloads of a [`PacketView`]; allocation-free.
 #[derive(Debug, Clone)]
 pub struct Payloads<'a> {
