@@ -46,7 +46,7 @@ pub use network_sink::hub;
 pub use clock::{Clock, ManualClock, Pacer, SystemClock};
 pub use error::{Error, Result, SinkError, SinkId};
 pub use file_sink::{FileSink, FileSinkConfig};
-pub use sink::{DataUnit, PacketInfo, SinkStats, WriterSink};
+pub use sink::{DataUnit, PacketInfo, SharedSink, SinkStats, WriterSink};
 pub use writer::{
     FinishedPacket, Multiplexer, PacketAllocator, Sample, SinkReport, SinkSet, StreamStats, Writer,
     WriterConfig,

@@ -315,6 +315,83 @@ impl<S: WriterSink + ?Sized> WriterSink for Box<S> {
     }
 }
 
+/// A sink shared between the writer and the application: the writer holds one clone (as a
+/// `Box<dyn WriterSink>`), the application another, to call the sink's own methods while
+/// writing (`FileSink::stop`, `file_size`, ...). Every call locks a mutex; a poisoned mutex
+/// (a panic while another holder had it) makes the sink report
+/// [`Error::Closed`](crate::Error::Closed), `is_real_time` false and zero stats.
+///
+/// Do not hold the guard from [`lock`](SharedSink::lock) while calling the writer (its calls
+/// lock the same mutex: `std::sync::Mutex` is not reentrant, that would deadlock).
+#[derive(Debug, Default)]
+pub struct SharedSink<S> {
+    inner: std::sync::Arc<std::sync::Mutex<S>>,
+}
+
+impl<S> Clone for SharedSink<S> {
+    fn clone(&self) -> Self {
+        SharedSink {
+            inner: std::sync::Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S: WriterSink> SharedSink<S> {
+    /// Wraps `sink`.
+    pub fn new(sink: S) -> Self {
+        SharedSink {
+            inner: std::sync::Arc::new(std::sync::Mutex::new(sink)),
+        }
+    }
+
+    /// Locks the sink for the application's own calls. Recovers from a poisoned mutex (the
+    /// sink's state is whatever the panicking holder left).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, S> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<S: WriterSink> WriterSink for SharedSink<S> {
+    fn on_header(&mut self, header: &Bytes) -> Result<(), SinkError> {
+        self.inner
+            .lock()
+            .map_err(|_| SinkError::Closed("shared sink mutex poisoned"))?
+            .on_header(header)
+    }
+    fn is_real_time(&self) -> bool {
+        self.inner.lock().map(|s| s.is_real_time()).unwrap_or(false)
+    }
+    fn allocate_data_unit(&mut self, packet_size: usize) -> BytesMut {
+        match self.inner.lock() {
+            Ok(mut s) => s.allocate_data_unit(packet_size),
+            Err(_) => BytesMut::with_capacity(packet_size),
+        }
+    }
+    fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), SinkError> {
+        self.inner
+            .lock()
+            .map_err(|_| SinkError::Closed("shared sink mutex poisoned"))?
+            .on_data_unit(unit)
+    }
+    fn on_end_writing(&mut self) -> Result<(), SinkError> {
+        self.inner
+            .lock()
+            .map_err(|_| SinkError::Closed("shared sink mutex poisoned"))?
+            .on_end_writing()
+    }
+    fn stats(&self) -> SinkStats {
+        self.inner.lock().map(|s| s.stats()).unwrap_or_default()
+    }
+    fn name(&self) -> String {
+        self.inner
+            .lock()
+            .map(|s| s.name())
+            .unwrap_or_else(|_| String::from("shared sink (poisoned)"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -168,3 +168,14 @@ fn synthetic_stream_round_trips_through_a_file_sink() {
     // Last presentation 29*40 + 1000 ms, plus one frame of 80 ms (per stream), minus preroll.
     assert_eq!(sink.duration().as_millis(), 29 * 40 + 80);
 }
+
+#[test]
+fn shared_file_sink_conforms() {
+    testing::run_all(&mut || {
+        Box::new(push_sink::SharedSink::new(FileSink::new(
+            Cursor::new(Vec::new()),
+            FileSinkConfig::default(),
+        )))
+    })
+    .assert_ok();
+}

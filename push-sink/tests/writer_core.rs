@@ -364,3 +364,47 @@ fn writer_and_paced_futures_are_send() {
     let fut = w.end_writing_paced(&clock);
     assert_send(&fut);
 }
+
+/// A FileSink shared between the writer and the application: stop/start and the getters work
+/// while writing (IWMWriterFileSink2 Stop/Start/GetFileSize on a sink the writer holds).
+#[test]
+fn shared_file_sink_handle_controls_a_running_file() {
+    let sink = push_sink::SharedSink::new(push_sink::FileSink::new(
+        std::io::Cursor::new(Vec::new()),
+        push_sink::FileSinkConfig::default(),
+    ));
+    let mut w = Writer::new(Box::new(SimpleMux::new(800)));
+    w.add_sink(Box::new(sink.clone()));
+    w.begin_writing().expect("begin");
+    let all = media(60);
+    for s in all[..40].iter().cloned() {
+        w.write_sample(s).expect("sample");
+    }
+    let written_before_stop = sink.lock().packet_count();
+    assert!(written_before_stop > 0);
+    sink.lock().stop();
+    for s in all[40..80].iter().cloned() {
+        w.write_sample(s).expect("sample");
+    }
+    assert_eq!(sink.lock().packet_count(), written_before_stop, "stopped");
+    sink.lock().start();
+    for s in all[80..].iter().cloned() {
+        w.write_sample(s).expect("sample");
+    }
+    w.end_writing().expect("end");
+    assert!(w.take_sink_failures().is_empty());
+    // The writer's report locks the shared sink too: read it before taking our own lock.
+    let reported = w.sink_reports()[0].stats;
+    let s = sink.lock();
+    assert!(s.is_closed());
+    assert!(
+        s.packet_count() > written_before_stop,
+        "resumed at a key frame"
+    );
+    assert!(s.stats().drops > 0);
+    assert_eq!(
+        s.file_size(),
+        s.get_ref().expect("out").get_ref().len() as u64
+    );
+    assert_eq!(reported, s.stats());
+}
