@@ -232,3 +232,46 @@ Content-Type: application/x-wms-LogStats\r\nContent-Length: {}\r\n\r\n",
         prop_assert_eq!(joined, header.to_vec());
     }
 }
+
+proptest! {
+    #[test]
+    fn vectored_transmit_gives_the_same_bytes(
+        packets in proptest::collection::vec(1usize..4000, 0..10),
+        writes in proptest::collection::vec(1usize..9000, 1..30),
+    ) {
+        let request: &[u8] = b"GET /live HTTP/1.0\r\nUser-Agent: NSPlayer/7.10.0.3059\r\nPragma: xPlayStrm=1\r\n\r\n";
+        let setup = || {
+            let now = Instant::now();
+            let mut s = PullServerConnection::new(PullServerConfig::default(), now);
+            s.handle_input(request, now);
+            while s.poll_event().is_some() {}
+            s.accept(asf_header(&[1], 4000, 0), Session::New { client_id: 1 }).expect("accept");
+            for (i, len) in packets.iter().enumerate() {
+                s.send_packet(packet(i as u32, *len)).expect("send");
+            }
+            s.end_of_stream().expect("end");
+            s
+        };
+        let expected = drain(&mut setup());
+        // Emulate vectored writes that accept at most `w` bytes each.
+        let mut s = setup();
+        let mut got = Vec::new();
+        let mut i = 0;
+        while s.queued_bytes() > 0 {
+            let limit = writes[i % writes.len()];
+            i += 1;
+            let mut written = 0;
+            for slice in s.transmit_slices() {
+                let n = slice.len().min(limit - written);
+                got.extend_from_slice(&slice[..n]);
+                written += n;
+                if written == limit {
+                    break;
+                }
+            }
+            s.consume_transmit(written);
+        }
+        prop_assert!(s.is_done());
+        prop_assert_eq!(got, expected);
+    }
+}

@@ -551,10 +551,41 @@ impl PullServerConnection {
     }
 
     /// The next buffer to write to the socket.
+    ///
+    /// Each `$D` is two buffers (its 12-byte preheader, then the shared
+    /// packet bytes, not copied); to write them in one system call (and one
+    /// TCP segment with `TCP_NODELAY`), use [`PullServerConnection::transmit_slices`]
+    /// with a vectored write and [`PullServerConnection::consume_transmit`].
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
         let b = self.out.pop_front()?;
         self.queued_bytes -= b.len();
         Some(b)
+    }
+
+    /// The queued buffers, in order, for a vectored write (`writev`,
+    /// `write_vectored`): take as many as the write accepts, then report the
+    /// bytes written with [`PullServerConnection::consume_transmit`].
+    pub fn transmit_slices(&self) -> impl Iterator<Item = &[u8]> {
+        self.out.iter().map(|b| &b[..])
+    }
+
+    /// Drops the first `n` queued bytes (written by a vectored write; may end
+    /// inside a buffer). `n` larger than what is queued drops everything.
+    pub fn consume_transmit(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.out.front_mut() else {
+                break;
+            };
+            if n >= front.len() {
+                n -= front.len();
+                self.queued_bytes -= front.len();
+                self.out.pop_front();
+            } else {
+                bytes::Buf::advance(front, n);
+                self.queued_bytes -= n;
+                n = 0;
+            }
+        }
     }
 
     // ---- commands ----
