@@ -624,6 +624,7 @@ impl PullClient {
                         .push_back(PullClientEvent::HeaderChanged { header, streams });
                 } else {
                     self.header = Some(header.clone());
+                    self.streams = streams;
                     self.events.push_back(PullClientEvent::Playing { header });
                 }
             }
