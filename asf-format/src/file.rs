@@ -257,12 +257,12 @@ impl AsfFile {
                 let after = pos + DATA_OBJECT_HEADER_LEN;
                 // ASF 5.1: size 0 means unknown (broadcast); FFmpeg's asf_stream and live
                 // writers write 50 (GStreamer: WMP over WMSP rejects 0). Then the packets run
-                // to the end of the input unless a known object follows a real 50-byte
-                // empty Data Object.
+                // to the end of the input, unless (without the Broadcast flag) an object
+                // header follows a real 50-byte empty Data Object.
                 let unbounded = size < DATA_OBJECT_HEADER_LEN as u64
                     || (size == DATA_OBJECT_HEADER_LEN as u64
                         && rest > DATA_OBJECT_HEADER_LEN
-                        && (broadcast || !starts_with_known_guid(input.get(after..))));
+                        && (broadcast || !plausible_object_at(&input[after..])));
                 let end = if unbounded {
                     unbounded_data_end(input, after, file.header.packet_size())
                 } else if size > rest as u64 {
@@ -470,4 +470,19 @@ fn parse_index(raw: RawObject, bytes: &[u8], base: u64, limits: &Limits) -> TopL
         }),
         Err(error) => TopLevelObject::InvalidIndex(InvalidObject { raw, error }),
     }
+}
+
+/// True when `b` starts with something that looks like an object header: a known GUID, or
+/// a size field that fits the bytes left.
+fn plausible_object_at(b: &[u8]) -> bool {
+    if starts_with_known_guid(Some(b)) {
+        return true;
+    }
+    let Some(size) = b.get(16..24) else {
+        return false;
+    };
+    let mut a = [0u8; 8];
+    a.copy_from_slice(size);
+    let size = u64::from_le_bytes(a);
+    size >= OBJECT_HEADER_LEN && size <= b.len() as u64
 }
