@@ -120,6 +120,37 @@ fn bench(c: &mut Criterion) {
             black_box((bytes, count))
         })
     });
+    // The single-pass fast path: validate and visit every payload in one walk.
+    g.bench_function("parse_each_payload", |b| {
+        b.iter(|| {
+            let mut bytes = 0usize;
+            let mut count = 0usize;
+            for (i, chunk) in buf.chunks_exact(PACKET_SIZE as usize).enumerate() {
+                PacketView::parse_each(
+                    chunk,
+                    PACKET_SIZE,
+                    (i * PACKET_SIZE as usize) as u64,
+                    |p| {
+                        bytes += p.data.len();
+                        count += 1;
+                    },
+                )
+                .expect("generated packets are valid");
+            }
+            black_box((bytes, count))
+        })
+    });
+    // For comparison: validating every packet (which walks every payload header once)
+    // without the second walk that hands the payloads out.
+    g.bench_function("validate_packets_only", |b| {
+        b.iter(|| {
+            let mut n = 0u32;
+            for v in Packets::new(&buf, PACKET_SIZE, 0) {
+                n = n.wrapping_add(v.expect("generated packets are valid").payload_count());
+            }
+            black_box(n)
+        })
+    });
     g.finish();
 }
 

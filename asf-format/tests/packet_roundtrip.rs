@@ -216,6 +216,10 @@ proptest! {
         let back = DataPacket::parse(&bytes, ps, 1000).expect("parses");
         prop_assert_eq!(&back, &p);
         let v = PacketView::parse(&bytes, ps, 1000).expect("view");
+        let mut seen = Vec::new();
+        let v2 = PacketView::parse_each(&bytes, ps, 1000, |p| seen.push(*p)).expect("single pass");
+        prop_assert_eq!(v2, v);
+        prop_assert_eq!(seen, v.payloads().collect::<Vec<_>>());
         prop_assert_eq!(v.payload_count() as usize, p.payloads.len());
         prop_assert_eq!(v.padding(), &p.padding[..]);
         for (a, b) in v.payloads().zip(&p.payloads) {

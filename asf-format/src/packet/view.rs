@@ -37,6 +37,20 @@ impl<'a> PacketView<'a> {
     /// A Packet Length field smaller than the packet size makes the rest of the packet padding
     /// (as VLC and FFmpeg read it); a larger one is an error.
     pub fn parse(buf: &'a [u8], packet_size: u32, base: u64) -> Result<Self> {
+        Self::parse_each(buf, packet_size, base, |_| {})
+    }
+
+    /// The single-pass fast path: parses and validates exactly like [`parse`](Self::parse),
+    /// handing each payload to `visit` as soon as it is validated (no second walk, no
+    /// allocation). If the packet turns out to be malformed, `visit` has seen the payloads
+    /// before the bad one and the error is returned.
+    #[inline]
+    pub fn parse_each(
+        buf: &'a [u8],
+        packet_size: u32,
+        base: u64,
+        mut visit: impl FnMut(&PayloadView<'a>),
+    ) -> Result<Self> {
         if packet_size == 0 {
             return Err(Error::InvalidArgument("packet size must not be 0"));
         }
@@ -125,6 +139,7 @@ impl<'a> PacketView<'a> {
             if p.is_compressed() {
                 validate_sub_payloads(p.data, p.data_offset)?;
             }
+            visit(&p);
         }
         view.payloads_end = it.pos as u32;
         Ok(view)
