@@ -927,7 +927,8 @@ fn filetime_now() -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Packet scanning: just enough of ASF 5.2 to find key frames and presentation times.
+// Packet scanning: asf-format's zero-copy packet views (ASF 5.2), reduced to what the index
+// and the durations need.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PayloadSummary {
@@ -945,123 +946,38 @@ struct PacketScan {
     payloads: Vec<PayloadSummary>,
 }
 
-struct Cursor<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        let end = self.at.checked_add(n).ok_or("length overflow")?;
-        let s = self
-            .b
-            .get(self.at..end)
-            .ok_or("packet field runs past the packet end")?;
-        self.at = end;
-        Ok(s)
-    }
-    fn u8(&mut self) -> Result<u8, &'static str> {
-        Ok(self.take(1)?[0])
-    }
-    /// ASF 5.2.2 length types: 0 absent, 1 BYTE, 2 WORD, 3 DWORD.
-    fn typed(&mut self, ty: u8) -> Result<u32, &'static str> {
-        Ok(match ty & 3 {
-            0 => 0,
-            1 => u32::from(self.u8()?),
-            2 => u32::from(rd_u16(self.take(2)?, 0)),
-            _ => rd_u32(self.take(4)?, 0),
-        })
-    }
-}
-
-fn scan_packet(p: &[u8], packet_size: usize) -> Result<PacketScan, &'static str> {
-    let mut c = Cursor { b: p, at: 0 };
-    let mut flags = c.u8()?;
-    // ASF 5.2.1: Error Correction Flags with bit 7 set, then the error correction data.
-    if flags & 0x80 != 0 {
-        if flags & 0x60 != 0 {
-            return Err("unsupported error correction length type");
-        }
-        c.take(usize::from(flags & 0x0F))?;
-        flags = c.u8()?;
-    }
-    // ASF 5.2.2 Payload Parsing Information.
-    let multiple = flags & 0x01 != 0;
-    let props = c.u8()?;
-    let packet_len = c.typed(flags >> 5)?;
-    c.typed(flags >> 1)?; // sequence
-    let padding = c.typed(flags >> 3)? as usize;
-    let send_time_ms = rd_u32(c.take(4)?, 0);
-    let duration_ms = rd_u16(c.take(2)?, 0);
-    let packet_len = if flags & 0x60 == 0 {
-        packet_size
-    } else {
-        packet_len as usize
-    };
-    if packet_len > p.len() {
-        return Err("packet length field is larger than the packet");
-    }
-    let end = packet_len
-        .checked_sub(padding)
-        .ok_or("padding longer than the packet")?;
-    let (count, len_type) = if multiple {
-        let f = c.u8()?;
-        (usize::from(f & 0x3F), f >> 6)
-    } else {
-        (1, 0)
-    };
-    let mut payloads = Vec::with_capacity(count);
-    for _ in 0..count {
-        // ASF 5.2.3 payload header.
-        let stream_byte = c.u8()?;
-        let object = c.typed(props >> 4)?;
-        let offset = c.typed(props >> 2)?;
-        let rep_len = c.typed(props)? as usize;
-        let rep = c.take(rep_len)?;
-        let payload_len = if multiple {
-            c.typed(len_type)? as usize
-        } else {
-            end.checked_sub(c.at)
-                .ok_or("single payload starts after the packet's end")?
-        };
-        let data = c.take(payload_len)?;
-        let stream = stream_byte & 0x7F;
-        let key_frame = stream_byte & 0x80 != 0;
-        if rep_len == 1 {
-            // ASF 5.2.3.2 compressed payload: offset is the presentation time, then sub-payloads
-            // each holding one whole media object.
-            let delta = u32::from(rep[0]);
-            let mut sub = Cursor { b: data, at: 0 };
-            let mut n = 0u32;
-            while sub.at < data.len() {
-                let len = usize::from(sub.u8()?);
-                sub.take(len)?;
+fn scan_packet(p: &[u8], packet_size: usize) -> Result<PacketScan, asf_format::Error> {
+    let size = u32::try_from(packet_size)
+        .map_err(|_| asf_format::Error::InvalidArgument("packet size over 4 GiB"))?;
+    let mut payloads = Vec::new();
+    // One pass: asf-format validates the packet and hands over each payload.
+    let view = asf_format::packet::PacketView::parse_each(p, size, 0, |payload| {
+        let stream = payload.stream_number & 0x7F;
+        let key_frame = payload.key_frame;
+        if payload.is_compressed() {
+            // ASF 5.2.3.2: every sub-payload is a whole media object.
+            for sub in payload.sub_payloads() {
                 payloads.push(PayloadSummary {
                     stream,
                     key_frame,
-                    object: object.wrapping_add(n),
+                    object: sub.media_object_number,
                     offset: 0,
-                    presentation_ms: offset.wrapping_add(delta.wrapping_mul(n)),
+                    presentation_ms: sub.presentation_time,
                 });
-                n += 1;
             }
         } else {
-            let presentation_ms = if rep_len >= 8 { rd_u32(rep, 4) } else { 0 };
             payloads.push(PayloadSummary {
                 stream,
                 key_frame,
-                object,
-                offset,
-                presentation_ms,
+                object: payload.media_object_number,
+                offset: payload.offset_into_media_object,
+                presentation_ms: payload.presentation_time().unwrap_or(0),
             });
         }
-    }
-    if c.at > end {
-        return Err("payloads run into the padding");
-    }
+    })?;
     Ok(PacketScan {
-        send_time_ms,
-        duration_ms,
+        send_time_ms: view.send_time(),
+        duration_ms: view.duration(),
         payloads,
     })
 }
