@@ -388,6 +388,7 @@ fn check_top_level(f: &mut Findings, file: &AsfFile) {
         off += o.encoded_len();
     }
     check_packets(f, file);
+    check_indexes(f, file);
     if !data_seen {
         f.push(Severity::Error, off, "file", "no Data Object".into());
     }
@@ -713,6 +714,109 @@ fn check_listed_streams(
             off,
             name,
             format!("lists stream {n} which has no Stream Properties"),
+        );
+    }
+}
+
+/// Index objects against the header: Index / Media Object Index must match their parameters
+/// objects (ASF 4.9 / 4.10), Simple Index entries must point at packets that exist and its
+/// Maximum Packet Count must be the largest entry count (ASF 6.1).
+fn check_indexes(f: &mut Findings, file: &AsfFile) {
+    use crate::index::IndexObject;
+    let h = &file.header;
+    let fp = h.file_properties();
+    let params = |g: Guid| {
+        h.all_objects().find_map(|o| match (o, g) {
+            (HeaderObject::IndexParameters(p), g) if g == guids::INDEX_PARAMETERS => {
+                Some((p.interval, &p.specifiers))
+            }
+            (HeaderObject::MediaObjectIndexParameters(p), g)
+                if g == guids::MEDIA_OBJECT_INDEX_PARAMETERS =>
+            {
+                Some((p.interval, &p.specifiers))
+            }
+            _ => None,
+        })
+    };
+    let mut off = h.encoded_len();
+    for o in &file.objects {
+        if let TopLevelObject::Index(idx) = o {
+            let (name, interval, specs, pguid) = match idx {
+                IndexObject::Index(i) => (
+                    "Index Object",
+                    i.entry_time_interval,
+                    Some(&i.specifiers),
+                    guids::INDEX_PARAMETERS,
+                ),
+                IndexObject::MediaObject(i) => (
+                    "Media Object Index Object",
+                    i.entry_count_interval,
+                    Some(&i.specifiers),
+                    guids::MEDIA_OBJECT_INDEX_PARAMETERS,
+                ),
+                IndexObject::Simple(si) => {
+                    check_simple_index(f, si, off, fp);
+                    ("Simple Index Object", 0, None, Guid::ZERO)
+                }
+                IndexObject::Timecode(_) => ("Timecode Index Object", 0, None, Guid::ZERO),
+            };
+            if let (Some(specs), Some((p_interval, p_specs))) = (specs, params(pguid)) {
+                let same = specs.len() == p_specs.len()
+                    && specs.iter().zip(p_specs.iter()).all(|(a, b)| {
+                        a.stream_number == b.stream_number && a.index_type.0 == b.index_type
+                    });
+                if !same || interval != p_interval {
+                    f.push(
+                        Severity::Warning,
+                        off,
+                        name,
+                        "interval or specifiers differ from its parameters object".into(),
+                    );
+                }
+            }
+        }
+        off += o.encoded_len();
+    }
+}
+
+fn check_simple_index(
+    f: &mut Findings,
+    si: &crate::index::SimpleIndex,
+    off: u64,
+    fp: Option<&FileProperties>,
+) {
+    const NAME: &str = "Simple Index Object";
+    let largest = si
+        .entries
+        .iter()
+        .map(|e| u32::from(e.packet_count))
+        .max()
+        .unwrap_or(0);
+    if si.max_packet_count < largest {
+        f.push(
+            Severity::Warning,
+            off + 48,
+            NAME,
+            format!(
+                "Maximum Packet Count {} is below the largest entry's {largest}",
+                si.max_packet_count
+            ),
+        );
+    }
+    if let Some(fp) = fp.filter(|fp| !fp.is_broadcast() && fp.data_packets_count > 0)
+        && let Some(e) = si
+            .entries
+            .iter()
+            .find(|e| u64::from(e.packet_number) >= fp.data_packets_count)
+    {
+        f.push(
+            Severity::Warning,
+            off + 56,
+            NAME,
+            format!(
+                "entry points at packet {} of {}",
+                e.packet_number, fp.data_packets_count
+            ),
         );
     }
 }

@@ -461,3 +461,52 @@ fn ffmpeg_files_round_trip() {
     assert!(errors(&f).is_empty(), "{:?}", errors(&f));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn index_objects_are_checked_against_the_header() {
+    let packets: Vec<_> = (0..2).map(|i| packet(i * 10)).collect();
+    let mut h = header(2, FileProperties::SEEKABLE);
+    h.header_extension_mut()
+        .objects
+        .push(HeaderObject::IndexParameters(
+            asf_format::objects::IndexParameters {
+                interval: 1000,
+                specifiers: vec![asf_format::objects::IndexSpecifier {
+                    stream_number: 1,
+                    index_type: 3,
+                }],
+                trailing: vec![],
+            },
+        ));
+    h.fix();
+    let mut bytes = file_bytes(&h, None, &packets, 2);
+    // Simple Index: Maximum Packet Count 1 but an entry spans 3 packets, and an entry
+    // pointing at packet 9 of 2.
+    let mut si = FILE_ID.0.to_vec();
+    si.extend_from_slice(&10_000_000u64.to_le_bytes());
+    si.extend_from_slice(&1u32.to_le_bytes());
+    si.extend_from_slice(&2u32.to_le_bytes());
+    si.extend_from_slice(&0u32.to_le_bytes());
+    si.extend_from_slice(&3u16.to_le_bytes());
+    si.extend_from_slice(&9u32.to_le_bytes());
+    si.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(guids::SIMPLE_INDEX.as_bytes());
+    bytes.extend_from_slice(&(24 + si.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&si);
+    // Index Object with interval 500 (parameters say 1000), one specifier, no blocks.
+    let mut io = 500u32.to_le_bytes().to_vec();
+    io.extend_from_slice(&1u16.to_le_bytes());
+    io.extend_from_slice(&0u32.to_le_bytes());
+    io.extend_from_slice(&1u16.to_le_bytes());
+    io.extend_from_slice(&3u16.to_le_bytes());
+    bytes.extend_from_slice(guids::INDEX.as_bytes());
+    bytes.extend_from_slice(&(24 + io.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&io);
+    let f = parse(&bytes);
+    assert_eq!(f.index_objects().count(), 2, "{:?}", validate(&f));
+    let all: Vec<String> = validate(&f).iter().map(|x| x.to_string()).collect();
+    let has = |s: &str| all.iter().any(|m| m.contains(s));
+    assert!(has("Maximum Packet Count 1 is below"), "{all:?}");
+    assert!(has("entry points at packet 9 of 2"), "{all:?}");
+    assert!(has("differ from its parameters object"), "{all:?}");
+}
