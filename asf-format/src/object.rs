@@ -57,6 +57,29 @@ pub trait AsfObject: Sized {
         v
     }
 
+    /// Serializes and checks that the bytes parse back to the same model. Fails with
+    /// `InvalidArgument` when a field of a hand-built model does not fit its wire field
+    /// (e.g. a string longer than a WORD length prefix can express, which [`AsfObject::write`]
+    /// saturates) or when the model is otherwise not what the bytes say (e.g. trailing bytes
+    /// that would parse as an embedded object).
+    fn to_bytes_checked(&self) -> Result<Vec<u8>>
+    where
+        Self: PartialEq,
+    {
+        let bytes = self.to_bytes();
+        let mut limits = Limits::default();
+        limits.max_object_size = u64::MAX;
+        limits.max_header_size = u64::MAX;
+        limits.max_entries = u32::MAX;
+        limits.max_header_objects = u32::MAX;
+        match Self::parse(&bytes, 0, &limits) {
+            Ok((back, used)) if used == bytes.len() && back == *self => Ok(bytes),
+            _ => Err(Error::InvalidArgument(
+                "the model does not serialize to bytes that parse back to it (a length or count does not fit its field)",
+            )),
+        }
+    }
+
     /// Parses one whole object (header and body) from the start of `input`, whose first byte
     /// is at absolute offset `base`. Returns the object and the bytes consumed.
     fn parse(input: &[u8], base: u64, limits: &Limits) -> Result<(Self, usize)> {

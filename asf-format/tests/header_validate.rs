@@ -267,3 +267,22 @@ fn constructors_build_a_valid_header() {
         "Windows Media Video 8"
     );
 }
+
+#[test]
+fn checked_serialization_refuses_fields_that_do_not_fit() {
+    // A Content Description title longer than its WORD byte length can say.
+    let long = "x".repeat(40_000);
+    let cd = ContentDescription::new(&long, "", "", "", "");
+    assert!(matches!(
+        cd.to_bytes_checked(),
+        Err(asf_format::Error::InvalidArgument(_))
+    ));
+    let ok = ContentDescription::new("short", "", "", "", "");
+    assert_eq!(ok.to_bytes_checked().expect("fits"), ok.to_bytes());
+    // A whole header with the oversized object inside is refused too.
+    let h = Header {
+        objects: vec![HeaderObject::ContentDescription(cd)],
+        ..Default::default()
+    };
+    assert!(h.to_bytes_checked().is_err());
+}
