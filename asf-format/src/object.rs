@@ -67,11 +67,13 @@ pub trait AsfObject: Sized {
         Self: PartialEq,
     {
         let bytes = self.to_bytes();
-        let mut limits = Limits::default();
-        limits.max_object_size = u64::MAX;
-        limits.max_header_size = u64::MAX;
-        limits.max_entries = u32::MAX;
-        limits.max_header_objects = u32::MAX;
+        let limits = Limits {
+            max_object_size: u64::MAX,
+            max_header_size: u64::MAX,
+            max_entries: u32::MAX,
+            max_header_objects: u32::MAX,
+            ..Limits::default()
+        };
         match Self::parse(&bytes, 0, &limits) {
             Ok((back, used)) if used == bytes.len() && back == *self => Ok(bytes),
             _ => Err(Error::InvalidArgument(
