@@ -139,8 +139,9 @@ pub fn validate(file: &AsfFile) -> Vec<Finding> {
                         inner,
                         o.name(),
                         format!(
-                            "{} bytes of extension data do not form an object",
-                            he.unparsed.len()
+                            "{} bytes of extension data do not form an object ({})",
+                            he.unparsed.len(),
+                            why_unparsed(&he.unparsed, inner)
                         ),
                     );
                 }
@@ -166,8 +167,9 @@ pub fn validate(file: &AsfFile) -> Vec<Finding> {
             off,
             HDR,
             format!(
-                "{} bytes at the end of the header do not form an object",
-                h.unparsed.len()
+                "{} bytes at the end of the header do not form an object ({})",
+                h.unparsed.len(),
+                why_unparsed(&h.unparsed, off)
             ),
         );
     }
@@ -818,5 +820,13 @@ fn check_simple_index(
                 e.packet_number, fp.data_packets_count
             ),
         );
+    }
+}
+
+/// Why bytes kept as `unparsed` did not form an object (re-parsed to recover the error).
+fn why_unparsed(bytes: &[u8], offset: u64) -> String {
+    match HeaderObject::parse(bytes, offset, &crate::Limits::default(), false) {
+        Err(e) => e.to_string(),
+        Ok(_) => "an object that exceeds the configured limits".to_string(),
     }
 }

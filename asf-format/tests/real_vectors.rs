@@ -152,7 +152,9 @@ fn broken_vectors_give_findings_with_offsets() {
                 assert!(
                     errors
                         .iter()
-                        .any(|f| f.message.contains("do not form an object") && f.offset >= 30),
+                        .any(|f| f.message.contains("do not form an object")
+                            && f.message.contains("at byte offset")
+                            && f.offset >= 30),
                     "{name}: {errors:?}"
                 );
             }
