@@ -135,6 +135,22 @@ impl TopLevelObject {
     }
 }
 
+/// One line of [`AsfFile::outline`]: an object (or junk) with its absolute offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutlineEntry {
+    /// Absolute offset of the first byte.
+    pub offset: u64,
+    /// Nesting depth: 0 top level, 1 Header Object child, 2 Header Extension child.
+    pub depth: u8,
+    /// Object name (`"junk"` for bytes that do not form an object, `"unparsed"` for the
+    /// unparsed tail of the header or extension).
+    pub name: &'static str,
+    /// GUID when the entry is an object.
+    pub guid: Option<Guid>,
+    /// Bytes the entry covers in the input.
+    pub len: u64,
+}
+
 /// Where the input ended inside an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TruncationInfo {
@@ -333,6 +349,86 @@ impl AsfFile {
         })
     }
 
+    /// Every object with its absolute offset and size, in file order, header children and
+    /// Header Extension children included (what `wmpush inspect` prints).
+    pub fn outline(&self) -> Vec<OutlineEntry> {
+        use crate::object::AsfObject;
+        use crate::objects::HeaderObject;
+        let mut out = vec![OutlineEntry {
+            offset: 0,
+            depth: 0,
+            name: "Header Object",
+            guid: Some(guids::HEADER),
+            len: self.header.encoded_len(),
+        }];
+        let mut off = 30u64;
+        for o in &self.header.objects {
+            out.push(OutlineEntry {
+                offset: off,
+                depth: 1,
+                name: o.name(),
+                guid: Some(o.guid()),
+                len: o.encoded_len(),
+            });
+            if let HeaderObject::HeaderExtension(he) = o {
+                let mut inner = off + 46;
+                for c in &he.objects {
+                    out.push(OutlineEntry {
+                        offset: inner,
+                        depth: 2,
+                        name: c.name(),
+                        guid: Some(c.guid()),
+                        len: c.encoded_len(),
+                    });
+                    inner += c.encoded_len();
+                }
+                if !he.unparsed.is_empty() {
+                    out.push(OutlineEntry {
+                        offset: inner,
+                        depth: 2,
+                        name: "unparsed",
+                        guid: None,
+                        len: he.unparsed.len() as u64,
+                    });
+                }
+            }
+            off += o.encoded_len();
+        }
+        if !self.header.unparsed.is_empty() {
+            out.push(OutlineEntry {
+                offset: off,
+                depth: 1,
+                name: "unparsed",
+                guid: None,
+                len: self.header.unparsed.len() as u64,
+            });
+        }
+        let mut off = self.header.encoded_len();
+        for o in &self.objects {
+            let (name, guid) = match o {
+                TopLevelObject::Data(_) => ("Data Object", Some(guids::DATA)),
+                TopLevelObject::Index(i) => {
+                    let g = index_guid(i);
+                    (guids::name_of(&g).unwrap_or("index object"), Some(g))
+                }
+                TopLevelObject::InvalidIndex(i) => {
+                    (i.raw.name().unwrap_or("index object"), Some(i.raw.guid))
+                }
+                TopLevelObject::Other(r) => (r.name().unwrap_or("unknown object"), Some(r.guid)),
+                TopLevelObject::Junk(_) => ("junk", None),
+            };
+            out.push(OutlineEntry {
+                offset: off,
+                depth: 0,
+                name,
+                guid,
+                len: o.encoded_len(),
+            });
+            off += o.encoded_len();
+        }
+        out
+    }
+
     /// Absolute offset of the Data Object, if present.
     pub fn data_offset(&self) -> Option<u64> {
         use crate::object::AsfObject;
@@ -485,4 +581,14 @@ fn plausible_object_at(b: &[u8]) -> bool {
     a.copy_from_slice(size);
     let size = u64::from_le_bytes(a);
     size >= OBJECT_HEADER_LEN && size <= b.len() as u64
+}
+
+/// The GUID of an index object.
+pub(crate) fn index_guid(i: &IndexObject) -> Guid {
+    match i {
+        IndexObject::Simple(_) => guids::SIMPLE_INDEX,
+        IndexObject::Index(_) => guids::INDEX,
+        IndexObject::MediaObject(_) => guids::MEDIA_OBJECT_INDEX,
+        IndexObject::Timecode(_) => guids::TIMECODE_INDEX,
+    }
 }

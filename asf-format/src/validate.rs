@@ -348,7 +348,7 @@ fn check_top_level(f: &mut Findings, file: &AsfFile) {
                     check_data(f, d, off, fp, broadcast, file.truncated.is_some());
                 }
             }
-            TopLevelObject::Index(i) => index_guids.push(index_guid(i)),
+            TopLevelObject::Index(i) => index_guids.push(crate::file::index_guid(i)),
             TopLevelObject::InvalidIndex(i) => {
                 index_guids.push(i.raw.guid);
                 f.push(
@@ -526,16 +526,6 @@ fn check_data(
                 fp.data_packets_count
             ),
         );
-    }
-}
-
-fn index_guid(i: &crate::index::IndexObject) -> Guid {
-    use crate::index::IndexObject as I;
-    match i {
-        I::Simple(_) => guids::SIMPLE_INDEX,
-        I::Index(_) => guids::INDEX,
-        I::MediaObject(_) => guids::MEDIA_OBJECT_INDEX,
-        I::Timecode(_) => guids::TIMECODE_INDEX,
     }
 }
 

@@ -219,3 +219,24 @@ fn mmsh_framed_stream_is_not_plain_asf() {
         }
     }
 }
+
+#[test]
+fn outline_offsets_tile_the_file() {
+    for (name, bytes) in vector_files() {
+        let file = AsfFile::parse(&bytes, &Limits::default()).expect("parses");
+        let outline = file.outline();
+        // Top-level entries tile the whole input; each entry's GUID is at its offset.
+        let mut expect = 0u64;
+        for e in outline.iter().filter(|e| e.depth == 0) {
+            assert_eq!(e.offset, expect, "{name}: {e:?}");
+            expect += e.len;
+        }
+        assert_eq!(expect, bytes.len() as u64, "{name}");
+        for e in &outline {
+            if let Some(g) = e.guid {
+                let at = e.offset as usize;
+                assert_eq!(&bytes[at..at + 16], g.as_bytes(), "{name}: {e:?}");
+            }
+        }
+    }
+}
