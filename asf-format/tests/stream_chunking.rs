@@ -149,3 +149,23 @@ proptest! {
         prop_assert_eq!(chunked(&file, &cuts), whole);
     }
 }
+
+#[test]
+fn data_object_of_size_zero_is_unbounded_too() {
+    let packets = packetize(&objs(12), 600);
+    let mut file = build_file(&packets, 600, true, true);
+    // ASF 3.2: Object Size may be 0 when broadcasting. Patch the Data Object's size field.
+    let data_at = 30 + 104;
+    file[data_at + 16..data_at + 24].copy_from_slice(&0u64.to_le_bytes());
+    let events = read_all(&file, Limits::default()).expect("reads");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Packet { .. }))
+            .count(),
+        packets.len()
+    );
+    assert!(matches!(events[events.len() - 2], Event::Index { .. }));
+    let cuts: Vec<usize> = (0..file.len()).step_by(7).collect();
+    assert_eq!(chunked(&file, &cuts).expect("chunked"), events);
+}
