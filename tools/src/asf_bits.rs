@@ -34,6 +34,8 @@ pub struct HeaderFacts {
     pub video_streams: Vec<u8>,
     /// File Properties Maximum Bitrate.
     pub max_bitrate: u32,
+    /// File Properties Preroll in ms.
+    pub preroll_ms: u64,
 }
 
 /// Reads [`HeaderFacts`] from a Header Object (optionally followed by the Data Object start).
@@ -53,6 +55,7 @@ pub fn header_facts(h: &[u8]) -> Option<HeaderFacts> {
         if guid == FILE_PROPERTIES {
             facts.packet_size = u32_at(h, pos + 96)?;
             facts.max_bitrate = u32_at(h, pos + 100)?;
+            facts.preroll_ms = u64_at(h, pos + 80)?;
         } else if guid == STREAM_PROPERTIES && h.get(pos + 24..pos + 40)? == VIDEO_MEDIA {
             let flags = u16_at(h, pos + 72)?;
             facts.video_streams.push((flags & 0x7F) as u8);

@@ -657,14 +657,25 @@ async fn receive(
                 // short $D with zeros but would read those zeros as payload when
                 // the packet has no explicit length (ASF 5.2.2), so restore the
                 // padding once here and share that copy.
-                let Some(full) = asf_bits::repad(&packet, f.packet_size as usize) else {
-                    anyhow::bail!(
-                        "push body byte {at}: $D of {} bytes is malformed or larger than the packet size {}",
-                        packet.len(),
-                        f.packet_size
-                    );
+                let packet = match asf_bits::repad(&packet, f.packet_size as usize) {
+                    Some(full) => Bytes::from(full),
+                    // A full-size packet we cannot parse (GStreamer's asfmux
+                    // writes some that ffmpeg still plays): pass it on as is.
+                    None if packet.len() == f.packet_size as usize => packet,
+                    None => {
+                        point
+                            .counters
+                            .dropped
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!(
+                            offset = at,
+                            len = packet.len(),
+                            packet_size = f.packet_size,
+                            "dropping a $D that is malformed or larger than the packet size"
+                        );
+                        continue;
+                    }
                 };
-                let packet = Bytes::from(full);
                 let key = asf_bits::starts_key_frame(&packet, &f.video_streams);
                 for r in outputs.relays.iter_mut().flatten() {
                     r.packet(&packet, key);

@@ -103,6 +103,24 @@ fn live_header(header: Bytes) -> Bytes {
     AsfFile::parse(header.clone()).map_or(header, |f| f.live_header())
 }
 
+/// When a packet is due, in ms from the stream start: its Send Time, or
+/// earlier when its payloads' presentation times (minus preroll) say so.
+/// GStreamer's asfmux derives Send Time from the announced bitrate, which
+/// can trail the media by far; pacing by it alone would starve players.
+fn pacing_time_ms(packet: &[u8], packet_size: usize, preroll_ms: u64, send_time_ms: u32) -> u32 {
+    let Ok(size) = u32::try_from(packet_size) else {
+        return send_time_ms;
+    };
+    let Ok(view) = asf_format::packet::PacketView::parse(packet, size, 0) else {
+        return send_time_ms;
+    };
+    let preroll = u32::try_from(preroll_ms).unwrap_or(u32::MAX);
+    view.payloads()
+        .filter_map(|p| p.presentation_time())
+        .map(|pt| pt.saturating_sub(preroll))
+        .fold(send_time_ms, u32::min)
+}
+
 fn packet_info(packet: &[u8], index: u64, video: &[u8]) -> PacketInfo {
     PacketInfo {
         send_time_ms: asf_bits::send_time(packet).unwrap_or(0),
@@ -308,16 +326,30 @@ fn read_file(
     loop_input: bool,
     stop: &AtomicBool,
 ) -> Result<(), CliError> {
+    let mut lead = [0u8; 2];
+    let sniffed = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut lead));
+    if sniffed.is_ok() && lead == [0x24, 0x48] {
+        // An MMSH-framed capture (`ffmpeg -f asf_stream`).
+        return read_file_streaming(path, tx, loop_input, stop);
+    }
     let file = AsfFile::open(path).map_err(|e| input_error(format!("{path}: {e}")))?;
     if file.packet_count() == 0 {
         // A broadcast-style file (Data Object size unknown, as a live capture
         // or a cut-off archive has): read packets up to the end instead.
         return read_file_streaming(path, tx, loop_input, stop);
     }
-    // Check every packet before sending any, so a broken file fails up front.
     let mut packets = Vec::with_capacity(file.packet_count());
     for p in file.packets() {
-        packets.push(p.map_err(|e| input_error(format!("{path}: {e}")))?);
+        match p {
+            Ok(p) => packets.push(p),
+            Err(e) => {
+                // A packet push-sink cannot read (GStreamer's asfmux writes some
+                // that ffmpeg still plays): send the file as it is, packet by
+                // packet, and let the players judge.
+                tracing::warn!(file = path, error = %e, "unreadable data packet; sending the file unchecked");
+                return read_file_streaming(path, tx, loop_input, stop);
+            }
+        }
     }
     let header = file.live_header();
     loop {
@@ -347,7 +379,11 @@ fn read_file_streaming(
         let Some(first) = read_exact_or_eof(&mut r, 2, 0)? else {
             return Err(input_error(format!("{path}: empty file")));
         };
-        read_plain(&mut r, first, &tx)?;
+        if first == [0x24, 0x48] {
+            read_framed(&mut r, first, &tx)?;
+        } else {
+            read_plain(&mut r, first, &tx)?;
+        }
         if !loop_input || stop.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -459,6 +495,7 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
     let started = Instant::now();
     let mut last_log = Instant::now();
     let mut pace_origin: Option<(Instant, u32)> = None;
+    let mut pace_facts = asf_bits::header_facts(&first);
     let mut last_send = 0u32;
     let mut bytes = 0u64;
     let result = loop {
@@ -479,16 +516,18 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
         match item {
             Item::Header(h) => {
                 pace_origin = None;
+                pace_facts = asf_bits::header_facts(&h);
                 if let Err(e) = sink.on_header(&h) {
                     break Err(CliError::new(Failure::Connection, format!("push: {e}")));
                 }
             }
             Item::Packet(p, info) => {
                 if !opts.no_pace {
-                    let (origin, t0) =
-                        *pace_origin.get_or_insert((Instant::now(), info.send_time_ms));
-                    let due = origin
-                        + Duration::from_millis(u64::from(info.send_time_ms.saturating_sub(t0)));
+                    let at = pace_facts.as_ref().map_or(info.send_time_ms, |f| {
+                        pacing_time_ms(&p, f.packet_size as usize, f.preroll_ms, info.send_time_ms)
+                    });
+                    let (origin, t0) = *pace_origin.get_or_insert((Instant::now(), at));
+                    let due = origin + Duration::from_millis(u64::from(at.saturating_sub(t0)));
                     while let Some(wait) = due.checked_duration_since(Instant::now()) {
                         if stop.load(Ordering::Relaxed) {
                             break;
