@@ -286,3 +286,63 @@ fn checked_serialization_refuses_fields_that_do_not_fit() {
     };
     assert!(h.to_bytes_checked().is_err());
 }
+
+#[test]
+fn small_accessors() {
+    let fp = FileProperties {
+        play_duration: 31_000_000 + 20_000_000,
+        preroll: 3100,
+        flags: FileProperties::SEEKABLE,
+        min_packet_size: 10,
+        max_packet_size: 12,
+        ..Default::default()
+    };
+    assert_eq!(fp.duration_100ns(), 20_000_000);
+    assert!(fp.is_seekable() && !fp.is_broadcast());
+    assert_eq!(fp.packet_size(), None, "min != max");
+    let mut sp = StreamProperties {
+        flags: 0x8000,
+        ..Default::default()
+    };
+    sp.set_stream_number(0x85);
+    assert_eq!(sp.stream_number(), 5);
+    assert!(sp.is_encrypted());
+    assert!(!sp.is_audio() && !sp.is_video());
+    assert_eq!(sp.audio_format(), None);
+    let ecd = ExtendedContentDescription {
+        descriptors: vec![ContentDescriptor {
+            name: WString::new("WM/AlbumTitle"),
+            value: TypedValue::string("Album"),
+        }],
+        trailing: vec![],
+    };
+    assert_eq!(
+        ecd.get("WM/AlbumTitle").map(TypedValue::decode),
+        Some(Value::String("Album".into()))
+    );
+    assert_eq!(ecd.get("WM/Genre"), None);
+    let lib = MetadataLibrary {
+        records: vec![MetadataRecord {
+            stream_number: 0,
+            name: WString::new("WM/Picture"),
+            value: TypedValue::bytes(&[1, 2, 3]),
+            ..Default::default()
+        }],
+        trailing: vec![],
+    };
+    assert_eq!(lib.get(0, "WM/Picture").map(|v| v.data.len()), Some(3));
+    assert_eq!(lib.get(1, "WM/Picture"), None);
+    assert_eq!(WString::new_unterminated("ab").to_string_lossy(), "ab");
+    assert_eq!(
+        guids::name_of(&guids::INDEX_PLACEHOLDER),
+        Some("Index Placeholder Object")
+    );
+    // Opaque objects: encryption objects are kept raw, not Unknown.
+    let mut raw = guids::CONTENT_ENCRYPTION.0.to_vec();
+    raw.extend_from_slice(&28u64.to_le_bytes());
+    raw.extend_from_slice(b"DRM!");
+    let (o, _) = HeaderObject::parse(&raw, 0, &Limits::default(), false).expect("frame");
+    assert!(matches!(o, HeaderObject::Opaque(_)));
+    assert_eq!(o.name(), "Content Encryption Object");
+    let _ = Guid::ZERO;
+}
