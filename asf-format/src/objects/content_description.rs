@@ -68,16 +68,19 @@ impl AsfObject for ContentDescription {
             *l = r.u16()?;
         }
         // ASF 3.10: the lengths count bytes (odd lengths are kept as read).
-        let mut s = lens
-            .iter()
-            .map(|&l| r.bytes(l.into()).map(|b| WString(b.to_vec())));
-        let mut next = || s.next().unwrap_or_else(|| Ok(WString::default()));
+        let [title, author, copyright, description, rating] = lens;
+        let mut text = |len: u16| -> Result<WString> { Ok(WString(r.bytes(len.into())?.to_vec())) };
+        let title = text(title)?;
+        let author = text(author)?;
+        let copyright = text(copyright)?;
+        let description = text(description)?;
+        let rating = text(rating)?;
         Ok(ContentDescription {
-            title: next()?,
-            author: next()?,
-            copyright: next()?,
-            description: next()?,
-            rating: next()?,
+            title,
+            author,
+            copyright,
+            description,
+            rating,
             trailing: r.rest().to_vec(),
         })
     }
