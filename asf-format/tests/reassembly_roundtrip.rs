@@ -247,3 +247,91 @@ fn a_new_object_number_drops_the_unfinished_one() {
     assert_eq!(out[0].number, 1);
     assert_eq!(r.drops().incomplete, 1);
 }
+
+/// Packets mixing compressed runs of small objects (stream 3) with fragments of large ones
+/// (stream 1): every object comes back, in order per stream, with PT + n × delta timing.
+fn mixed_packets(
+    large: &[Vec<u8>],
+    small: &[Vec<Vec<u8>>],
+    ps: u32,
+) -> (Vec<Bytes>, Vec<MediaObject>) {
+    let mut want = Vec::new();
+    let mut packets = Vec::new();
+    let mut mon_small = 0u32;
+    for (i, (big, run)) in large.iter().zip(small).enumerate() {
+        let pt = 3100 + 100 * i as u32;
+        // The compressed run first, in its own payload of a fresh packet.
+        let mut p = DataPacket::new(true, pt);
+        let objs: Vec<&[u8]> = run.iter().map(Vec::as_slice).collect();
+        p.payloads.push(
+            Payload::compressed(3, false, mon_small & 0xFF, pt, 7, objs.iter().copied())
+                .expect("small objects"),
+        );
+        for (n, o) in run.iter().enumerate() {
+            want.push(MediaObject {
+                stream: 3,
+                number: (mon_small + n as u32) & 0xFF,
+                presentation_time: pt + 7 * n as u32,
+                keyframe: false,
+                data: Bytes::copy_from_slice(o),
+            });
+        }
+        mon_small += run.len() as u32;
+        // Then the large object, fragmented over this and following packets.
+        let mut off = 0usize;
+        loop {
+            let used = p.encoded_len() + 17 + 3;
+            let room = (ps as usize).saturating_sub(used);
+            if room == 0 || p.payloads.len() == 63 {
+                p.fix(ps).expect("fits");
+                packets.push(p.to_bytes().expect("writes"));
+                p = DataPacket::new(true, pt);
+                continue;
+            }
+            let n = room.min(big.len() - off);
+            p.payloads.push(Payload::fragment(
+                1,
+                i % 3 == 0,
+                i as u32 & 0xFF,
+                off as u32,
+                big.len() as u32,
+                pt,
+                Bytes::copy_from_slice(&big[off..off + n]),
+            ));
+            off += n;
+            if off == big.len() {
+                break;
+            }
+        }
+        p.fix(ps).expect("fits");
+        packets.push(p.to_bytes().expect("writes"));
+        want.push(MediaObject {
+            stream: 1,
+            number: i as u32 & 0xFF,
+            presentation_time: pt,
+            keyframe: i % 3 == 0,
+            data: Bytes::copy_from_slice(big),
+        });
+    }
+    (packets, want)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn compressed_runs_and_fragments_mix(
+        large in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..4000), 1..8),
+        small in proptest::collection::vec(
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..60), 0..8), 8),
+        ps in 700u32..3000,
+    ) {
+        let (packets, want) = mixed_packets(&large, &small, ps);
+        let (got, r) = reassemble(&packets, ps, Limits::default());
+        prop_assert_eq!(r.drops().total(), 0);
+        for s in [1u8, 3] {
+            let w: Vec<_> = want.iter().filter(|o| o.stream == s).collect();
+            let g: Vec<_> = got.iter().filter(|o| o.stream == s).collect();
+            prop_assert_eq!(w, g);
+        }
+    }
+}
