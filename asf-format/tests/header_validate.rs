@@ -346,3 +346,50 @@ fn small_accessors() {
     assert_eq!(o.name(), "Content Encryption Object");
     let _ = Guid::ZERO;
 }
+
+#[test]
+fn limits_bound_children_and_entries() {
+    // 10 padding children with a limit of 4 children: LimitExceeded with an offset.
+    let h = Header {
+        objects: (0..10)
+            .map(|_| HeaderObject::Padding(Padding::default()))
+            .collect(),
+        ..Default::default()
+    };
+    let bytes = h.to_bytes();
+    let mut limits = Limits::default();
+    limits.max_header_objects = 4;
+    let e = Header::parse(&bytes, 0, &limits).expect_err("too many children");
+    assert!(
+        matches!(
+            e,
+            asf_format::Error::LimitExceeded {
+                offset: 126,
+                limit: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(Header::parse(&bytes, 0, &Limits::default()).is_ok());
+
+    // A codec list of 3 entries with max_entries 2.
+    let cl = CodecList {
+        entries: vec![CodecEntry::new(1, "a", "", b""); 3],
+        ..Default::default()
+    };
+    let mut limits = Limits::default();
+    limits.max_entries = 2;
+    let e = CodecList::parse(&cl.to_bytes(), 0, &limits).expect_err("too many entries");
+    assert!(
+        matches!(
+            e,
+            asf_format::Error::LimitExceeded {
+                offset: 44,
+                value: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
