@@ -169,3 +169,48 @@ fn data_object_of_size_zero_is_unbounded_too() {
     let cuts: Vec<usize> = (0..file.len()).step_by(7).collect();
     assert_eq!(chunked(&file, &cuts).expect("chunked"), events);
 }
+
+#[test]
+fn objects_after_the_data_are_index_or_other_events() {
+    use asf_format::index::{IndexBlock, IndexObject, IndexSpecifier, IndexType, MediaObjectIndex};
+    use asf_format::object::AsfObject;
+    let packets = packetize(&objs(6), 500);
+    let mut file = build_file(&packets, 500, false, false);
+    // An unknown top-level object (kept raw) and a Media Object Index.
+    let unknown = asf_format::Guid([0xAB; 16]);
+    file.extend_from_slice(unknown.as_bytes());
+    file.extend_from_slice(&27u64.to_le_bytes());
+    file.extend_from_slice(b"xyz");
+    let moi = MediaObjectIndex {
+        entry_count_interval: 1,
+        specifiers: vec![IndexSpecifier {
+            stream_number: 1,
+            index_type: IndexType::NEAREST_PAST_CLEANPOINT,
+        }],
+        blocks: vec![IndexBlock {
+            entry_count: 2,
+            block_positions: vec![0],
+            offsets: vec![0, 500],
+        }],
+    };
+    moi.write(&mut file);
+    let events = read_all(&file, Limits::default()).expect("reads");
+    let tail: Vec<_> = events.iter().rev().take(3).collect();
+    assert_eq!(tail[0], &Event::End);
+    assert_eq!(
+        tail[1],
+        &Event::Index {
+            offset: (file.len() - moi.to_bytes().len()) as u64,
+            index: IndexObject::MediaObject(moi.clone())
+        }
+    );
+    assert!(
+        matches!(tail[2], Event::Other { guid, raw, .. } if *guid == unknown && raw.len() == 27)
+    );
+    // A broken index object is an error located inside it.
+    let at = file.len() - moi.to_bytes().len();
+    let mut bad = file.clone();
+    bad[at + 24 + 6..at + 24 + 10].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = read_all(&bad, Limits::default()).unwrap_err();
+    assert!(e.offset().is_some_and(|o| o > at as u64), "{e}");
+}
