@@ -686,3 +686,31 @@ fn written_buffers_are_reused_by_allocate_data_unit() {
     assert!(reused, "the written packet's buffer came back to the pool");
     s.end_session().expect("end");
 }
+
+#[test]
+fn repeated_headers_without_a_connection_stay_bounded() {
+    let mut s = sink(PushSinkConfig::default());
+    let a = SyntheticStream::new(700, 1);
+    let b = SyntheticStream::new(800, 1);
+    for _ in 0..10_000 {
+        s.on_header(&a.header).expect("header");
+        s.on_end_writing().expect("end");
+    }
+    s.on_header(&b.header).expect("header");
+    assert_eq!(s.stats().headers, 10_001);
+    // Only the last header is left to send, then this packet.
+    s.on_data_unit(DataUnit::shared(b.packets[0].clone(), b.infos[0]))
+        .expect("unit");
+    let server = PushServer::start(ServerConfig::default());
+    s.connect(&server.url("/hdr"), None, false)
+        .expect("connect");
+    s.end_session().expect("end");
+    assert!(server.wait_for(Duration::from_secs(5), |v| v.last() == Some(&Seen::End(0))));
+    let seen = server.seen();
+    assert_eq!(seen[2], Seen::Header(b.header.to_vec()));
+    assert_eq!(
+        seen.iter().filter(|s| matches!(s, Seen::Change(_))).count(),
+        0
+    );
+    assert_eq!(data(&seen).len(), 1);
+}

@@ -349,6 +349,31 @@ impl Shared {
         drop(q);
         self.notify.notify_one();
     }
+    /// Queues a header or end-of-entry marker. Markers are never dropped, so to keep the
+    /// queue bounded while nothing drains it, a header replaces a header queued right before
+    /// it with no packet between (the server would only see the last one matter), and an
+    /// end-of-entry right after another is dropped.
+    fn push_marker(&self, item: Item) {
+        let mut q = self.queue();
+        match (q.items.back(), &item) {
+            (Some(Item::Header(_)), Item::Header(_)) => {
+                q.items.pop_back();
+            }
+            // A header after [header, end-of-entry] supersedes both.
+            (Some(Item::EndEntry), Item::Header(_))
+                if matches!(q.items.iter().rev().nth(1), Some(Item::Header(_))) =>
+            {
+                q.items.pop_back();
+                q.items.pop_back();
+            }
+            (Some(Item::EndEntry), Item::EndEntry) => return,
+            _ => {}
+        }
+        q.items.push_back(item);
+        drop(q);
+        self.notify.notify_one();
+    }
+
     fn pop(&self) -> Option<Item> {
         let mut q = self.queue();
         let item = q.items.pop_front()?;
@@ -759,7 +784,7 @@ impl WriterSink for PushSink {
             ));
         }
         self.shared.counters().headers += 1;
-        self.shared.push(Item::Header(header.clone()));
+        self.shared.push_marker(Item::Header(header.clone()));
         Ok(())
     }
 
@@ -813,7 +838,7 @@ impl WriterSink for PushSink {
     }
 
     fn on_end_writing(&mut self) -> Result<(), Error> {
-        self.shared.push(Item::EndEntry);
+        self.shared.push_marker(Item::EndEntry);
         Ok(())
     }
 
