@@ -167,12 +167,15 @@ pub struct TruncationInfo {
 /// A whole ASF file.
 ///
 /// ```
-/// use asf_format::objects::{FileProperties, HeaderExtension, HeaderObject, StreamProperties};
+/// use asf_format::objects::{
+///     AudioSpread, FileProperties, HeaderExtension, HeaderObject, StreamProperties, WaveFormatEx,
+/// };
 /// use asf_format::{AsfFile, AsfObject, Header, Limits, guids, validate};
 ///
 /// // Build a header from the model...
-/// let mut sp = StreamProperties { stream_type: guids::AUDIO_MEDIA, ..Default::default() };
-/// sp.set_stream_number(1);
+/// let wma2 = WaveFormatEx { format_tag: 0x0161, channels: 2, samples_per_sec: 44100,
+///     block_align: 2973, codec_data: Some(vec![0; 10]), ..Default::default() };
+/// let sp = StreamProperties::audio(1, &wma2, Some(&AudioSpread::no_interleave(2973)));
 /// let fp = FileProperties { min_packet_size: 3200, max_packet_size: 3200, max_bitrate: 128_000,
 ///     ..Default::default() };
 /// let mut header = Header {

@@ -223,11 +223,13 @@ fn check_object(f: &mut Findings, o: &HeaderObject, off: u64, streams: &mut Vec<
             format!("kept raw: {}", i.error),
         ),
         HeaderObject::StreamProperties(sp) => {
-            check_stream(f, sp.stream_number(), off, o.name(), streams)
+            check_stream(f, sp.stream_number(), off, o.name(), streams);
+            check_type_specific(f, sp, off);
         }
         HeaderObject::ExtendedStreamProperties(e) => {
             if let Some(sp) = &e.stream_properties {
                 check_stream(f, sp.stream_number(), off, o.name(), streams);
+                check_type_specific(f, sp, off);
             }
             if e.stream_number == 0 || e.stream_number > 127 {
                 f.push(
@@ -818,5 +820,83 @@ fn why_unparsed(bytes: &[u8], offset: u64) -> String {
     match HeaderObject::parse(bytes, offset, &crate::Limits::default(), false) {
         Err(e) => e.to_string(),
         Ok(_) => "an object that exceeds the configured limits".to_string(),
+    }
+}
+
+/// The type-specific and error-correction data of a stream (ASF 9.1, 9.2; asf-format.md
+/// §1.2): audio must carry a WAVEFORMATEX, video the BITMAPINFOHEADER-based block with
+/// consistent sizes, and Audio Spread must describe a usable interleaving.
+fn check_type_specific(f: &mut Findings, sp: &crate::objects::StreamProperties, off: u64) {
+    use crate::objects::{AudioSpread, VideoFormat, WaveFormatEx};
+    const NAME: &str = "Stream Properties Object";
+    let ts = off + 78;
+    let n = sp.stream_number();
+    if sp.is_audio() {
+        match WaveFormatEx::parse(&sp.type_specific_data) {
+            Err(_) => f.push(
+                Severity::Error,
+                ts,
+                NAME,
+                format!("stream {n}: audio type-specific data is not a WAVEFORMATEX"),
+            ),
+            Ok(w) if !w.trailing.is_empty() => f.push(
+                Severity::Warning,
+                ts,
+                NAME,
+                format!(
+                    "stream {n}: {} bytes after the WAVEFORMATEX codec data (cbSize too small)",
+                    w.trailing.len()
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
+    if sp.is_video() {
+        match VideoFormat::parse(&sp.type_specific_data) {
+            Err(_) => f.push(
+                Severity::Error,
+                ts,
+                NAME,
+                format!("stream {n}: video type-specific data is shorter than 51 bytes"),
+            ),
+            Ok(v) if usize::from(v.format_data_size) != 40 + v.codec_data.len() => f.push(
+                Severity::Warning,
+                ts + 9,
+                NAME,
+                format!(
+                    "stream {n}: Format Data Size {} but the format block is {} bytes",
+                    v.format_data_size,
+                    40 + v.codec_data.len()
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
+    if sp.error_correction_type == guids::AUDIO_SPREAD {
+        let ec = ts + sp.type_specific_data.len() as u64;
+        match AudioSpread::parse(&sp.error_correction_data) {
+            Err(_) => f.push(
+                Severity::Error,
+                ec,
+                NAME,
+                format!("stream {n}: Audio Spread data is truncated"),
+            ),
+            Ok(a) if a.span == 0 || a.virtual_chunk_length == 0 => f.push(
+                Severity::Error,
+                ec,
+                NAME,
+                format!("stream {n}: Audio Spread span and virtual chunk length must be non-zero"),
+            ),
+            Ok(a) if a.span > 1 && a.virtual_packet_length % a.virtual_chunk_length != 0 => f.push(
+                Severity::Warning,
+                ec,
+                NAME,
+                format!(
+                    "stream {n}: Audio Spread virtual packet length {} is not a multiple of the chunk length {}",
+                    a.virtual_packet_length, a.virtual_chunk_length
+                ),
+            ),
+            Ok(_) => {}
+        }
     }
 }

@@ -5,11 +5,13 @@ use asf_format::strings::WString;
 use asf_format::{AsfFile, AsfObject, Guid, Header, Limits, Severity, guids, validate};
 
 fn file_with(extra: Vec<HeaderObject>, ext: Vec<HeaderObject>) -> AsfFile {
-    let mut sp = StreamProperties {
-        stream_type: guids::AUDIO_MEDIA,
+    let wf = WaveFormatEx {
+        format_tag: 0x0161,
+        channels: 1,
+        codec_data: Some(vec![]),
         ..Default::default()
     };
-    sp.set_stream_number(1);
+    let sp = StreamProperties::audio(1, &wf, None);
     let fp = FileProperties {
         min_packet_size: 100,
         max_packet_size: 100,
@@ -391,5 +393,47 @@ fn limits_bound_children_and_entries() {
             }
         ),
         "{e}"
+    );
+}
+
+#[test]
+fn stream_type_specific_data_is_checked() {
+    // Audio with 5 bytes of type-specific data, video with a wrong Format Data Size, and an
+    // Audio Spread with span 0.
+    let mut audio = StreamProperties {
+        stream_type: guids::AUDIO_MEDIA,
+        type_specific_data: vec![1, 2, 3, 4, 5],
+        error_correction_type: guids::AUDIO_SPREAD,
+        error_correction_data: AudioSpread {
+            span: 0,
+            ..AudioSpread::no_interleave(100)
+        }
+        .to_bytes(),
+        ..Default::default()
+    };
+    audio.set_stream_number(3);
+    let mut vf = VideoFormat::new(16, 16, *b"WMV3", vec![9; 4]);
+    vf.format_data_size = 40;
+    let video = StreamProperties::video(4, &vf);
+    let f = file_with(
+        vec![
+            HeaderObject::StreamProperties(audio),
+            HeaderObject::StreamProperties(video),
+        ],
+        vec![],
+    );
+    let m = messages(&f);
+    let has = |s: &str| m.iter().any(|x| x.contains(s));
+    assert!(
+        has("stream 3: audio type-specific data is not a WAVEFORMATEX"),
+        "{m:?}"
+    );
+    assert!(
+        has("stream 3: Audio Spread span and virtual chunk length"),
+        "{m:?}"
+    );
+    assert!(
+        has("stream 4: Format Data Size 40 but the format block is 44"),
+        "{m:?}"
     );
 }
