@@ -76,7 +76,9 @@ pub struct NetworkSink {
 
 impl NetworkSink {
     /// A sink that is not listening yet (call [`open`](NetworkSink::open)). Uses the
-    /// current tokio runtime when created inside one, else a private one.
+    /// current tokio runtime when created inside one (its workers then serve the players, so
+    /// do not block a current-thread runtime's only thread while players are connected),
+    /// else a private runtime with one worker thread.
     pub fn new(config: NetworkSinkConfig) -> Result<NetworkSink, Error> {
         Ok(NetworkSink {
             hub: BroadcastHub::new(config.hub),
