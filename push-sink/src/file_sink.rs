@@ -169,6 +169,7 @@ pub struct FileSink<W: Write + Seek + Send = BufWriter<File>> {
     /// Bytes in the file so far.
     file_size: u64,
     last_send_ms: u32,
+    first_send_ms: Option<u32>,
     last_packet_duration_ms: u16,
     timeline: Timeline,
     unscannable_packets: u64,
@@ -208,6 +209,7 @@ impl<W: Write + Seek + Send> FileSink<W> {
             packets: 0,
             file_size: 0,
             last_send_ms: 0,
+            first_send_ms: None,
             last_packet_duration_ms: 0,
             timeline: Timeline::default(),
             unscannable_packets: 0,
@@ -266,11 +268,11 @@ impl<W: Write + Seek + Send> FileSink<W> {
         self.packets
     }
 
-    /// Media duration written so far: end of the last presentation minus the preroll
-    /// (`IWMWriterFileSink2::GetFileDuration`).
+    /// Media duration written so far: from the first presentation time in the file to the
+    /// end of the last (`IWMWriterFileSink2::GetFileDuration`). For a file that starts at the
+    /// beginning of the stream this is the end of the last presentation minus the preroll.
     pub fn duration(&self) -> Duration {
-        let preroll = self.header.as_ref().map_or(0, |h| h.preroll_ms);
-        Duration::from_millis(self.timeline.play_end_ms().saturating_sub(preroll))
+        Duration::from_millis(self.timeline.span_ms())
     }
 
     /// Packets written that the sink could not parse (written anyway, not indexed).
@@ -385,6 +387,7 @@ impl<W: Write + Seek + Send> FileSink<W> {
         match scan_packet(packet, packet_size) {
             Ok(scan) => {
                 self.last_send_ms = scan.send_time_ms;
+                self.first_send_ms.get_or_insert(scan.send_time_ms);
                 self.last_packet_duration_ms = scan.duration_ms;
                 for p in &scan.payloads {
                     let video = header.video_streams.contains(&u16::from(p.stream));
@@ -458,9 +461,13 @@ impl<W: Write + Seek + Send> FileSink<W> {
             file_size: end,
             creation_date: filetime_now(),
             packets: self.packets,
-            play_duration_ms: self.timeline.play_end_ms(),
-            send_duration_ms: u64::from(self.last_send_ms)
-                + u64::from(self.last_packet_duration_ms),
+            // ASF 3.2 Play Duration includes the preroll; measured from the file's first
+            // presentation time, so a recording that joined mid-stream (its times start late)
+            // does not claim the time before it.
+            play_duration_ms: self.timeline.span_ms().saturating_add(header.preroll_ms),
+            send_duration_ms: (u64::from(self.last_send_ms)
+                + u64::from(self.last_packet_duration_ms))
+            .saturating_sub(u64::from(self.first_send_ms.unwrap_or(0))),
             data_object_size: DATA_HEADER_LEN as u64 + data_len,
             seekable_streams: indexed,
         };
@@ -1005,6 +1012,8 @@ struct StreamTimeline {
 #[derive(Debug, Default)]
 struct Timeline {
     streams: Vec<StreamTimeline>,
+    /// Earliest presentation time of an object start (ms, preroll included).
+    first_pt: Option<u32>,
 }
 
 impl Timeline {
@@ -1023,6 +1032,12 @@ impl Timeline {
     }
 
     fn payload(&mut self, p: &PayloadSummary, packet: u32, video: bool) {
+        if p.offset == 0 {
+            self.first_pt = Some(
+                self.first_pt
+                    .map_or(p.presentation_ms, |f| f.min(p.presentation_ms)),
+            );
+        }
         let s = self.stream(p.stream);
         if p.offset == 0 {
             if let Some(last) = s.last_pt
@@ -1062,6 +1077,12 @@ impl Timeline {
             .filter_map(|s| s.last_pt.map(|pt| u64::from(pt) + u64::from(s.frame_ms)))
             .max()
             .unwrap_or(0)
+    }
+
+    /// From the first presentation time to the end of the last (ms).
+    fn span_ms(&self) -> u64 {
+        self.play_end_ms()
+            .saturating_sub(u64::from(self.first_pt.unwrap_or(0)))
     }
 
     fn has_key_frames(&self, stream: u16) -> bool {

@@ -241,3 +241,32 @@ fn exclusive_units_with_headroom_are_written_without_it() {
     let hlen = le_u64(&img, 16) as usize + 50;
     assert_eq!(&img[hlen..hlen + 300], &s.packets[0][..]);
 }
+
+/// A recording that starts mid-stream: durations count from its own first presentation
+/// time, not from the stream's start.
+#[test]
+fn durations_count_from_the_first_presentation_in_the_file() {
+    let s = SyntheticStream::new(300, 40);
+    let mut sink = memory_sink();
+    sink.on_header(&s.header).expect("header");
+    feed(&mut sink, &s, 20..40);
+    // Synthetic packet i has presentation time 1000 + 40 i; each stream's last object is
+    // followed by one frame (80 ms per stream).
+    let expected_ms = (1000 + 39 * 40 + 80) - (1000 + 20 * 40);
+    assert_eq!(sink.duration().as_millis(), expected_ms as u128);
+    sink.on_end_writing().expect("end");
+    let img = written(sink);
+    let play_ms = le_u64(&img, FP + 64) / 10_000;
+    let preroll = le_u64(&img, FP + 80);
+    assert_eq!(
+        play_ms,
+        expected_ms + preroll,
+        "Play Duration = span + preroll"
+    );
+    let send_ms = le_u64(&img, FP + 72) / 10_000;
+    assert_eq!(
+        send_ms,
+        39 * 40 + 40 - 20 * 40,
+        "Send Duration from the first packet sent"
+    );
+}
