@@ -54,6 +54,9 @@ fn every_prefix_parses_or_errors() {
             .map(|o| o.encoded_len())
             .sum::<u64>() as usize
             + 30;
+        let full = AsfFile::parse(&bytes, &Limits::default()).expect("full file parses");
+        let data_start = full.data_offset().expect("data object") as usize;
+        let data_end = data_start + full.data().expect("data").encoded_len() as usize;
         for cut in 0..bytes.len() {
             let prefix = &bytes[..cut];
             let r = AsfFile::parse(prefix, &Limits::default());
@@ -63,6 +66,15 @@ fn every_prefix_parses_or_errors() {
                 assert!(e.offset().is_some(), "{name}@{cut}: {e}");
             } else {
                 check(prefix);
+                // A cut inside the Data Object (past its 24-byte object header) is reported
+                // as truncation of the Data Object.
+                if cut >= data_start + 24 && cut < data_end {
+                    let f = r.expect("prefix parses");
+                    let t = f.truncated.expect("truncation reported");
+                    assert_eq!(t.object, "Data Object", "{name}@{cut}");
+                    assert_eq!(t.offset as usize, data_start);
+                    assert_eq!(t.available as usize, cut - data_start);
+                }
             }
             assert!(Instant::now() < deadline, "prefix test too slow");
         }
