@@ -199,15 +199,29 @@ impl HeaderObject {
         limits: &Limits,
         in_extension: bool,
     ) -> Result<(HeaderObject, usize)> {
-        let (raw, used) = RawObject::parse(input, base, limits)?;
-        let guid = raw.guid;
-        if OPAQUE.contains(&guid) || (in_extension && guid == guids::HEADER_EXTENSION) {
-            return Ok((HeaderObject::Opaque(raw), used));
-        }
+        let mut r = crate::reader::Reader::new(input, base, "object");
+        let (guid, size) = crate::object::read_object_header(&mut r)?;
+        let name = guids::name_of(&guid).unwrap_or("unknown object");
+        crate::object::check_object_size(size, base, name, limits.max_object_size)?;
+        r.sub(size - crate::object::OBJECT_HEADER_LEN, name)?;
+        let used = size as usize;
         let bytes = &input[..used];
+        // The raw copy is made only when the object is kept raw.
+        let raw = || RawObject {
+            guid,
+            data: bytes::Bytes::copy_from_slice(
+                &bytes[crate::object::OBJECT_HEADER_LEN as usize..],
+            ),
+        };
+        if OPAQUE.contains(&guid) || (in_extension && guid == guids::HEADER_EXTENSION) {
+            return Ok((HeaderObject::Opaque(raw()), used));
+        }
         match Self::parse_typed(&guid, bytes, base, limits) {
-            None => Ok((HeaderObject::Unknown(raw), used)),
-            Some(Err(error)) => Ok((HeaderObject::Invalid(InvalidObject { raw, error }), used)),
+            None => Ok((HeaderObject::Unknown(raw()), used)),
+            Some(Err(error)) => Ok((
+                HeaderObject::Invalid(InvalidObject { raw: raw(), error }),
+                used,
+            )),
             Some(Ok((obj, n))) => {
                 // The model must reproduce the input exactly; if it does not (a modelling
                 // gap), keep the object raw rather than change the file.
@@ -219,7 +233,10 @@ impl HeaderObject {
                         object: obj.name(),
                         reason: "object does not round trip through the model",
                     };
-                    Ok((HeaderObject::Invalid(InvalidObject { raw, error }), used))
+                    Ok((
+                        HeaderObject::Invalid(InvalidObject { raw: raw(), error }),
+                        used,
+                    ))
                 }
             }
         }
