@@ -211,6 +211,8 @@ pub fn validate(file: &AsfFile) -> Vec<Finding> {
 
     check_cross_references(&mut f, file, &stream_numbers);
     check_top_level(&mut f, file);
+    // File order: by offset; findings at the same offset keep the order they were found in.
+    f.0.sort_by_key(|x| x.offset);
     f.0
 }
 

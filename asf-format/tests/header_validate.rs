@@ -437,3 +437,24 @@ fn stream_type_specific_data_is_checked() {
         "{m:?}"
     );
 }
+
+#[test]
+fn findings_are_in_file_order() {
+    let esp = ExtendedStreamProperties {
+        stream_number: 5,
+        ..Default::default()
+    };
+    let f = file_with(
+        vec![HeaderObject::Unknown(asf_format::RawObject {
+            guid: Guid([0xEE; 16]),
+            data: bytes::Bytes::new(),
+        })],
+        vec![HeaderObject::ExtendedStreamProperties(esp)],
+    );
+    let mut h = f.header.clone();
+    h.reserved2 = 9;
+    let f = AsfFile { header: h, ..f };
+    let offsets: Vec<u64> = validate(&f).iter().map(|x| x.offset).collect();
+    assert!(offsets.len() >= 2, "{offsets:?}");
+    assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "{offsets:?}");
+}
