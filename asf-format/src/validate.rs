@@ -233,6 +233,30 @@ fn check_object(f: &mut Findings, o: &HeaderObject, off: u64, streams: &mut Vec<
                 check_stream(f, sp.stream_number(), off, o.name(), streams);
                 check_type_specific(f, sp, off);
             }
+            // asf-format.md §1.3 (payload extension systems): the fixed-size systems have
+            // known sizes; a different size makes every payload's replicated data misread.
+            for sys in &e.payload_extension_systems {
+                let expected = match sys.system_id {
+                    g if g == guids::PAYLOAD_EXT_CONTENT_TYPE => Some(1),
+                    g if g == guids::PAYLOAD_EXT_OUTPUT_CLEANPOINT => Some(1),
+                    g if g == guids::PAYLOAD_EXT_PIXEL_ASPECT_RATIO => Some(2),
+                    g if g == guids::PAYLOAD_EXT_SAMPLE_DURATION => Some(2),
+                    _ => None,
+                };
+                if let Some(n) = expected.filter(|&n| sys.data_size != n) {
+                    f.push(
+                        Severity::Warning,
+                        off,
+                        o.name(),
+                        format!(
+                            "stream {}: payload extension {} has data size {}, expected {n}",
+                            e.stream_number,
+                            guids::name_of(&sys.system_id).unwrap_or("system"),
+                            sys.data_size
+                        ),
+                    );
+                }
+            }
             if e.stream_number == 0 || e.stream_number > 127 {
                 f.push(
                     Severity::Error,

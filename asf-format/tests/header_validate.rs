@@ -458,3 +458,30 @@ fn findings_are_in_file_order() {
     assert!(offsets.len() >= 2, "{offsets:?}");
     assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "{offsets:?}");
 }
+
+#[test]
+fn payload_extension_sizes_are_checked() {
+    let esp = ExtendedStreamProperties {
+        stream_number: 1,
+        payload_extension_systems: vec![
+            PayloadExtensionSystem {
+                system_id: guids::PAYLOAD_EXT_SAMPLE_DURATION,
+                data_size: 2,
+                info: vec![],
+            },
+            PayloadExtensionSystem {
+                system_id: guids::PAYLOAD_EXT_PIXEL_ASPECT_RATIO,
+                data_size: 4,
+                info: vec![],
+            },
+        ],
+        ..Default::default()
+    };
+    let f = file_with(vec![], vec![HeaderObject::ExtendedStreamProperties(esp)]);
+    let m = messages(&f);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].contains("Pixel Aspect Ratio has data size 4, expected 2"),
+        "{m:?}"
+    );
+}
