@@ -76,6 +76,12 @@ fn walk(bytes: &[u8]) -> Result<Summary, asf_format::Error> {
                 let owned = DataPacket::parse(data, ps, *offset)?;
                 assert_eq!(owned.encoded_len(), ps as usize);
                 assert_eq!(&owned.to_bytes()?, data, "packet at {offset} re-serializes");
+                // Re-padding a real packet with `fix` keeps its payloads and its size.
+                let mut refit = owned.clone();
+                refit.fix(ps)?;
+                let again = DataPacket::parse(&refit.to_bytes()?, ps, *offset)?;
+                assert_eq!(again.payloads, owned.payloads);
+                assert_eq!(again.encoded_len(), ps as usize);
                 re.push_packet(data, &v);
                 while re.poll_object().is_some() {
                     s.objects += 1;
