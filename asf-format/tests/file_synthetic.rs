@@ -510,3 +510,30 @@ fn index_objects_are_checked_against_the_header() {
     assert!(has("entry points at packet 9 of 2"), "{all:?}");
     assert!(has("differ from its parameters object"), "{all:?}");
 }
+
+#[test]
+fn truncated_index_object_is_reported() {
+    let packets = vec![packet(0)];
+    let h = header(1, 0);
+    let mut bytes = file_bytes(&h, None, &packets, 1);
+    let data_end = bytes.len();
+    let mut si = FILE_ID.0.to_vec();
+    si.extend_from_slice(&10_000_000u64.to_le_bytes());
+    si.extend_from_slice(&1u32.to_le_bytes());
+    si.extend_from_slice(&1u32.to_le_bytes());
+    si.extend_from_slice(&0u32.to_le_bytes());
+    si.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(guids::SIMPLE_INDEX.as_bytes());
+    bytes.extend_from_slice(&(24 + si.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&si);
+    let cut = &bytes[..bytes.len() - 3];
+    let f = parse(cut);
+    let t = f.truncated.expect("truncated");
+    assert_eq!(t.object, "Simple Index Object");
+    assert_eq!(t.offset as usize, data_end);
+    assert_eq!(t.declared_size - t.available, 3);
+    assert!(matches!(f.objects.last(), Some(TopLevelObject::Junk(_))));
+    assert!(errors(&f).iter().any(|e| e.contains("input ends inside")));
+    // The whole file has its index.
+    assert_eq!(parse(&bytes).index_objects().count(), 1);
+}
