@@ -240,3 +240,46 @@ fn outline_offsets_tile_the_file() {
         }
     }
 }
+
+#[test]
+fn editing_a_real_file_changes_only_what_was_edited() {
+    use asf_format::objects::ContentDescription;
+    for (name, bytes) in vector_files() {
+        if BROKEN.contains(&name.as_str()) {
+            continue;
+        }
+        let file = AsfFile::parse(&bytes, &Limits::default()).expect("parses");
+        let mut edited = file.clone();
+        // Replace (or add) the Content Description with a longer title: the header grows.
+        let cd = ContentDescription::new("A much longer title written by wmpush", "", "", "", "");
+        let pos = edited
+            .header
+            .objects
+            .iter()
+            .position(|o| matches!(o, HeaderObject::ContentDescription(_)));
+        match pos {
+            Some(i) => edited.header.objects[i] = HeaderObject::ContentDescription(cd.clone()),
+            None => edited
+                .header
+                .objects
+                .push(HeaderObject::ContentDescription(cd.clone())),
+        }
+        edited.fix();
+        let out = edited.to_bytes();
+        let back = AsfFile::parse(&out, &Limits::default())
+            .unwrap_or_else(|e| panic!("{name}: edited file does not parse: {e}"));
+        assert_eq!(back.header.content_description(), Some(&cd), "{name}");
+        // Everything else is unchanged: the other header objects and all top-level objects.
+        let others = |f: &AsfFile| -> Vec<HeaderObject> {
+            f.header
+                .objects
+                .iter()
+                .filter(|o| !matches!(o, HeaderObject::ContentDescription(_)))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(others(&back), others(&file), "{name}");
+        assert_eq!(back.objects, file.objects, "{name}");
+        assert_eq!(back.truncated.is_some(), file.truncated.is_some(), "{name}");
+    }
+}
