@@ -190,6 +190,43 @@ fn ext_child() -> impl Strategy<Value = HeaderObject> {
             records,
             trailing: vec![]
         })),
+        vec(bstr(), 0..3).prop_map(|languages| HeaderObject::LanguageList(LanguageList {
+            languages,
+            trailing: vec![]
+        })),
+        metadata_records().prop_map(|records| HeaderObject::MetadataLibrary(MetadataLibrary {
+            records,
+            trailing: vec![]
+        })),
+        (any::<u32>(), specifiers()).prop_map(|(interval, specifiers)| {
+            HeaderObject::IndexParameters(IndexParameters {
+                interval,
+                specifiers,
+                trailing: vec![],
+            })
+        }),
+        (guid(), vec(vec(any::<u16>(), 0..3), 0..3)).prop_map(|(exclusion_type, records)| {
+            HeaderObject::GroupMutualExclusion(GroupMutualExclusion {
+                exclusion_type,
+                records,
+                trailing: vec![],
+            })
+        }),
+        (guid(), any::<u32>(), any::<u32>(), vec(any::<u16>(), 0..3)).prop_map(
+            |(sharing_type, data_bitrate, buffer_size, stream_numbers)| {
+                HeaderObject::BandwidthSharing(BandwidthSharing {
+                    sharing_type,
+                    data_bitrate,
+                    buffer_size,
+                    stream_numbers,
+                    trailing: vec![],
+                })
+            }
+        ),
+        blob(20).prop_map(|d| HeaderObject::Opaque(asf_format::RawObject {
+            guid: asf_format::guids::INDEX_PLACEHOLDER,
+            data: d.into()
+        })),
         (guid(), blob(20)).prop_map(|(g, d)| HeaderObject::Unknown(asf_format::RawObject {
             guid: Guid([0xEE; 16]).max(g),
             data: d.into()
@@ -233,9 +270,22 @@ proptest! {
         object_count in any::<u32>(), reserved1 in any::<u8>(), reserved2 in any::<u8>(),
         fp in file_properties(), sps in vec(stream_properties(), 0..3),
         ext in vec(ext_child(), 0..3), unparsed in blob(23),
+        title in bstr(), descriptors in vec((bstr(), typed_value()), 0..3),
+        codecs in vec((any::<u16>(), wstr(), wstr(), blob(4)), 0..3),
     ) {
         let mut objects = vec![HeaderObject::FileProperties(fp)];
         objects.extend(sps.into_iter().map(HeaderObject::StreamProperties));
+        objects.push(HeaderObject::ContentDescription(ContentDescription { title, ..Default::default() }));
+        objects.push(HeaderObject::ExtendedContentDescription(ExtendedContentDescription {
+            descriptors: descriptors.into_iter().map(|(name, value)| ContentDescriptor { name, value }).collect(),
+            trailing: vec![],
+        }));
+        objects.push(HeaderObject::CodecList(CodecList {
+            entries: codecs.into_iter().map(|(codec_type, name, description, information)| CodecEntry {
+                codec_type, name, description, information,
+            }).collect(),
+            ..Default::default()
+        }));
         objects.push(HeaderObject::HeaderExtension(HeaderExtension { objects: ext, ..Default::default() }));
         let h = Header { object_count, reserved1, reserved2, objects, unparsed };
         let bytes = h.to_bytes();
