@@ -104,6 +104,19 @@ impl Reassembler {
         }
     }
 
+    /// Parses `packet` (one packet of `packet_size` bytes at absolute offset `offset`) and feeds
+    /// its payloads; a malformed packet is returned as the error and feeds nothing.
+    pub fn push_packet_bytes(
+        &mut self,
+        packet: &Bytes,
+        packet_size: u32,
+        offset: u64,
+    ) -> crate::Result<()> {
+        let view = PacketView::parse(packet, packet_size, offset)?;
+        self.push_packet(packet, &view);
+        Ok(())
+    }
+
     /// Feeds one payload; `send_time` is its packet's Send Time.
     pub fn push_payload(&mut self, packet: &Bytes, p: &PayloadView<'_>, send_time: u32) {
         let stream = p.stream_number;

@@ -163,6 +163,17 @@ fn limits_bound_reassembly() {
     limits.max_media_object_size = 4000;
     let (out, r) = reassemble(&packets, 500, limits);
     assert!(out.is_empty());
+    // The convenience entry point parses first and reports malformed packets.
+    let mut direct = Reassembler::new(Limits::default());
+    for p in &packets {
+        direct.push_packet_bytes(p, 500, 0).expect("valid");
+    }
+    assert_eq!(direct.poll_object().map(|o| o.data.len()), Some(5000));
+    assert!(
+        direct
+            .push_packet_bytes(&Bytes::from_static(&[0x82]), 500, 9)
+            .is_err()
+    );
     assert_eq!(r.drops().oversized, 2);
     assert!(
         r.drops().orphan_fragments > 0,
