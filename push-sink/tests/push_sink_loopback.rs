@@ -714,3 +714,66 @@ fn repeated_headers_without_a_connection_stay_bounded() {
     );
     assert_eq!(data(&seen).len(), 1);
 }
+
+#[test]
+fn reconnect_gives_up_after_bounded_attempts() {
+    for enabled in [true, false] {
+        let server = PushServer::start(ServerConfig {
+            kill_after: Some(3),
+            ..ServerConfig::default()
+        });
+        let policy = ReconnectPolicy {
+            enabled,
+            initial_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(40),
+            max_attempts: 3,
+        };
+        assert_eq!(policy.delay(1), Duration::from_millis(10));
+        assert_eq!(
+            policy.delay(3),
+            Duration::from_millis(40),
+            "doubling, capped"
+        );
+        let mut s = sink(PushSinkConfig::default().reconnect(policy));
+        let mut status = s.status();
+        s.connect(&server.url("/gone"), None, false)
+            .expect("connect");
+        // The server stops listening; its open connection dies after 3 packets.
+        drop(server);
+        std::thread::sleep(Duration::from_millis(50));
+        let stream = SyntheticStream::new(800, 10);
+        s.on_header(&stream.header).expect("header");
+        feed(&mut s, &stream, 0..10);
+        let start = std::time::Instant::now();
+        let mut events = Vec::new();
+        while start.elapsed() < Duration::from_secs(10) {
+            match status.try_recv() {
+                Ok(e) => {
+                    let done = matches!(e, PushStatus::Error(_));
+                    events.push(e);
+                    if done {
+                        break;
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        assert!(
+            matches!(
+                events.last(),
+                Some(PushStatus::Error(PushError::ConnectionFailure(_)))
+            ),
+            "{events:?}"
+        );
+        let retries = events
+            .iter()
+            .filter(|e| matches!(e, PushStatus::Reconnecting { .. }))
+            .count();
+        assert_eq!(retries, if enabled { 3 } else { 0 }, "{events:?}");
+        assert_eq!(s.stats().reconnects, retries as u64);
+        assert!(matches!(
+            s.end_session(),
+            Err(PushError::ConnectionFailure(_))
+        ));
+    }
+}
