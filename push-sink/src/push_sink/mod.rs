@@ -12,6 +12,10 @@
 //!   resumes it with the same push-id (MS-WMHTTP 3.2.5.1, resume).
 //! - [`end_session`](PushSink::end_session): sends `$E(0)` and closes: the server deletes
 //!   the session and honours AutoDestroy (MS-WMHTTP 3.2.5.3).
+//! - Dropping the sink closes the connection at once, like `disconnect` without sending
+//!   what is still queued.
+//! - `connect_async`, `disconnect_async` and `end_session_async` do the same for callers on
+//!   a tokio runtime without blocking its worker.
 //!
 //! # The data path
 //!
