@@ -27,4 +27,19 @@ fuzz_target!(|data: &[u8]| {
     let out = owned.to_bytes().expect("a parsed packet writes");
     assert_eq!(&out[..], &body[..size as usize]);
     assert_eq!(owned.encoded_len(), size as usize);
+
+    // Reassembly never panics and never holds more than one object per stream.
+    let mut re = asf_format::media_object::Reassembler::new(asf_format::Limits::default());
+    re.push_packet(&body, &view);
+    while re.poll_object().is_some() {}
+    assert!(re.pending() <= 127);
+
+    // Re-padding with `fix` keeps the payloads, whenever the packet can be re-padded.
+    let mut refit = owned.clone();
+    if refit.fix(size).is_ok() {
+        let bytes = refit.to_bytes().expect("fixed packets write");
+        assert_eq!(bytes.len(), size as usize);
+        let again = DataPacket::parse(&bytes, size, 0).expect("fixed packets parse");
+        assert_eq!(again.payloads, owned.payloads);
+    }
 });
