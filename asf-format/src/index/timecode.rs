@@ -31,6 +31,9 @@ pub struct TimecodeIndexBlock {
 /// Timecode Index Object (ASF 3.6): SMPTE timecode → byte offset, used with the timecode
 /// payload extension. Requires a Timecode Index Parameters Object.
 ///
+/// The layout follows asf-format.md §1.1, which marks its details as not re-checked against
+/// the specification text; no real file with this object was available to test against.
+///
 /// | Field | Type |
 /// |---|---|
 /// | Reserved | DWORD |
