@@ -158,6 +158,16 @@ pub fn starts_key_frame(packet: &[u8], video_streams: &[u8]) -> bool {
 
 fn walk_payloads(p: &[u8], video: &[u8]) -> Option<bool> {
     let info = parsing_info(p)?;
+    // ASF 5.2.2: payloads end where the padding starts (Packet Length, when
+    // present, minus Padding Length); nothing past that is payload.
+    let padding = usize::try_from(read_var(p, info.padding_at, info.flags >> 3)?).ok()?;
+    let packet_len = if len_of(info.flags >> 5) != 0 {
+        usize::try_from(read_var(p, info.packet_len_at, info.flags >> 5)?).ok()?
+    } else {
+        p.len()
+    };
+    let area_end = packet_len.min(p.len()).checked_sub(padding)?;
+    let p = p.get(..area_end)?;
     let mut i = info.end;
     let props = info.props;
     let multiple = info.flags & 1 != 0;
@@ -387,6 +397,26 @@ mod tests {
         let pad = u16::from_le_bytes([out[2], out[3]]) as usize;
         assert_eq!(pad, 64 - p.len() - 2);
         assert!(starts_key_frame(&out, &[1]));
+    }
+
+    /// Inputs the `asf_bits` fuzz target found (tools/fuzz): stripping and
+    /// re-padding must keep what the packet says.
+    #[test]
+    fn fuzz_regressions_keep_packet_meaning() {
+        for data in [
+            &include_bytes!("../tests/fuzz_regressions/asf_bits-strip-adds-length.bin")[..],
+            &include_bytes!("../tests/fuzz_regressions/asf_bits-multi-payload-in-padding.bin")[..],
+        ] {
+            let size = data.len() + usize::from(data[0]);
+            let full = repad(data, size).expect("pads");
+            let stripped = strip_padding(&full).expect("strips");
+            let again = repad(&stripped, size).expect("pads back");
+            assert_eq!(send_time(&again), send_time(&full));
+            assert_eq!(
+                starts_key_frame(&again, &[1, 2]),
+                starts_key_frame(&full, &[1, 2])
+            );
+        }
     }
 
     #[test]
