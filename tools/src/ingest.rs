@@ -46,7 +46,13 @@ pub struct PushSession {
     pub free_start_used: bool,
     /// Authenticated user name.
     pub user: Option<String>,
+    /// When the session was set up or last pushed.
+    pub last_active: std::time::Instant,
 }
+
+/// A session set up but not pushing for this long is forgotten (MS-WMHTTP's
+/// Inactivity timer; the notes give 120-150 s).
+pub const SESSION_INACTIVITY: Duration = Duration::from_secs(120);
 
 /// Push sessions by push-id.
 #[derive(Debug, Default)]
@@ -71,6 +77,38 @@ impl SessionTable {
     }
     fn insert(&self, id: String, s: PushSession) {
         self.lock().insert(id, s);
+    }
+
+    /// Forgets sessions that are not pushing and were idle longer than
+    /// `max_idle`, so PushSetups that never start cannot exhaust the session
+    /// limit; their AutoDestroy points are removed when nothing is live on them.
+    /// Returns the push-ids forgotten.
+    pub fn purge_idle(
+        &self,
+        points: &crate::point::PointRegistry,
+        max_idle: Duration,
+    ) -> Vec<String> {
+        let mut gone = Vec::new();
+        let mut table = self.lock();
+        table.retain(|id, s| {
+            let point = points.get(&s.point);
+            let pushing = point
+                .as_ref()
+                .is_some_and(|p| p.encoder().as_deref() == Some(id.as_str()));
+            let stale = !pushing && s.last_active.elapsed() >= max_idle;
+            if stale {
+                if s.auto_destroy
+                    && let Some(p) = point
+                    && p.encoder().is_none()
+                    && !p.is_live()
+                {
+                    points.remove(&s.point);
+                }
+                gone.push(id.clone());
+            }
+            !stale
+        });
+        gone
     }
     fn remove(&self, id: &str) {
         self.lock().remove(id);
@@ -312,6 +350,7 @@ pub async fn handle_push(
                         authenticated,
                         free_start_used: false,
                         user: user.clone(),
+                        last_active: std::time::Instant::now(),
                     },
                 );
                 tracing::info!(%peer, point = %name, %push_id, auto_destroy = d.auto_destroy, "PushSetup accepted");
@@ -338,6 +377,7 @@ pub async fn handle_push(
                                 authenticated,
                                 free_start_used: true,
                                 user: user.clone(),
+                                last_active: std::time::Instant::now(),
                             },
                         );
                         id
@@ -372,6 +412,9 @@ pub async fn handle_push(
                 point.release(&push_id);
                 match outcome {
                     Ok(Outcome::BodyComplete) => {
+                        state
+                            .sessions
+                            .update(&push_id, |x| x.last_active = std::time::Instant::now());
                         // MS-WMHTTP 3.2.5.3: Content-Length exhausted: 204, next request.
                         reply(&mut stream, 204, Some(&push_id), &[], false).await?;
                     }
@@ -430,6 +473,10 @@ fn setup(
     user: Option<&str>,
     push_id: &str,
 ) -> Result<(), Refusal> {
+    let purged = state.sessions.purge_idle(&state.points, SESSION_INACTIVITY);
+    if !purged.is_empty() {
+        tracing::info!(count = purged.len(), "forgot idle push sessions");
+    }
     if let Some(point) = state.points.get(name) {
         let template = point_template(state, &point);
         if !template.may_push(user) {
@@ -871,6 +918,40 @@ mod tests {
         h.extend_from_slice(&[0; 14]);
         let out = sniff_preheader(Bytes::from(h));
         assert_eq!(&out[..16], &ASF_HEADER_GUID);
+    }
+
+    #[test]
+    fn idle_sessions_are_purged_with_their_autodestroy_points() {
+        let points = crate::point::PointRegistry::default();
+        points.insert(PublishingPoint::new("a", PointSettings::default()));
+        points.insert(PublishingPoint::new("b", PointSettings::default()));
+        let table = SessionTable::default();
+        let session = |point: &str| PushSession {
+            point: point.to_owned(),
+            auto_destroy: true,
+            authenticated: false,
+            free_start_used: false,
+            user: None,
+            last_active: std::time::Instant::now(),
+        };
+        table.insert("1".into(), session("a"));
+        table.insert("2".into(), session("b"));
+        // Session 2 is pushing: it stays, and so does its point.
+        assert!(points.get("b").expect("b").claim("2"));
+        assert!(
+            table
+                .purge_idle(&points, Duration::from_secs(60))
+                .is_empty(),
+            "not idle yet"
+        );
+        let gone = table.purge_idle(&points, Duration::ZERO);
+        assert_eq!(gone, vec!["1".to_owned()]);
+        assert!(
+            points.get("a").is_none(),
+            "AutoDestroy point of the idle session removed"
+        );
+        assert!(points.get("b").is_some());
+        assert_eq!(table.len(), 1);
     }
 
     #[test]
