@@ -29,6 +29,27 @@
 //! [`SlowClientPolicy`]: disconnected (default), or skipped to the next key frame (its
 //! queued packets are kept, new ones are dropped until a key frame arrives). Either way the
 //! producer and the other players are not slowed, and each dropped packet is counted.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use push_sink::hub::{BroadcastHub, HubConfig, HubItem};
+//!
+//! let hub = BroadcastHub::new(HubConfig::with_max_clients(2));
+//! hub.set_header(Bytes::from_static(b"ASF header"));
+//! hub.publish(Bytes::from_static(b"packet 0"), true); // a join point
+//! hub.publish(Bytes::from_static(b"packet 1"), false);
+//! // A late joiner gets the header and the backlog from the last key frame.
+//! let player = hub.subscribe(None, Some("NSPlayer/12.0".into())).expect("a header is set");
+//! assert_eq!(player.header(), &Bytes::from_static(b"ASF header"));
+//! assert_eq!(player.try_next(), Some(Some(HubItem::Packet(Bytes::from_static(b"packet 0")))));
+//! assert_eq!(player.try_next(), Some(Some(HubItem::Packet(Bytes::from_static(b"packet 1")))));
+//! assert_eq!(player.try_next(), Some(None)); // nothing queued, still subscribed
+//! hub.end_of_stream();
+//! assert_eq!(player.try_next(), Some(Some(HubItem::End)));
+//! assert_eq!(hub.clients().len(), 0);
+//! ```
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
