@@ -549,7 +549,9 @@ struct HeaderModel {
     preroll_ms: u64,
     file_id: [u8; 16],
     video_streams: Vec<u16>,
-    /// Every stream declared by a top-level Stream Properties Object.
+    /// Every stream declared by a top-level Stream Properties Object (read by the test
+    /// multiplexer only).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     streams: Vec<u16>,
 }
 

@@ -2,80 +2,56 @@
 //! (Header Object + the first 50 bytes of the Data Object) and the data packets, each with
 //! its [`PacketInfo`] (send time, key frame).
 //!
-//! Used by the `push_file` example, the tests, and anyone who wants to replay a recorded
-//! file into a [`WriterSink`](crate::sink::WriterSink) without the packetizer. It reads only
-//! the few fields it needs (ASF 3.1 Header Object size, 3.2 File Properties packet size,
-//! 3.3 Stream Properties stream type and number, 5.1 Data Object); it is not a validator.
+//! Used by the `push_file` example, the tests, `wmpush push`, and anyone who wants to replay
+//! a recorded file into a [`WriterSink`](crate::sink::WriterSink) without the packetizer.
+//! The parsing is asf-format's ([`asf_format::AsfFile`]: ASF 3.1 Header Object, 3.2 File
+//! Properties, 3.3 Stream Properties, 5.1 Data Object); this module only cuts the file into
+//! sink-sized pieces and rewrites the header for live use.
 
+use asf_format::data::DataObjectHeader;
+use asf_format::{AsfObject, Header, Limits};
 use bytes::Bytes;
 
 use crate::error::Error;
 use crate::push_sink::asf_packet::PacketView;
 use crate::sink::PacketInfo;
 
-const HEADER_GUID: [u8; 16] = [
-    0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C,
-];
-const FILE_PROPERTIES_GUID: [u8; 16] = [
-    0xA1, 0xDC, 0xAB, 0x8C, 0x47, 0xA9, 0xCF, 0x11, 0x8E, 0xE4, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65,
-];
-const STREAM_PROPERTIES_GUID: [u8; 16] = [
-    0x91, 0x07, 0xDC, 0xB7, 0xB7, 0xA9, 0xCF, 0x11, 0x8E, 0xE6, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65,
-];
-const VIDEO_MEDIA_GUID: [u8; 16] = [
-    0xC0, 0xEF, 0x19, 0xBC, 0x4D, 0x5B, 0xCF, 0x11, 0xA8, 0xFD, 0x00, 0x80, 0x5F, 0x5C, 0x44, 0x2B,
-];
-const DATA_GUID: [u8; 16] = [
-    0x36, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C,
-];
+/// ASF 5.1: the fixed part of the Data Object (object header, File ID, Total Data Packets,
+/// Reserved) that a writer sends with the Header Object.
+const DATA_OBJECT_HEADER_LEN: usize = 50;
 
 /// An ASF file split into header and packets.
 #[derive(Debug, Clone)]
 pub struct AsfFile {
     header: Bytes,
+    model: Header,
     packet_size: usize,
     video_streams: Vec<u8>,
     data: Bytes,
 }
 
-fn bad(at: usize, what: &str) -> Error {
+fn bad(at: u64, what: &str) -> Error {
     Error::Custom(format!("ASF file at byte {at}: {what}").into())
 }
 
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+/// Stream numbers whose Stream Properties Object (ASF 3.3, top-level, in the Header
+/// Extension, or embedded in Extended Stream Properties) says video, in header order.
+fn video_streams_of(header: &Header) -> Vec<u8> {
+    let mut out = Vec::new();
+    for sp in header.stream_properties() {
+        if sp.is_video() && !out.contains(&sp.stream_number()) {
+            out.push(sp.stream_number());
+        }
+    }
+    out
 }
 
 /// Stream numbers whose Stream Properties Object (ASF 3.3) says video, from an ASF header
-/// (Header Object first). Unreadable headers give an empty list.
+/// (Header Object first, parsed by asf-format). Unreadable headers give an empty list.
 pub fn header_video_streams(header: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    if header.len() < 30 || header[..16] != HEADER_GUID {
-        return out;
-    }
-    let end = u64_at(header, 16)
-        .and_then(|s| usize::try_from(s).ok())
-        .map_or(header.len(), |s| s.min(header.len()));
-    let mut at = 30;
-    while at + 24 <= end {
-        let Some(size) = u64_at(header, at + 16)
-            .and_then(|s| usize::try_from(s).ok())
-            .filter(|&s| s >= 24 && at + s <= end)
-        else {
-            break;
-        };
-        if header[at..at + 16] == STREAM_PROPERTIES_GUID
-            && size >= 74
-            && header[at + 24..at + 40] == VIDEO_MEDIA_GUID
-        {
-            out.push(header[at + 72] & 0x7F);
-        }
-        at += size;
-    }
-    out
+    Header::parse_header(header, 0, &Limits::default())
+        .map(|(h, _)| video_streams_of(&h))
+        .unwrap_or_default()
 }
 
 impl AsfFile {
@@ -85,63 +61,46 @@ impl AsfFile {
         AsfFile::parse(Bytes::from(bytes))
     }
 
-    /// Splits a whole ASF file held in memory (no copy: the header and packets are views).
+    /// Splits a whole ASF file held in memory (the packets are views of `file`, no copy; so
+    /// is the header when the Data Object follows the Header Object directly).
     pub fn parse(file: Bytes) -> Result<AsfFile, Error> {
-        if file.len() < 30 || file[..16] != HEADER_GUID {
-            return Err(bad(0, "does not start with the ASF Header Object"));
-        }
-        // ASF 3.1: Object Size (u64 at 16), Number of Header Objects (u32 at 24), 2 reserved.
-        let header_len = u64_at(&file, 16)
-            .and_then(|s| usize::try_from(s).ok())
-            .filter(|&s| s >= 30 && s + 50 <= file.len())
-            .ok_or_else(|| bad(16, "Header Object size is out of range"))?;
-        let mut packet_size = None;
-        let mut video_streams = Vec::new();
-        let mut at = 30;
-        while at + 24 <= header_len {
-            let size = u64_at(&file, at + 16)
-                .and_then(|s| usize::try_from(s).ok())
-                .filter(|&s| s >= 24 && at + s <= header_len)
-                .ok_or_else(|| bad(at + 16, "header object size is out of range"))?;
-            let guid = &file[at..at + 16];
-            if guid == FILE_PROPERTIES_GUID {
-                // ASF 3.2: Minimum Data Packet Size at object offset 92, Maximum at 96.
-                let min = u32_at(&file, at + 92).ok_or_else(|| bad(at, "short File Properties"))?;
-                let max = u32_at(&file, at + 96).ok_or_else(|| bad(at, "short File Properties"))?;
-                if min != max || min == 0 {
-                    return Err(bad(
-                        at + 92,
-                        "minimum and maximum packet sizes differ or are 0",
-                    ));
-                }
-                packet_size = Some(usize::try_from(min).map_err(|_| bad(at + 92, "huge"))?);
-            } else if guid == STREAM_PROPERTIES_GUID && size >= 74 {
-                // ASF 3.3: Stream Type GUID at 24; Flags (u16) at 72, stream number = bits 0-6.
-                if file[at + 24..at + 40] == VIDEO_MEDIA_GUID {
-                    video_streams.push(file[at + 72] & 0x7F);
-                }
-            }
-            at += size;
-        }
-        let packet_size = packet_size.ok_or_else(|| bad(30, "no File Properties Object"))?;
-        if file[header_len..header_len + 16] != DATA_GUID {
+        let parsed = asf_format::AsfFile::parse_bytes(&file, &Limits::default())?;
+        let fp = parsed
+            .header
+            .file_properties()
+            .ok_or_else(|| bad(30, "no File Properties Object"))?;
+        // ASF 3.2: Minimum and Maximum Data Packet Size are equal (fixed-size packets).
+        let packet_size = fp
+            .packet_size()
+            .filter(|&s| s > 0)
+            .ok_or_else(|| bad(30, "minimum and maximum packet sizes differ or are 0"))?
+            as usize;
+        let header_len = parsed.header.encoded_len();
+        let (Some(data), Some(data_at)) = (parsed.data(), parsed.data_offset()) else {
             return Err(bad(header_len, "no Data Object after the Header Object"));
-        }
-        let data_size = u64_at(&file, header_len + 16)
-            .and_then(|s| usize::try_from(s).ok())
-            .unwrap_or(0);
-        // A live capture may leave the Data Object size 0 or too large: use what is there.
-        let data_end = if data_size >= 50 && header_len + data_size <= file.len() {
-            header_len + data_size
-        } else {
-            file.len()
         };
-        let full = (data_end - header_len - 50) / packet_size * packet_size;
+        let data_at = usize::try_from(data_at).map_err(|_| bad(header_len, "huge"))?;
+        let data_header = file
+            .get(data_at..data_at + DATA_OBJECT_HEADER_LEN)
+            .ok_or_else(|| bad(data_at as u64, "Data Object shorter than 50 bytes"))?;
+        let header = if data_at as u64 == header_len {
+            file.slice(..data_at + DATA_OBJECT_HEADER_LEN)
+        } else {
+            // Junk between the Header and the Data Object (tag editors): skip it.
+            let mut h = parsed.header.to_bytes();
+            h.extend_from_slice(data_header);
+            Bytes::from(h)
+        };
+        // A live capture may leave the Data Object size 0 or too large: asf-format then
+        // runs the packets to the end of the input. Only whole packets are kept.
+        let packets = data.packets();
+        let full = packets.len() / packet_size * packet_size;
         Ok(AsfFile {
-            header: file.slice(..header_len + 50),
+            header,
+            video_streams: video_streams_of(&parsed.header),
+            model: parsed.header,
             packet_size,
-            video_streams,
-            data: file.slice(header_len + 50..header_len + 50 + full),
+            data: packets.slice(..full),
         })
     }
 
@@ -157,29 +116,26 @@ impl AsfFile {
     /// Data Packets zero). Players then treat the stream as live: VLC refuses to play a late
     /// join of a header that announces a finished file.
     pub fn live_header(&self) -> Bytes {
-        let mut h = bytes::BytesMut::from(&self.header[..]);
-        let header_len = h.len() - 50;
-        let mut at = 30;
-        while at + 24 <= header_len {
-            let Some(size) = u64_at(&h, at + 16)
-                .and_then(|s| usize::try_from(s).ok())
-                .filter(|&s| s >= 24 && at + s <= header_len)
-            else {
-                break;
-            };
-            if h[at..at + 16] == FILE_PROPERTIES_GUID && size >= 104 {
-                h[at + 40..at + 48].fill(0); // File Size
-                h[at + 56..at + 64].fill(0); // Data Packets Count
-                h[at + 64..at + 80].fill(0); // Play Duration, Send Duration
-                let flags = u32_at(&h, at + 88).unwrap_or(0);
-                h[at + 88..at + 92].copy_from_slice(&((flags & !0x2) | 0x1).to_le_bytes());
-            }
-            at += size;
+        let mut model = self.model.clone();
+        if let Some(fp) = model.file_properties_mut() {
+            fp.file_size = 0;
+            fp.data_packets_count = 0;
+            fp.play_duration = 0;
+            fp.send_duration = 0;
+            fp.flags = (fp.flags & !0x2) | 0x1;
         }
-        // ASF 5.1: Data Object size and Total Data Packets (unknown while live).
-        h[header_len + 16..header_len + 24].fill(0);
-        h[header_len + 40..header_len + 48].fill(0);
-        h.freeze()
+        let mut out = model.to_bytes();
+        let data_header = &self.header[self.header.len() - DATA_OBJECT_HEADER_LEN..];
+        match DataObjectHeader::parse(data_header, 0) {
+            // ASF 5.1: Data Object size and Total Data Packets (unknown while live).
+            Ok(mut dh) => {
+                dh.size = 0;
+                dh.total_data_packets = 0;
+                out.extend_from_slice(&dh.to_bytes());
+            }
+            Err(_) => out.extend_from_slice(data_header),
+        }
+        Bytes::from(out)
     }
 
     /// The fixed data packet size (File Properties minimum = maximum packet size).

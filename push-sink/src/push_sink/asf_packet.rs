@@ -1,30 +1,22 @@
-//! A read-only view of one ASF data packet's header, and in-place padding removal.
-//!
-//! The sinks need three facts about a packet they did not build themselves (a packet read
-//! from a file, or pushed by an encoder): its send time, whether a player can start decoding
-//! at it (a key frame begins in it), and where its padding is, so the push sink can strip it
+//! What the sinks need from one ASF data packet they did not build themselves (a packet
+//! read from a file, or pushed by an encoder): its send time, whether a player can start
+//! decoding at it (a key frame begins in it), and its padding, which the push sink strips
 //! before `$D` (MS-WMHTTP 2.2.3.3: "the Padding Data SHOULD be removed").
 //!
-//! Layout (ASF 5.2.1 Error Correction Data, 5.2.2 Payload Parsing Information):
-//!
-//! | Field | Size |
-//! |---|---|
-//! | Error Correction Flags (+ data when bit 7 is set) | 1 + (flags & 0x0F) |
-//! | Length Type Flags | 1 |
-//! | Property Flags | 1 |
-//! | Packet Length | 0/1/2/4 (Length Type bits 5-6) |
-//! | Sequence | 0/1/2/4 (bits 1-2) |
-//! | Padding Length | 0/1/2/4 (bits 3-4) |
-//! | Send Time | 4 |
-//! | Duration | 2 |
-//! | payloads ... (ASF 5.2.3) | |
+//! Parsing and validation are asf-format's ([`asf_format::packet::PacketView`], ASF 5.2);
+//! this module only adds what asf-format does not do: the key-frame rule for join points,
+//! the in-place padding removal of a pooled buffer ([`strip_padding`]), and the rewrite of a
+//! join packet without the tails of earlier media objects ([`trim_before_key_frame`], built
+//! with asf-format's [`DataPacket`] model).
 
-use bytes::BytesMut;
+use asf_format::packet::{self, DataPacket, FieldWidth};
+use bytes::{Bytes, BytesMut};
 
 use crate::error::Error;
 
 /// What the sinks need to know about one ASF data packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PacketView {
     /// ASF 5.2.2 Send Time, milliseconds.
     pub send_time_ms: u32,
@@ -32,61 +24,59 @@ pub struct PacketView {
     pub duration_ms: u16,
     /// Padding length declared by the packet (0 when the field is absent).
     pub padding: u32,
-    /// Byte offset of the Padding Length field, if present, and its width in bytes.
-    padding_field: Option<(usize, usize)>,
-    /// Byte offset and width of the Packet Length field, if present.
-    length_field: Option<(usize, usize)>,
     /// Declared packet length (the buffer length when the field is absent).
     pub packet_length: u32,
     /// True when a payload of a key-frame-flagged media object starts in this packet, for a
     /// stream the caller counts as "video" (see [`PacketView::parse`]).
     pub key_frame: bool,
-    /// Offset of the Payload Flags byte (multiple payloads only).
-    payload_flags_at: Option<usize>,
-    /// End of the payload data (Packet Length minus padding).
-    data_end: usize,
-    /// Offset of the Length Type Flags byte.
-    flags_at: usize,
-    /// Offset of the Padding Length field (where it is or would be).
-    padding_at: usize,
-    length_flags: u8,
-    property_flags: u8,
 }
 
 fn bad(what: &'static str) -> Error {
     Error::Custom(format!("malformed ASF data packet: {what}").into())
 }
 
-fn read_var(buf: &[u8], at: &mut usize, ty: u8) -> Result<u32, Error> {
-    let width = match ty & 3 {
-        0 => return Ok(0),
-        1 => 1,
-        2 => 2,
-        _ => 4,
-    };
-    let end = at
-        .checked_add(width)
-        .filter(|&e| e <= buf.len())
-        .ok_or_else(|| bad("field runs past the end of the packet"))?;
-    let mut v = 0u32;
-    for (i, b) in buf[*at..end].iter().enumerate() {
-        v |= u32::from(*b) << (8 * i);
-    }
-    *at = end;
-    Ok(v)
+/// Parses `packet` as one whole data packet (its length is the packet size) with asf-format.
+fn parse_whole<'a>(
+    packet: &'a [u8],
+    visit: impl FnMut(&packet::PayloadView<'a>),
+) -> Result<packet::PacketView<'a>, Error> {
+    let size = u32::try_from(packet.len()).map_err(|_| bad("packet longer than 4 GiB"))?;
+    Ok(packet::PacketView::parse_each(packet, size, 0, visit)?)
 }
 
-fn width(ty: u8) -> usize {
-    match ty & 3 {
-        0 => 0,
-        1 => 1,
-        2 => 2,
-        _ => 4,
+/// The key-frame rule of [`PacketView::parse`], fed one payload at a time.
+#[derive(Default)]
+struct KeyFrameRule {
+    any_video: bool,
+    video_key: bool,
+    other_key: bool,
+}
+
+impl KeyFrameRule {
+    fn visit(&mut self, key_bit: bool, starts_object: bool, video: bool) {
+        self.any_video |= video;
+        let key_start = key_bit && starts_object;
+        if video {
+            self.video_key |= key_start;
+        } else {
+            self.other_key |= key_start;
+        }
     }
+
+    fn key_frame(&self) -> bool {
+        self.video_key || (!self.any_video && self.other_key)
+    }
+}
+
+/// ASF 5.2.3.1: a payload starts its media object at Offset Into Media Object 0; a compressed
+/// payload (replicated data length 1, ASF 5.2.3.3) holds whole objects, so it always does.
+fn starts_object(compressed: bool, offset: u32) -> bool {
+    compressed || offset == 0
 }
 
 impl PacketView {
-    /// Parses the packet header and walks its payloads.
+    /// Parses the packet (asf-format validates every field and payload) and applies the
+    /// key-frame rule.
     ///
     /// `is_video(stream)` says which stream numbers carry video. A packet is a key frame
     /// when a payload with the key-frame bit (ASF 5.2.3.1 Stream Number bit 7) starts a
@@ -94,136 +84,27 @@ impl PacketView {
     /// is false for every stream of the packet, when any payload starts a media object of an
     /// audio stream with the key-frame bit (an audio-only stream can start anywhere).
     pub fn parse(packet: &[u8], is_video: impl Fn(u8) -> bool) -> Result<PacketView, Error> {
-        let mut at = 0usize;
-        let first = *packet.first().ok_or_else(|| bad("empty packet"))?;
-        // ASF 5.2.1: bit 7 = Error Correction Present; bits 0-3 = data length, and bits 5-6
-        // (length type) must be 00 when present.
-        let flags = if first & 0x80 != 0 {
-            let len = usize::from(first & 0x0F);
-            at = 1 + len;
-            *packet
-                .get(at)
-                .ok_or_else(|| bad("error correction data runs past the end"))?
+        let mut rule = KeyFrameRule::default();
+        let view = parse_whole(packet, |p| {
+            rule.visit(
+                p.key_frame,
+                starts_object(p.is_compressed(), p.offset_into_media_object),
+                is_video(p.stream_number),
+            )
+        })?;
+        let packet_length = if view.length_type_flags().packet_length_type() == FieldWidth::Absent {
+            view.as_bytes().len() as u32
         } else {
-            first
+            view.packet_length()
         };
-        at += 1;
-        let property = *packet
-            .get(at)
-            .ok_or_else(|| bad("no Property Flags byte"))?;
-        at += 1;
-        let length_at = at;
-        let packet_length = read_var(packet, &mut at, flags >> 5)?;
-        let _sequence = read_var(packet, &mut at, flags >> 1)?;
-        let padding_at = at;
-        let padding = read_var(packet, &mut at, flags >> 3)?;
-        if at + 6 > packet.len() {
-            return Err(bad("Send Time/Duration run past the end"));
-        }
-        let send_time_ms =
-            u32::from_le_bytes([packet[at], packet[at + 1], packet[at + 2], packet[at + 3]]);
-        let duration_ms = u16::from_le_bytes([packet[at + 4], packet[at + 5]]);
-        at += 6;
-        let length_w = width(flags >> 5);
-        let padding_w = width(flags >> 3);
-        let packet_length = if length_w == 0 {
-            u32::try_from(packet.len()).map_err(|_| bad("packet longer than 4 GiB"))?
-        } else {
-            packet_length
-        };
-        let end = usize::try_from(packet_length)
-            .ok()
-            .filter(|&l| l <= packet.len())
-            .ok_or_else(|| bad("Packet Length is larger than the packet"))?;
-        let data_end = end
-            .checked_sub(usize::try_from(padding).unwrap_or(usize::MAX))
-            .filter(|&e| e >= at)
-            .ok_or_else(|| bad("Padding Length is larger than the packet's room"))?;
-        let (_, key_frame) = walk_payloads(&packet[..data_end], at, flags, property, &is_video)?;
         Ok(PacketView {
-            send_time_ms,
-            duration_ms,
-            padding,
-            padding_field: (padding_w > 0).then_some((padding_at, padding_w)),
-            length_field: (length_w > 0).then_some((length_at, length_w)),
+            send_time_ms: view.send_time(),
+            duration_ms: view.duration(),
+            padding: view.padding_length(),
             packet_length,
-            key_frame,
-            payload_flags_at: (flags & 1 != 0).then_some(at),
-            flags_at: if first & 0x80 != 0 {
-                1 + usize::from(first & 0x0F)
-            } else {
-                0
-            },
-            padding_at,
-            data_end,
-            length_flags: flags,
-            property_flags: property,
+            key_frame: rule.key_frame(),
         })
     }
-}
-
-/// One payload's place in a packet.
-#[derive(Debug, Clone, Copy)]
-struct Span {
-    start: usize,
-    video: bool,
-    key_start: bool,
-}
-
-/// Walks the payloads (ASF 5.2.3): their spans, and whether a key frame begins in the packet.
-fn walk_payloads(
-    data: &[u8],
-    mut at: usize,
-    flags: u8,
-    property: u8,
-    is_video: &impl Fn(u8) -> bool,
-) -> Result<(Vec<Span>, bool), Error> {
-    let multiple = flags & 1 != 0;
-    let (count, len_type) = if multiple {
-        let b = *data.get(at).ok_or_else(|| bad("no Payload Flags byte"))?;
-        at += 1;
-        (usize::from(b & 0x3F), b >> 6)
-    } else {
-        (1, 0)
-    };
-    let mut spans = Vec::with_capacity(count);
-    for _ in 0..count {
-        let start = at;
-        let sn = *data
-            .get(at)
-            .ok_or_else(|| bad("payload runs past the end"))?;
-        at += 1;
-        let _object = read_var(data, &mut at, property >> 4)?;
-        let offset = read_var(data, &mut at, property >> 2)?;
-        let rep_len = read_var(data, &mut at, property)?;
-        let rep_len = usize::try_from(rep_len).map_err(|_| bad("replicated data too long"))?;
-        at = at
-            .checked_add(rep_len)
-            .filter(|&e| e <= data.len())
-            .ok_or_else(|| bad("replicated data runs past the end"))?;
-        // ASF 5.2.3.1: replicated data length 1 means compressed payloads, where the
-        // "offset" field is the presentation time and every sub-payload starts an object.
-        let starts_object = rep_len == 1 || offset == 0;
-        let stream = sn & 0x7F;
-        let key = sn & 0x80 != 0;
-        let len = if multiple {
-            usize::try_from(read_var(data, &mut at, len_type)?).unwrap_or(usize::MAX)
-        } else {
-            data.len().saturating_sub(at)
-        };
-        at = at
-            .checked_add(len)
-            .filter(|&e| e <= data.len())
-            .ok_or_else(|| bad("payload data runs past the end"))?;
-        spans.push(Span {
-            start,
-            video: is_video(stream),
-            key_start: key && starts_object,
-        });
-    }
-    let any_video = spans.iter().any(|s| s.video);
-    let key = spans.iter().any(|s| s.key_start && (s.video || !any_video));
-    Ok((spans, key))
 }
 
 /// For a player that starts at `packet`: the same packet without the payloads that come
@@ -233,44 +114,44 @@ fn walk_payloads(
 /// Length field (ASF 5.2.2 Length Type Flags bits 3-4 = 00) or a byte-wide one, the field is
 /// rewritten as a WORD. `None` when there is nothing to remove or the packet has a single
 /// payload.
-pub fn trim_before_key_frame(packet: &[u8], is_video: impl Fn(u8) -> bool) -> Option<bytes::Bytes> {
-    let view = PacketView::parse(packet, &is_video).ok()?;
-    let flags_at = view.payload_flags_at?;
-    let (spans, _) = walk_payloads(
-        &packet[..view.data_end],
-        flags_at,
-        view.length_flags,
-        view.property_flags,
-        &is_video,
-    )
-    .ok()?;
-    let any_video = spans.iter().any(|s| s.video);
-    let first_key = spans
-        .iter()
-        .position(|s| s.key_start && (s.video || !any_video))?;
+pub fn trim_before_key_frame(packet: &[u8], is_video: impl Fn(u8) -> bool) -> Option<Bytes> {
+    let owned = Bytes::copy_from_slice(packet);
+    let size = u32::try_from(packet.len()).ok()?;
+    let mut model = DataPacket::parse(&owned, size, 0).ok()?;
+    if !model.length_type_flags.multiple_payloads() {
+        return None;
+    }
+    let any_video = model.payloads.iter().any(|p| is_video(p.stream_number));
+    let first_key = model.payloads.iter().position(|p| {
+        p.key_frame
+            && starts_object(p.is_compressed(), p.offset_into_media_object)
+            && (is_video(p.stream_number) || !any_video)
+    })?;
     if first_key == 0 {
         return None;
     }
-    let (pad_at, old_w) = (view.padding_at, width(view.length_flags >> 3));
-    let (new_w, type_bits) = if old_w == 4 { (4, 3u8) } else { (2, 2u8) };
-    let mut out = BytesMut::with_capacity(packet.len());
-    out.extend_from_slice(&packet[..pad_at]);
-    // ASF 5.2.2: Length Type Flags bits 3-4 give the Padding Length field's width.
-    out[view.flags_at] = (view.length_flags & !0x18) | (type_bits << 3);
-    let pad_field = out.len();
-    out.resize(pad_field + new_w, 0);
-    out.extend_from_slice(&packet[pad_at + old_w..flags_at]);
-    let count = u8::try_from(spans.len() - first_key).ok()?;
-    out.extend_from_slice(&[(packet[flags_at] & 0xC0) | count]);
-    out.extend_from_slice(&packet[spans[first_key].start..view.data_end]);
-    let padding = packet.len().checked_sub(out.len())?;
-    out.resize(packet.len(), 0);
-    let pad = u32::try_from(padding).ok()?.to_le_bytes();
-    if new_w == 2 && padding > 0xFFFF {
-        return None;
+    model.payloads.drain(..first_key);
+    // ASF 5.2.2: Length Type Flags bits 3-4 give the Padding Length field's width; a WORD
+    // holds any padding of the packet sizes in use, a DWORD stays a DWORD.
+    let width = if model.length_type_flags.padding_length_type() == FieldWidth::Dword {
+        FieldWidth::Dword
+    } else {
+        FieldWidth::Word
+    };
+    model.length_type_flags = model.length_type_flags.with_padding_length_type(width);
+    if model.length_type_flags.packet_length_type() != FieldWidth::Absent {
+        // The rewritten packet fills the whole buffer (no implicit padding after it).
+        model.packet_length = size;
     }
-    out[pad_field..pad_field + new_w].copy_from_slice(&pad[..new_w]);
-    Some(out.freeze())
+    model.padding_length = 0;
+    model.padding = Bytes::new();
+    let padding = packet.len().checked_sub(model.encoded_len())?;
+    model.padding_length = u32::try_from(padding)
+        .ok()
+        .filter(|&p| p <= width.max_value())?;
+    model.padding = Bytes::from(vec![0u8; padding]);
+    let out = model.to_bytes().ok()?;
+    (out.len() == packet.len()).then_some(out)
 }
 
 /// Removes the padding from `packet` in place: sets its Padding Length to 0, rewrites its
@@ -278,30 +159,53 @@ pub fn trim_before_key_frame(packet: &[u8], is_video: impl Fn(u8) -> bool) -> Op
 ///
 /// MS-WMHTTP 2.2.3.3: "the Padding Data SHOULD be removed ... and the Padding Length field
 /// updated". A packet whose Padding Length field is absent has no padding to remove.
+/// (asf-format's `DataPacket` would rebuild the packet in a new buffer; this keeps the pooled
+/// buffer and its headroom, so the push sink sends without a copy.)
 pub fn strip_padding(packet: &mut BytesMut) -> Result<usize, Error> {
-    let view = PacketView::parse(packet, |_| false)?;
-    let Some((pad_at, pad_w)) = view.padding_field else {
-        return Ok(0);
+    let (padding, effective_len, length_at, length_w, padding_at, padding_w) = {
+        let view = parse_whole(packet, |_| {})?;
+        let ltf = view.length_type_flags();
+        // ASF 5.2.1/5.2.2: [EC flags + data] Length Type Flags, Property Flags, Packet Length,
+        // Sequence, Padding Length.
+        let flags_at = view
+            .error_correction()
+            .map_or(0, |(_, data)| 1 + data.len());
+        let length_at = flags_at + 2;
+        let length_w = ltf.packet_length_type().size();
+        let padding_at = length_at + length_w + ltf.sequence_type().size();
+        let effective_len = if length_w == 0 {
+            packet.len()
+        } else {
+            view.packet_length() as usize
+        };
+        (
+            view.padding_length() as usize,
+            effective_len,
+            length_at,
+            length_w,
+            padding_at,
+            ltf.padding_length_type().size(),
+        )
     };
-    if view.padding == 0 {
-        // Trailing bytes past Packet Length (none in practice) are cut too.
-        let len = usize::try_from(view.packet_length).unwrap_or(packet.len());
-        let cut = packet.len() - len.min(packet.len());
-        packet.truncate(len);
+    if padding_w == 0 {
+        return Ok(0);
+    }
+    if padding == 0 {
+        // Bytes past Packet Length (implicit padding) are cut too.
+        let cut = packet.len() - effective_len.min(packet.len());
+        packet.truncate(effective_len);
         return Ok(cut);
     }
-    let padding = usize::try_from(view.padding).unwrap_or(usize::MAX);
-    let len = usize::try_from(view.packet_length).unwrap_or(usize::MAX);
-    let new_len = len - padding; // parse() checked padding <= length
-    packet[pad_at..pad_at + pad_w].fill(0);
-    if let Some((len_at, len_w)) = view.length_field {
+    let new_len = effective_len - padding; // asf-format checked padding <= length
+    packet[padding_at..padding_at + padding_w].fill(0);
+    if length_w > 0 {
         let bytes = u32::try_from(new_len)
             .map_err(|_| bad("packet longer than 4 GiB"))?
             .to_le_bytes();
-        if len_w < 4 && new_len >> (8 * len_w) != 0 {
+        if length_w < 4 && new_len >> (8 * length_w) != 0 {
             return Err(bad("new Packet Length does not fit its field"));
         }
-        packet[len_at..len_at + len_w].copy_from_slice(&bytes[..len_w]);
+        packet[length_at..length_at + length_w].copy_from_slice(&bytes[..length_w]);
     }
     let cut = packet.len() - new_len;
     packet.truncate(new_len);
