@@ -47,6 +47,9 @@ pub enum Error {
     #[error("ASF format: {0}")]
     Format(#[from] asf_format::Error),
 
+    /// asf-packetizer refused a profile or a sample (see [`crate::packetizer_mux`]).
+    #[error("packetizer: {0}")]
+    Packetizer(#[from] asf_packetizer::Error),
     /// An IO operation failed; `context` says which (e.g. "writing data packet").
     #[error("IO while {context}: {source}")]
     Io {

@@ -5,7 +5,8 @@
 //! them out to sinks, and the sinks themselves (file, push, network).
 //!
 //! Start with [`sink`] for the contract every output implements, [`writer`] for the
-//! [`Writer`], [`file_sink`] for the [`FileSink`].
+//! [`Writer`], [`file_sink`] for the [`FileSink`], [`packetizer_mux`] for the production
+//! multiplexer (asf-packetizer behind [`Writer::from_profile`]).
 //!
 //! ```
 //! # #[cfg(feature = "testing")] {
@@ -31,6 +32,7 @@
 pub mod clock;
 pub mod error;
 pub mod file_sink;
+pub mod packetizer_mux;
 pub mod sink;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -46,6 +48,7 @@ pub use network_sink::hub;
 pub use clock::{Clock, ManualClock, Pacer, SystemClock};
 pub use error::{Error, Result, SinkError, SinkId};
 pub use file_sink::{FileSink, FileSinkConfig};
+pub use packetizer_mux::PacketizerMux;
 pub use sink::{DataUnit, PacketInfo, SharedSink, SinkStats, WriterSink};
 pub use writer::{
     FinishedPacket, Multiplexer, PacketAllocator, Sample, SinkReport, SinkSet, StreamStats, Writer,
