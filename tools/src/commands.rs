@@ -11,7 +11,7 @@ use wmpush::generator::SignalConfig;
 use wmpush::pull::{Pulled, StreamUrl, pull as pull_stream};
 use wmpush::server::Server;
 
-use crate::{DemoArgs, InspectArgs, PullArgs, PushArgs, ServeArgs, seconds};
+use crate::{DemoArgs, InspectArgs, PullArgs, PushArgs, RemuxArgs, ServeArgs, seconds};
 
 pub(crate) async fn demo(a: DemoArgs, quiet: bool) -> Result<(), CliError> {
     let (w, h) = a
@@ -308,5 +308,64 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error.
     let _ = writeln!(out, "{text}");
+    Ok(())
+}
+
+pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
+    use asf_packetizer::{Mode, RemuxOptions};
+    use std::io::Read as _;
+    if let Some(n) = a.packet_size
+        && !(100..=65_535).contains(&n)
+    {
+        return Err(CliError::new(
+            Failure::Usage,
+            format!("--packet-size {n} must be 100..=65535"),
+        ));
+    }
+    let input = if a.input == "-" {
+        let mut v = Vec::new();
+        std::io::stdin().read_to_end(&mut v).map_err(|e| {
+            CliError::new(Failure::Input, format!("cannot read standard input: {e}"))
+        })?;
+        v
+    } else {
+        std::fs::read(&a.input)
+            .map_err(|e| CliError::new(Failure::Input, format!("cannot read {}: {e}", a.input)))?
+    };
+    let opts = RemuxOptions {
+        packet_size: a.packet_size,
+        preroll: a.preroll,
+        mode: if a.live { Mode::Live } else { Mode::File },
+        ..RemuxOptions::default()
+    };
+    let mut out = Vec::with_capacity(input.len() + input.len() / 8);
+    let summary = asf_packetizer::remux(&input, opts, &mut |b: &[u8]| out.extend_from_slice(b))
+        .map_err(|e| CliError::new(Failure::Input, format!("{}: {e}", a.input)))?;
+    if let Some(f) = summary.fixup {
+        let at = usize::try_from(f.offset).unwrap_or(usize::MAX);
+        let Some(slot) = out.get_mut(at..at.saturating_add(f.bytes.len())) else {
+            return Err(CliError::new(
+                Failure::Failed,
+                "remuxer fix-up lies outside the output",
+            ));
+        };
+        slot.copy_from_slice(&f.bytes);
+    }
+    let written = if a.output == "-" {
+        let mut o = std::io::stdout().lock();
+        o.write_all(&out).and_then(|()| o.flush())
+    } else {
+        std::fs::write(&a.output, &out)
+    };
+    written
+        .map_err(|e| CliError::new(Failure::Input, format!("cannot write {}: {e}", a.output)))?;
+    eprintln!(
+        "wmpush remux: {} -> {} ({} bytes, {} unreadable input packets skipped, {} media objects dropped)",
+        a.input,
+        a.output,
+        out.len(),
+        summary.bad_packets,
+        summary.dropped_objects
+    );
     Ok(())
 }

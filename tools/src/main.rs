@@ -19,7 +19,7 @@ mod commands;
     name = "wmpush",
     version,
     about = "Windows Media (ASF) streaming: push to a publishing point, serve one, pull, inspect",
-    after_help = "Examples:\n  wmpush demo                                  # see it work: prints URLs to open in ffplay/VLC\n  wmpush demo --check                          # self-test: push, pull back, verify\n  wmpush serve --listen 127.0.0.1:8080         # run a publishing-point server\n  wmpush push movie.asf http://127.0.0.1:8080/live\n  wmpush inspect movie.asf --json\n  wmpush pull mmsh://127.0.0.1:8080/live -o out.asf --duration 10\n\nExit codes: 0 ok, 1 check failed, 2 usage, 3 input, 4 connection, 5 authentication, 6 server refused.\nLogging: -v/-vv or RUST_LOG (e.g. RUST_LOG=wmpush=debug)."
+    after_help = "Examples:\n  wmpush demo                                  # see it work: prints URLs to open in ffplay/VLC\n  wmpush demo --check                          # self-test: push, pull back, verify\n  wmpush serve --listen 127.0.0.1:8080         # run a publishing-point server\n  wmpush push movie.asf http://127.0.0.1:8080/live\n  wmpush inspect movie.asf --json\n  wmpush remux movie.asf small.asf --packet-size 1400\n  wmpush pull mmsh://127.0.0.1:8080/live -o out.asf --duration 10\n\nExit codes: 0 ok, 1 check failed, 2 usage, 3 input, 4 connection, 5 authentication, 6 server refused.\nLogging: -v/-vv or RUST_LOG (e.g. RUST_LOG=wmpush=debug)."
 )]
 struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace).
@@ -54,6 +54,11 @@ enum Command {
         after_help = "Examples:\n  wmpush inspect movie.wmv\n  wmpush inspect movie.wmv --packets\n  wmpush inspect movie.wmv --json | jq '.findings'\n\nJSON fields: file, size, objects[{offset,name,guid,size,fields,children}], file_properties,\nstreams[{number,kind,stream_type,encrypted,audio,video}], data_packets, truncated,\nfindings[{severity,offset,object,message}], packets[{index,offset,send_time_ms,duration_ms,payloads,padding,key_frame_start,error}].\nA file that cannot be parsed at all exits 3 with the byte offset; findings do not change the exit code."
     )]
     Inspect(InspectArgs),
+    /// Rewrite an ASF file with another packet size or preroll, or as a live (broadcast) stream.
+    #[command(
+        after_help = "Examples:\n  wmpush remux in.wmv out.wmv --packet-size 1400\n  wmpush remux in.wmv out.asf --preroll 3000\n  wmpush remux in.wmv - --live | wmpush push - http://127.0.0.1:8080/live\n\nUses asf-packetizer's remuxer: media objects are reassembled and packetized again; file output\ngets its header fixed up and indexes appended, --live output has a broadcast header and no index."
+    )]
+    Remux(RemuxArgs),
     /// Pull a stream from an MMSH server and save it as an ASF file.
     #[command(
         after_help = "Examples:\n  wmpush pull mmsh://127.0.0.1:8080/live -o live.asf --duration 10\n  wmpush pull mmsh://127.0.0.1:8080/live -o - | ffplay -\n  wmpush pull mmsh://127.0.0.1:8080/live --clients 20 --duration 10   # loopback load test"
@@ -141,6 +146,23 @@ struct InspectArgs {
 }
 
 #[derive(Debug, Args)]
+struct RemuxArgs {
+    /// Input ASF file, or - for standard input.
+    input: String,
+    /// Output file, or - for standard output.
+    output: String,
+    /// Output data packet size in bytes (default: the input's).
+    #[arg(long, value_name = "N")]
+    packet_size: Option<u32>,
+    /// Output preroll in ms (default: the input's).
+    #[arg(long, value_name = "MS")]
+    preroll: Option<u32>,
+    /// Write a live (broadcast) stream: broadcast header, no index.
+    #[arg(long)]
+    live: bool,
+}
+
+#[derive(Debug, Args)]
 struct PullArgs {
     /// Stream URL: mmsh://HOST[:PORT]/POINT (http:// is accepted too).
     url: String,
@@ -214,6 +236,7 @@ fn main() -> ExitCode {
             Command::Pull(a) => commands::pull(a).await,
             Command::Push(a) => commands::push(a, quiet).await,
             Command::Inspect(a) => commands::inspect(a),
+            Command::Remux(a) => commands::remux(a),
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
