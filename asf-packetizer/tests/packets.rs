@@ -1,0 +1,217 @@
+//! Packetizer rules through the public API, checked by parsing the packets back with
+//! asf-format.
+
+mod common;
+
+use asf_format::Limits;
+use asf_format::packet::PacketView;
+use asf_packetizer::{
+    Mode, Packet, Packetizer, PacketizerOptions, Profile, Sample, StreamConfig, VideoCodec,
+};
+use bytes::{Bytes, BytesMut};
+
+fn profile() -> Profile {
+    Profile::new()
+        .with_stream(StreamConfig::video(
+            1,
+            VideoCodec::Wmv2,
+            320,
+            240,
+            1_000_000,
+            vec![0; 4],
+        ))
+        .with_stream(StreamConfig::wma(
+            2,
+            asf_packetizer::WmaVersion::V2,
+            2,
+            44_100,
+            128_000,
+            2973,
+            vec![0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+        ))
+}
+
+fn sample(stream: u8, pt: u64, len: usize, key: bool) -> Sample {
+    Sample {
+        stream,
+        presentation_time: pt,
+        duration: 40,
+        keyframe: key,
+        data: Bytes::from(
+            (0..len)
+                .map(|i| (i * 7 + len + pt as usize) as u8)
+                .collect::<Vec<_>>(),
+        ),
+    }
+}
+
+/// 5 s of 25 fps video (key frame every second, 5000-byte key frames) and WMA frames.
+fn mix() -> Vec<Sample> {
+    let mut v = Vec::new();
+    for f in 0..125u64 {
+        let key = f % 25 == 0;
+        v.push(sample(
+            1,
+            f * 40,
+            if key {
+                9000
+            } else {
+                1 + (f as usize * 37) % 2500
+            },
+            key,
+        ));
+        if f % 2 == 0 {
+            v.push(sample(2, f * 40, 2973, true));
+        }
+    }
+    v
+}
+
+fn run(samples: &[Sample], opts: PacketizerOptions) -> Vec<Packet> {
+    let mut p = Packetizer::new(profile(), opts).expect("valid");
+    let mut out = Vec::new();
+    for s in samples {
+        p.push_sample(s.clone(), &mut out).expect("push");
+    }
+    p.flush(&mut out);
+    out
+}
+
+#[test]
+fn mix_reassembles_at_several_packet_sizes() {
+    for ps in [64u32, 200, 1400, 3200, 16_000, 65_535] {
+        let mut o = PacketizerOptions::new(Mode::Live);
+        o.packet_size = ps;
+        let samples = mix();
+        let packets = run(&samples, o);
+        let objs = common::reassemble(&packets, ps as usize);
+        common::assert_same(&objs, &samples, 3100);
+    }
+}
+
+#[test]
+fn audio_is_not_split_when_it_fits() {
+    let mut o = PacketizerOptions::new(Mode::Live);
+    o.packet_size = 3200;
+    let packets = run(&mix(), o);
+    for p in &packets {
+        let b = Bytes::copy_from_slice(p.bytes());
+        let v = PacketView::parse(&b, 3200, 0).expect("parses");
+        for pl in v.payloads() {
+            if pl.stream_number == 2 {
+                assert_eq!(pl.offset_into_media_object(), Some(0));
+                assert_eq!(pl.data.len(), 2973);
+            }
+        }
+    }
+}
+
+#[test]
+fn small_objects_share_packets_and_big_ones_use_single_payloads() {
+    let samples: Vec<_> = (0..100).map(|i| sample(1, i * 10, 50, i == 0)).collect();
+    let packets = run(&samples, PacketizerOptions::new(Mode::Live));
+    assert!(packets.len() < 5, "{} packets for 5 KB", packets.len());
+    assert!(packets.iter().all(|p| p.payload_count > 1));
+    let big = vec![sample(1, 0, 20_000, true)];
+    let packets = run(&big, PacketizerOptions::new(Mode::Live));
+    assert!(packets.len() >= 7);
+    // Every packet but the last is filled by one fragment (single payload); the tail goes
+    // into a multiple-payload packet that can take more objects.
+    for p in &packets[..packets.len() - 1] {
+        let b = Bytes::copy_from_slice(p.bytes());
+        let v = PacketView::parse(&b, 3200, 0).expect("parses");
+        assert!(
+            !v.has_multiple_payloads(),
+            "a full packet uses a single payload"
+        );
+        assert_eq!(v.padding_length(), 0);
+    }
+    assert!(packets[0].key_frame);
+    let objs = common::reassemble(&packets, 3200);
+    common::assert_same(&objs, &big, 3100);
+}
+
+#[test]
+fn padding_width_edge_cases() {
+    // Object sizes chosen so the space left is 0, 1, 2, 256, 257 and 258 bytes: header 11 (+1
+    // payload flags) + 17-byte payload header in a multiple-payload packet.
+    let ps = 1000usize;
+    for left in [0usize, 1, 2, 255, 256, 257, 258, 300] {
+        // one payload then flush: used = 12 + 17 + len
+        let Some(len) = (ps - left).checked_sub(12 + 17) else {
+            continue;
+        };
+        let mut o = PacketizerOptions::new(Mode::Live);
+        o.packet_size = ps as u32;
+        let samples = vec![sample(1, 0, len, true)];
+        let packets = run(&samples, o);
+        assert_eq!(packets.len(), 1, "left {left}");
+        let objs = common::reassemble(&packets, ps);
+        common::assert_same(&objs, &samples, 3100);
+        let b = Bytes::copy_from_slice(packets[0].bytes());
+        let v = PacketView::parse(&b, ps as u32, 0).expect("parses");
+        let expect = match left {
+            0 => 0,
+            1..=256 => left - 1,
+            _ => left - 2,
+        };
+        assert_eq!(v.padding_length() as usize, expect, "left {left}");
+    }
+}
+
+#[test]
+fn allocator_headroom_is_kept() {
+    let mut p = Packetizer::new(profile(), PacketizerOptions::new(Mode::Live)).expect("valid");
+    let mut out = Vec::new();
+    let mut alloc = |n: usize| {
+        let mut b = BytesMut::with_capacity(n + 4);
+        b.extend_from_slice(b"$D\0\0");
+        b
+    };
+    for s in mix() {
+        p.push_sample_with(s, &mut alloc, &mut out).expect("push");
+    }
+    p.flush(&mut out);
+    for pk in &out {
+        assert_eq!(pk.headroom, 4);
+        assert_eq!(&pk.buffer[..4], b"$D\0\0");
+        assert_eq!(pk.buffer.len(), 3204);
+    }
+    let _ = Limits::default();
+}
+
+#[test]
+fn span_rule_splits_packets_spanning_more_than_65535_ms() {
+    let samples: Vec<_> = (0..4).map(|i| sample(2, i * 40_000, 10, true)).collect();
+    let packets = run(&samples, PacketizerOptions::new(Mode::Live));
+    assert!(packets.len() >= 2);
+    for p in &packets {
+        assert!(u64::from(p.duration) <= 65_535);
+    }
+    let objs = common::reassemble(&packets, 3200);
+    common::assert_same(&objs, &samples, 3100);
+}
+
+#[test]
+fn compressed_payloads_reassemble() {
+    let mut o = PacketizerOptions::new(Mode::Live);
+    o.compressed_payloads = true;
+    let mut samples: Vec<_> = (0..300).map(|i| sample(2, i * 20, 100, true)).collect();
+    samples.push(sample(1, 6000, 5000, true));
+    samples.push(sample(2, 6000, 200, true));
+    let packets = run(&samples, o);
+    let objs = common::reassemble(&packets, 3200);
+    common::assert_same(&objs, &samples, 3100);
+}
+
+#[test]
+fn errors_are_reported() {
+    let mut p = Packetizer::new(profile(), PacketizerOptions::new(Mode::Live)).expect("valid");
+    let mut out = Vec::new();
+    assert!(p.push_sample(sample(9, 0, 10, true), &mut out).is_err());
+    assert!(p.push_sample(sample(1, 0, 0, true), &mut out).is_err());
+    let mut o = PacketizerOptions::new(Mode::Live);
+    o.packet_size = 10;
+    assert!(Packetizer::new(profile(), o).is_err());
+    assert!(Packetizer::new(Profile::new(), PacketizerOptions::new(Mode::Live)).is_err());
+}

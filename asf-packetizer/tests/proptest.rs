@@ -1,0 +1,164 @@
+//! Property tests: for random profiles and sample sequences, every packet has the packet size,
+//! send times never decrease, and reassembling the packets with asf-format gives back exactly
+//! the samples.
+
+mod common;
+
+use asf_packetizer::{
+    Mode, Packetizer, PacketizerOptions, Profile, Sample, StreamConfig, StreamKind,
+};
+use bytes::Bytes;
+use proptest::prelude::*;
+
+fn arb_profile() -> impl Strategy<Value = Profile> {
+    // 1..=4 streams, each audio or video, random numbers (distinct) and bitrates.
+    prop::collection::btree_set(1u8..=127, 1..=4).prop_flat_map(|numbers| {
+        let n = numbers.len();
+        (
+            Just(numbers),
+            prop::collection::vec((any::<bool>(), 8_000u32..8_000_000, 500u32..10_000), n),
+        )
+            .prop_map(|(numbers, params)| {
+                let mut p = Profile::new();
+                for (num, (audio, bitrate, window)) in numbers.into_iter().zip(params) {
+                    let kind = if audio {
+                        StreamKind::Audio
+                    } else {
+                        StreamKind::Video
+                    };
+                    p = p.with_stream(
+                        StreamConfig::new(num, kind, vec![0; 18], bitrate)
+                            .with_buffer_window(window),
+                    );
+                }
+                p
+            })
+    })
+}
+
+fn arb_case() -> impl Strategy<Value = (Profile, Vec<Sample>, u32, u32, bool)> {
+    arb_profile().prop_flat_map(|profile| {
+        let numbers: Vec<u8> = profile.streams.iter().map(|s| s.number).collect();
+        let samples = prop::collection::vec(
+            (
+                0..numbers.len(),
+                0u64..200,
+                1usize..6000,
+                any::<bool>(),
+                any::<u8>(),
+            ),
+            1..60,
+        )
+        .prop_map(move |raw| {
+            // Presentation times rise per stream; streams interleave by time.
+            let mut t = vec![0u64; numbers.len()];
+            let mut v: Vec<Sample> = raw
+                .into_iter()
+                .map(|(si, dt, len, key, fill)| {
+                    t[si] += dt;
+                    Sample {
+                        stream: numbers[si],
+                        presentation_time: t[si],
+                        duration: dt as u32,
+                        keyframe: key,
+                        data: Bytes::from(vec![fill; len]),
+                    }
+                })
+                .collect();
+            v.sort_by_key(|s| s.presentation_time);
+            v
+        });
+        (
+            Just(profile),
+            samples,
+            prop_oneof![Just(64u32), 100u32..2000, Just(3200), 3200u32..65_536],
+            0u32..5000,
+            any::<bool>(),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn packets_reassemble_to_the_samples((profile, samples, ps, preroll, compressed) in arb_case()) {
+        let mut o = PacketizerOptions::new(Mode::Live);
+        o.packet_size = ps;
+        o.preroll = preroll;
+        o.compressed_payloads = compressed;
+        let mut p = Packetizer::new(profile, o).expect("valid profile");
+        let mut packets = Vec::new();
+        for s in &samples {
+            p.push_sample(s.clone(), &mut packets).expect("push");
+        }
+        p.flush(&mut packets);
+        // common::reassemble checks: exact size, indexes, non-decreasing send times, EC data,
+        // property flags, at most 63 payloads, no dropped objects.
+        let objs = common::reassemble(&packets, ps as usize);
+        common::assert_same(&objs, &samples, u64::from(preroll));
+        for pk in &packets {
+            prop_assert!(u64::from(pk.duration) <= 65_535);
+        }
+    }
+}
+
+/// Input that keeps to its declared rate: every payload arrives (send time) no later than its
+/// presentation time, and no packet is sent more than the stream's buffer window early.
+#[test]
+fn rate_conforming_input_arrives_in_time() {
+    let profile = Profile::new()
+        .with_stream(StreamConfig::new(
+            1,
+            StreamKind::Video,
+            vec![0; 40],
+            2_000_000,
+        ))
+        .with_stream(StreamConfig::new(
+            2,
+            StreamKind::Audio,
+            vec![0; 18],
+            128_000,
+        ));
+    let mut p = Packetizer::new(profile, PacketizerOptions::new(Mode::Live)).expect("valid");
+    let mut packets = Vec::new();
+    let mut samples = Vec::new();
+    for f in 0..250u64 {
+        // 2 Mbit/s = 10 kB per 40 ms frame on average; key frames twice the size.
+        let len = if f % 25 == 0 { 16_000 } else { 9_000 };
+        samples.push(Sample {
+            stream: 1,
+            presentation_time: f * 40,
+            duration: 40,
+            keyframe: f % 25 == 0,
+            data: Bytes::from(vec![1; len]),
+        });
+        samples.push(Sample {
+            stream: 2,
+            presentation_time: f * 40,
+            duration: 40,
+            keyframe: true,
+            data: Bytes::from(vec![2; 640]),
+        });
+    }
+    for s in &samples {
+        p.push_sample(s.clone(), &mut packets).expect("push");
+    }
+    p.flush(&mut packets);
+    assert_eq!(p.stats().late_payloads, 0, "{:?}", p.stats());
+    let objs = common::reassemble(&packets, 3200);
+    common::assert_same(&objs, &samples, 3100);
+    for pk in &packets {
+        let b = Bytes::copy_from_slice(pk.bytes());
+        let v = asf_format::packet::PacketView::parse(&b, 3200, 0).expect("parses");
+        for pl in v.payloads() {
+            let pt = u64::from(pl.presentation_time().expect("replicated data"));
+            assert!(
+                pk.send_time <= pt,
+                "payload at {pt} sent at {}",
+                pk.send_time
+            );
+            assert!(pt - pk.send_time <= 3000 + 3100, "sent too early");
+        }
+    }
+}
