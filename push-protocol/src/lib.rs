@@ -3,6 +3,12 @@
 //! Sans-IO MS-WMHTTP push (client and server) and MS-WMSP (MMSH) pull (server and client): framing, HTTP heads, authentication, session state machines. No IO, no clock, no randomness inside.
 #![forbid(unsafe_code)]
 
+// -- push side (C1b) --
+pub mod error;
+pub mod framing;
+
+pub use error::Error;
+
 // -- pull side (C2) --
 pub mod asx;
 pub mod pragma;
