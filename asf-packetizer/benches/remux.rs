@@ -72,7 +72,12 @@ fn bench(c: &mut Criterion) {
     .expect("remux");
     let f = asf_format::AsfFile::parse(&out, &asf_format::Limits::default()).expect("parses");
     assert_eq!(f.header.packet_size(), Some(1400));
-    assert!(out.len() > file.len() * 9 / 10, "{} -> {}", file.len(), out.len());
+    assert!(
+        out.len() > file.len() * 9 / 10,
+        "{} -> {}",
+        file.len(),
+        out.len()
+    );
     let mut g = c.benchmark_group("remux");
     g.throughput(Throughput::Bytes(file.len() as u64));
     g.bench_function("4mbit_3200_to_1400_file", |b| {
