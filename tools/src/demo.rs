@@ -10,17 +10,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use asf_packetizer::{Mode, Profile, StreamConfig};
 use push_sink::push_sink::{PushSink, PushSinkConfig};
-use push_sink::{
-    DataUnit, FinishedPacket, Multiplexer, PacketAllocator, PacketInfo, Sample, SystemClock,
-    Writer, WriterSink,
-};
+use push_sink::{DataUnit, Sample, SystemClock, Writer, WriterSink};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::ServeConfig;
 use crate::exit::{CliError, Failure};
 use crate::generator::{SignalConfig, render_audio, render_frame};
-use crate::live_mux::{AUDIO_STREAM, LiveMux, VIDEO_STREAM};
+use crate::live_mux::{AUDIO_STREAM, VIDEO_STREAM};
 use crate::pull::{Pulled, StreamUrl, pull};
 use crate::server::Server;
 
@@ -128,66 +126,30 @@ pub fn verify(
 /// Every packet published, with its key-frame flag (check mode).
 type Published = Arc<Mutex<Vec<(Bytes, bool)>>>;
 
-/// The demo's [`Multiplexer`] for push-sink's [`Writer`]: the [`LiveMux`]
-/// packets copied into the writer's buffers (asf-packetizer's packetizer
-/// takes this place once it lands). In check mode it records every packet.
-struct DemoMux {
-    mux: LiveMux,
-    record: Option<Published>,
-    index: u64,
+/// A second sink on the demo's [`Writer`] that records the header and every
+/// packet it hands out, so `--check` can compare what players receive.
+struct CheckSink {
+    header: Arc<Mutex<Option<Bytes>>>,
+    published: Published,
 }
 
-impl Multiplexer for DemoMux {
-    fn header(&mut self) -> push_sink::Result<Bytes> {
-        Ok(self.mux.header())
-    }
-
-    fn packet_size(&self) -> usize {
-        self.mux.packet_size() as usize
-    }
-
-    fn push_sample(
-        &mut self,
-        sample: Sample,
-        alloc: &mut dyn PacketAllocator,
-        out: &mut Vec<FinishedPacket>,
-    ) -> push_sink::Result<()> {
-        let t = u32::try_from(sample.presentation_time_ms).unwrap_or(u32::MAX);
-        let packets = if sample.stream == u16::from(VIDEO_STREAM) {
-            self.mux.video_packets(t, &sample.data)
-        } else {
-            self.mux.audio_packets(t, &sample.data)
-        };
-        for p in packets {
-            let mut buffer = alloc.allocate(p.data.len());
-            let headroom = buffer.len();
-            buffer.extend_from_slice(&p.data);
-            if let Some(r) = &self.record {
-                r.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((p.data.clone(), p.starts_key_frame));
-            }
-            out.push(FinishedPacket {
-                buffer,
-                headroom,
-                info: PacketInfo {
-                    send_time_ms: p.send_time_ms,
-                    duration_ms: 0,
-                    index: self.index,
-                    key_frame: p.starts_key_frame,
-                },
-            });
-            self.index += 1;
-        }
+impl WriterSink for CheckSink {
+    fn on_header(&mut self, header: &Bytes) -> Result<(), push_sink::SinkError> {
+        *self.header.lock().unwrap_or_else(|e| e.into_inner()) = Some(header.clone());
         Ok(())
     }
-
-    fn flush(
-        &mut self,
-        _alloc: &mut dyn PacketAllocator,
-        _out: &mut Vec<FinishedPacket>,
-    ) -> push_sink::Result<()> {
-        // Every packet is finished as soon as its sample is written.
+    fn is_real_time(&self) -> bool {
+        false
+    }
+    fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), push_sink::SinkError> {
+        let key = unit.is_key_frame();
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((unit.into_packet(), key));
+        Ok(())
+    }
+    fn on_end_writing(&mut self) -> Result<(), push_sink::SinkError> {
         Ok(())
     }
 }
@@ -251,10 +213,6 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
     let state = server.state();
     let shutdown = server.shutdown_handle();
     let server_task = tokio::spawn(server.run());
-    let file_id: [u8; 16] = rand::random();
-    let mux = LiveMux::new(opts.signal, opts.packet_size, 1000, file_id)
-        .map_err(|e| CliError::new(Failure::Usage, e))?;
-    let header = mux.header();
     let published: Published = Arc::new(Mutex::new(Vec::new()));
 
     // The push sink: PushSetup + PushStart to our own server (AutoDestroy).
@@ -266,11 +224,30 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
         })?;
         Ok::<_, CliError>(Arc::new(Mutex::new(sink)))
     })?;
-    let mut writer = Writer::new(Box::new(DemoMux {
-        mux,
-        record: opts.check.then(|| published.clone()),
-        index: 0,
-    }));
+    // asf-packetizer's packetizer behind push-sink's Writer: I420 video and
+    // PCM audio (interop notes §7), a live (broadcast) header.
+    let profile = Profile::new()
+        .with_stream(StreamConfig::video_i420(
+            VIDEO_STREAM,
+            opts.signal.width,
+            opts.signal.height,
+            opts.signal.fps,
+        ))
+        .with_stream(StreamConfig::pcm(
+            AUDIO_STREAM,
+            1,
+            opts.signal.sample_rate,
+            16,
+        ));
+    let mut writer = Writer::from_profile(profile, opts.packet_size, 1000, Mode::Live)
+        .map_err(|e| CliError::new(Failure::Usage, format!("demo profile: {e}")))?;
+    let header_seen: Arc<Mutex<Option<Bytes>>> = Arc::new(Mutex::new(None));
+    if opts.check {
+        writer.add_sink(Box::new(CheckSink {
+            header: header_seen.clone(),
+            published: published.clone(),
+        }));
+    }
     writer.add_sink(Box::new(SharedPushSink(push.clone())));
     writer.begin_writing().map_err(sink_error)?;
 
@@ -323,6 +300,10 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
         if duration.is_some_and(|d| Duration::from_millis(t) >= d) {
             break;
         }
+        // Generate in real time, like a capture device: picture `index` is
+        // made at its presentation time (the writer then paces delivery by
+        // send time on top of that).
+        tokio::time::sleep_until(started + Duration::from_millis(t)).await;
         render_frame(&opts.signal, index, &mut picture);
         let (a, b) = opts.signal.audio_range(index);
         render_audio(&opts.signal, a, b, &mut pcm);
@@ -424,6 +405,11 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, CliError> {
             ))
         } else {
             let published = published.lock().unwrap_or_else(|e| e.into_inner());
+            let header = header_seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .unwrap_or_default();
             match verify(&header, &published, &items) {
                 Ok(n) => {
                     report.verified = n;

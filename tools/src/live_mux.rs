@@ -4,9 +4,10 @@
 //! Stream Properties and an empty Header Extension, plus the 50-byte start of
 //! the Data Object) and fixed-size data packets with one payload each.
 //!
-//! This exists because asf-packetizer's packetizer and push-sink's `Writer`
-//! were not in the tree when the demo was written; once they land the demo
-//! should feed them instead (see the tools README).
+//! The demo itself now goes through asf-packetizer's packetizer; this small,
+//! predictable muxer (one payload per packet, WORD padding field) stays as the
+//! generator of test streams for the raw-socket encoder tests, the benches and
+//! the packet-helper tests.
 
 use asf_format::Guid;
 use bytes::{BufMut, Bytes, BytesMut};
