@@ -2,16 +2,14 @@
 //! or parse into a model that serializes back to the identical bytes; never a panic.
 //! Bounded in count and time.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use asf_format::{AsfFile, Limits, validate};
 
+mod vectors;
+
 fn vector(name: &str) -> Option<Vec<u8>> {
-    let dir = std::env::var_os("WMPUSH_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/test-vectors/asf/real"));
-    let p = dir.join(name);
+    let p = vectors::dir()?.join(name);
     match std::fs::read(&p) {
         Ok(b) => Some(b),
         Err(_) if std::env::var("WMPUSH_INTEROP").as_deref() == Ok("require") => {
@@ -135,13 +133,8 @@ fn header_region_prefixes_of_every_vector() {
     // Cut points through the header and the first packets of every real file (stepped so
     // the test stays bounded); each prefix errors or round trips.
     let deadline = Instant::now() + Duration::from_secs(120);
-    let dir = std::env::var_os("WMPUSH_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/test-vectors/asf/real"));
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("skip: {} is missing", dir.display());
-        return;
-    };
+    let Some(dir) = vectors::dir() else { return };
+    let entries = std::fs::read_dir(&dir).expect("read vectors dir");
     for e in entries {
         let p = e.expect("entry").path();
         if !p.is_file() || p.extension().is_some_and(|x| x == "md") {

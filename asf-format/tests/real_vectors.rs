@@ -1,4 +1,4 @@
-//! Real-file vectors: every file in /work/shared/test-vectors/asf/real (override with
+//! Real-file vectors: every file in shared/test-vectors/asf/real beside the repository (override with
 //! `WMPUSH_VECTORS`) parses and serializes back byte for byte through the model. Provenance
 //! of each file is in that directory's PROVENANCE.md; the files are read in place.
 
@@ -7,18 +7,10 @@ use std::path::PathBuf;
 use asf_format::objects::HeaderObject;
 use asf_format::{AsfFile, Limits, Severity, validate};
 
+mod vectors;
+
 fn vectors_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("WMPUSH_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/test-vectors/asf/real"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("WMPUSH_INTEROP").as_deref() == Ok("require") {
-        panic!("test vectors directory {} is missing", dir.display());
-    }
-    println!("skip: test vectors directory {} is missing", dir.display());
-    None
+    vectors::dir()
 }
 
 fn vector_files() -> Vec<(String, Vec<u8>)> {

@@ -9,7 +9,7 @@ use asf_format::media_object::Reassembler;
 use asf_format::packet::{DataPacket, PacketView, extension_sizes};
 use asf_format::stream::{Event, StreamReader};
 
-const FILE: &str = "/work/shared/test-vectors/asf/real/mmsh-framed/peercaststation__test.asf";
+mod vectors;
 
 /// (type, body) of each MMSH chunk: 4-byte basic header, 8-byte extended header, body.
 fn chunks(d: &[u8]) -> Vec<(u16, &[u8])> {
@@ -27,10 +27,9 @@ fn chunks(d: &[u8]) -> Vec<(u16, &[u8])> {
 
 #[test]
 fn live_capture_reads_reassembles_and_splits_extensions() {
-    let Ok(d) = std::fs::read(FILE) else {
-        eprintln!("{FILE} missing; skipping");
-        return;
-    };
+    let Some(dir) = vectors::dir() else { return };
+    let d = std::fs::read(dir.join("mmsh-framed/peercaststation__test.asf"))
+        .expect("read the live capture");
     let mut reader = StreamReader::new(Limits::default());
     let mut events = Vec::new();
     let mut packet_size = 0usize;
