@@ -1,6 +1,6 @@
 //! Packet buffers: the [`PacketAllocator`] contract and a pooled default.
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 
 /// Supplies the buffer each packet is written into.
 ///
@@ -51,13 +51,14 @@ impl PacketAllocator for PoolAllocator {
     fn allocate(&mut self, packet_size: usize) -> BytesMut {
         let need = self.headroom + packet_size;
         if self.chunk.capacity() < need {
+            // A new chunk (or the old one reclaimed, when every packet cut from it is gone).
             self.chunk.reserve(need * PACKETS_PER_CHUNK);
         }
-        // Take `need` bytes of the chunk: the piece owns headroom + packet capacity, the chunk
-        // keeps the rest for the next packets.
-        self.chunk.resize(need, 0);
-        let mut piece = self.chunk.split_to(need);
-        piece.truncate(self.headroom);
+        // Cut `need` bytes of capacity off the chunk without initializing them: the piece
+        // owns headroom + packet capacity, the chunk keeps the rest for the next packets.
+        let rest = self.chunk.split_off(need);
+        let mut piece = core::mem::replace(&mut self.chunk, rest);
+        piece.put_bytes(0, self.headroom);
         piece
     }
 }
