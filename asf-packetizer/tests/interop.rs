@@ -225,3 +225,78 @@ fn remux_compressed_payloads() {
         },
     );
 }
+
+/// Compressed payloads (runs of 160-byte, 20 ms PCM frames): the packets really use them, and
+/// ffmpeg demuxes every frame with its own time and decodes without error.
+#[test]
+fn compressed_payloads_play_in_ffmpeg() {
+    use asf_packetizer::{Packetizer, PacketizerOptions, Profile, Sample, StreamConfig};
+    if !tools_or_skip("compressed_pcm") {
+        return;
+    }
+    let profile = Profile::new().with_stream(StreamConfig::pcm(1, 1, 8000, 8));
+    let mut o = PacketizerOptions::new(Mode::File);
+    o.compressed_payloads = true;
+    o.packet_size = 1400;
+    let mut p = Packetizer::new(profile, o).expect("valid");
+    let mut file = p.header().expect("header").to_vec();
+    let mut packets = Vec::new();
+    for i in 0..250u64 {
+        let data: Vec<u8> = (0..160)
+            .map(|k| (128.0 + 60.0 * ((i * 160 + k) as f64 * 0.3).sin()) as u8)
+            .collect();
+        p.push_sample(
+            Sample {
+                stream: 1,
+                presentation_time: i * 20,
+                duration: 20,
+                keyframe: true,
+                data: bytes::Bytes::from(data),
+            },
+            &mut packets,
+        )
+        .expect("push");
+    }
+    let end = p.finish(0).expect("finish");
+    packets.extend(end.packets);
+    let mut compressed = 0;
+    for pk in &packets {
+        let b = bytes::Bytes::copy_from_slice(pk.bytes());
+        let v = asf_format::packet::PacketView::parse(&b, 1400, 0).expect("parses");
+        compressed += v.payloads().filter(|pl| pl.is_compressed()).count();
+        file.extend_from_slice(pk.bytes());
+    }
+    assert!(
+        compressed > 0 && packets.len() < 40,
+        "{compressed} compressed payloads in {} packets",
+        packets.len()
+    );
+    file.extend_from_slice(&end.index_objects);
+    let fix = end.fixup.expect("file mode");
+    file[..fix.bytes.len()].copy_from_slice(&fix.bytes);
+    let outp = dir().join("compressed_pcm.asf");
+    std::fs::write(&outp, &file).expect("write");
+    let dec = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(&outp)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        dec.status.success() && dec.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    let lines = framemd5(&outp);
+    assert_eq!(lines.len(), 250, "every sub-payload is a frame");
+    for (i, l) in lines.iter().enumerate() {
+        let pts: i64 = l
+            .split(',')
+            .nth(2)
+            .unwrap_or("")
+            .trim()
+            .parse()
+            .expect("pts");
+        assert_eq!(pts, i as i64 * 20, "frame {i}: {l}");
+    }
+}
