@@ -215,3 +215,34 @@ fn errors_are_reported() {
     assert!(Packetizer::new(profile(), o).is_err());
     assert!(Packetizer::new(Profile::new(), PacketizerOptions::new(Mode::Live)).is_err());
 }
+
+#[test]
+fn times_past_32_bits_wrap_on_the_wire() {
+    // Presentation times crossing 2^32 ms (49.7 days): 64-bit internally, low 32 bits on the
+    // wire, objects still reassemble (times compared modulo 2^32).
+    let start = (1u64 << 32) - 5_000;
+    let samples: Vec<_> = (0..250u64)
+        .flat_map(|f| {
+            [
+                sample(
+                    1,
+                    start + f * 40,
+                    if f % 25 == 0 { 9000 } else { 1500 },
+                    f % 25 == 0,
+                ),
+                sample(2, start + f * 40, 700, true),
+            ]
+        })
+        .collect();
+    let mut p = Packetizer::new(profile(), PacketizerOptions::new(Mode::Live)).expect("valid");
+    assert!(p.ms_until_wrap() > 0);
+    let mut packets = Vec::new();
+    for s in &samples {
+        p.push_sample(s.clone(), &mut packets).expect("push");
+    }
+    p.flush(&mut packets);
+    assert_eq!(p.ms_until_wrap(), 0);
+    assert!(packets.last().expect("packets").send_time > 1 << 32);
+    let objs = common::reassemble(&packets, 3200);
+    common::assert_same(&objs, &samples, 3100);
+}
