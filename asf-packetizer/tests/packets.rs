@@ -246,3 +246,58 @@ fn times_past_32_bits_wrap_on_the_wire() {
     let objs = common::reassemble(&packets, 3200);
     common::assert_same(&objs, &samples, 3100);
 }
+
+#[test]
+fn at_most_63_payloads_per_packet() {
+    let samples: Vec<_> = (0..200).map(|i| sample(1, i, 3, i == 0)).collect();
+    let mut o = PacketizerOptions::new(Mode::Live);
+    o.packet_size = 16_000;
+    let packets = run(&samples, o);
+    assert_eq!(
+        packets[0].payload_count, 63,
+        "a full packet holds exactly 63 payloads"
+    );
+    assert!(packets.iter().all(|p| p.payload_count <= 63));
+    let objs = common::reassemble(&packets, 16_000);
+    common::assert_same(&objs, &samples, 3100);
+}
+
+#[test]
+fn audio_larger_than_a_packet_is_fragmented() {
+    let samples = vec![sample(2, 0, 100, true), sample(2, 40, 5_000, true)];
+    let mut o = PacketizerOptions::new(Mode::Live);
+    o.packet_size = 1400;
+    let packets = run(&samples, o);
+    let offsets: Vec<u32> = packets
+        .iter()
+        .flat_map(|p| {
+            let b = Bytes::copy_from_slice(p.bytes());
+            let v = PacketView::parse(&b, 1400, 0).expect("parses");
+            v.payloads()
+                .filter(|pl| pl.media_object_number == 1)
+                .map(|pl| pl.offset_into_media_object)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(offsets.len() >= 4, "{offsets:?}");
+    assert_eq!(offsets[0], 0);
+    assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{offsets:?}");
+    let objs = common::reassemble(&packets, 1400);
+    common::assert_same(&objs, &samples, 3100);
+}
+
+#[test]
+fn packets_starting_a_video_key_frame_are_flagged() {
+    let packets = run(&mix(), PacketizerOptions::new(Mode::Live));
+    let mut flagged = 0;
+    for p in &packets {
+        let b = Bytes::copy_from_slice(p.bytes());
+        let v = PacketView::parse(&b, 3200, 0).expect("parses");
+        let starts_key = v
+            .payloads()
+            .any(|pl| pl.stream_number == 1 && pl.key_frame && pl.offset_into_media_object == 0);
+        assert_eq!(p.key_frame, starts_key, "packet {}", p.index);
+        flagged += usize::from(p.key_frame);
+    }
+    assert_eq!(flagged, 5, "one per second of video");
+}
