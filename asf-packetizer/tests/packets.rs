@@ -301,3 +301,23 @@ fn packets_starting_a_video_key_frame_are_flagged() {
     }
     assert_eq!(flagged, 5, "one per second of video");
 }
+
+#[test]
+fn allocator_with_too_little_capacity_still_gets_whole_packets() {
+    let mut p = Packetizer::new(profile(), PacketizerOptions::new(Mode::Live)).expect("valid");
+    let mut out = Vec::new();
+    // Headroom of 12 bytes (MMSH framing) and no spare capacity at all.
+    let mut alloc = |_n: usize| BytesMut::from(&[0xEEu8; 12][..]);
+    let samples = mix();
+    for s in &samples {
+        p.push_sample_with(s.clone(), &mut alloc, &mut out)
+            .expect("push");
+    }
+    p.flush(&mut out);
+    for pk in &out {
+        assert_eq!(pk.headroom, 12);
+        assert_eq!(&pk.buffer[..12], &[0xEE; 12]);
+    }
+    let objs = common::reassemble(&out, 3200);
+    common::assert_same(&objs, &samples, 3100);
+}
