@@ -4,8 +4,11 @@
 #![forbid(unsafe_code)]
 
 // -- push side (C1b) --
+pub mod auth;
 pub mod error;
 pub mod framing;
+pub mod http;
+pub mod rng;
 
 pub use error::Error;
 
