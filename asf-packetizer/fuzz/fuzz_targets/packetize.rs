@@ -1,6 +1,6 @@
 //! Arbitrary profiles and sample sequences: the packetizer never panics, every packet has the
-//! packet size and parses back with asf-format, send times never decrease, and the media
-//! objects reassemble to the samples.
+//! packet size and parses back with asf-format, send times never decrease, the media objects
+//! reassemble to the samples, and a file-mode output (fix-up, packets, indexes) parses.
 #![no_main]
 
 use asf_format::Limits;
@@ -66,7 +66,27 @@ fuzz_target!(|data: &[u8]| {
         p.push_sample(s.clone(), &mut packets)
             .expect("declared stream, non-empty sample");
     }
-    p.flush(&mut packets);
+    let file_mode = d & 1 == 1;
+    let header = p.header().expect("header of a valid profile");
+    let end = p.finish(0).expect("first finish");
+    packets.extend(end.packets);
+    if file_mode {
+        // File mode: header fix-up in place + packets + indexes read back as one file.
+        let fix = end.fixup.expect("file mode has a fix-up");
+        assert_eq!(fix.bytes.len(), header.len());
+        let mut file = fix.bytes.to_vec();
+        for pk in &packets {
+            file.extend_from_slice(pk.bytes());
+        }
+        file.extend_from_slice(&end.index_objects);
+        let f = asf_format::AsfFile::parse(&file, &Limits::default()).expect("output parses");
+        assert_eq!(
+            f.header.file_properties().map(|fp| fp.data_packets_count),
+            Some(packets.len() as u64)
+        );
+    } else {
+        assert!(end.fixup.is_none());
+    }
     let mut r = Reassembler::new(Limits::default());
     let mut last = 0;
     let mut objects = Vec::new();
