@@ -37,6 +37,10 @@ pub struct FinalValues {
     pub indexed_streams: Vec<u8>,
     /// Largest media object per stream (Extended Stream Properties Maximum Object Size).
     pub max_object_sizes: Vec<(u8, u32)>,
+    /// No Index Object is written (a video stream had no key frame): the Index Parameters
+    /// Object, which ASF requires only with an Index Object, becomes a Padding Object of the
+    /// same size so the header keeps its length.
+    pub omit_index_parameters: bool,
 }
 
 /// Bytes to write over the start of the output to finish a file: the Header Object and the
@@ -191,18 +195,25 @@ pub fn build_header(
         }));
     }
     if !indexed.is_empty() {
-        ext.objects
-            .push(HeaderObject::IndexParameters(IndexParameters {
-                interval: INDEX_INTERVAL_MS as u32,
-                specifiers: indexed
-                    .iter()
-                    .map(|&n| IndexSpecifier {
-                        stream_number: u16::from(n),
-                        index_type: 3, // nearest past cleanpoint
-                    })
-                    .collect(),
-                trailing: Vec::new(),
-            }));
+        let ip = IndexParameters {
+            interval: INDEX_INTERVAL_MS as u32,
+            specifiers: indexed
+                .iter()
+                .map(|&n| IndexSpecifier {
+                    stream_number: u16::from(n),
+                    index_type: 3, // nearest past cleanpoint
+                })
+                .collect(),
+            trailing: Vec::new(),
+        };
+        if fin.omit_index_parameters {
+            let len = usize::try_from(ip.encoded_len()).unwrap_or(usize::MAX);
+            ext.objects.push(HeaderObject::Padding(
+                Padding::with_total_len(len).expect("an Index Parameters Object is over 24 bytes"),
+            ));
+        } else {
+            ext.objects.push(HeaderObject::IndexParameters(ip));
+        }
     }
     objects.push(HeaderObject::HeaderExtension(ext));
     objects.push(HeaderObject::CodecList(CodecList {

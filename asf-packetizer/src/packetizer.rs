@@ -945,13 +945,21 @@ impl Packetizer {
         }
         let mut trailer = Vec::new();
         let mut indexed = Vec::new();
+        let mut omit_index_parameters = false;
         if let Some(ix) = &mut self.index {
             ix.finish(self.max_end);
             for si in ix.simple_indexes(self.opts.file_id) {
                 si.write(&mut trailer);
             }
-            ix.index_object().write(&mut trailer);
             indexed = ix.streams();
+            // The Index Object must match the header's Index Parameters (every video stream);
+            // without a key frame on some video stream it is left out (the Simple Indexes of
+            // the others remain) and the fix-up pads the Index Parameters away.
+            if indexed.len() == self.streams.iter().filter(|s| s.video).count() {
+                ix.index_object().write(&mut trailer);
+            } else {
+                omit_index_parameters = true;
+            }
         }
         let fin = FinalValues {
             packets: self.next_index,
@@ -967,6 +975,7 @@ impl Packetizer {
                 .iter()
                 .map(|s| (s.number, s.max_object))
                 .collect(),
+            omit_index_parameters,
         };
         let bytes = build_header(&self.profile, &self.opts, &fin)?;
         Ok(FileEnd {

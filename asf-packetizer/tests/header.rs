@@ -257,3 +257,33 @@ fn invalid_profiles_are_rejected() {
     p.streams[0].number = 200;
     assert!(Packetizer::new(p, PacketizerOptions::new(Mode::Live)).is_err());
 }
+
+#[test]
+fn video_without_key_frames_gets_no_index_object() {
+    let mut p = Packetizer::new(profile(), PacketizerOptions::new(Mode::File)).expect("valid");
+    let first = p.header().expect("header");
+    let mut packets = Vec::new();
+    for i in 0..30u64 {
+        p.push_sample(
+            Sample {
+                stream: 1,
+                presentation_time: i * 40,
+                duration: 40,
+                keyframe: false,
+                data: Bytes::from(vec![3; 500]),
+            },
+            &mut packets,
+        )
+        .expect("push");
+    }
+    let end = p.finish(0).expect("finish");
+    let fix = end.fixup.expect("file mode");
+    assert_eq!(fix.bytes.len(), first.len());
+    let (h, _) = parse(&fix.bytes);
+    assert!(
+        !h.all_objects()
+            .any(|o| matches!(o, HeaderObject::IndexParameters(_)))
+    );
+    assert!(!fp(&h).is_seekable());
+    assert!(end.index_objects.is_empty());
+}
