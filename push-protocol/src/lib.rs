@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod framing;
 pub mod http;
+pub mod push_client;
 pub mod rng;
 
 pub use error::Error;
