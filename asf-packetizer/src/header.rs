@@ -114,6 +114,34 @@ pub fn build_header(
         max_bitrate: max_bitrate(profile),
         trailing: Vec::new(),
     }));
+    // Content Description and Extended Content Description before the streams, as FFmpeg and
+    // WM writers order them (FFmpeg exposes a WM/Picture attribute as a stream, numbered by
+    // where it reads it).
+    let md = &profile.metadata;
+    if md.has_content_description() {
+        objects.push(HeaderObject::ContentDescription(ContentDescription::new(
+            &md.title,
+            &md.author,
+            &md.copyright,
+            &md.description,
+            &md.rating,
+        )));
+    }
+    if !md.attributes.is_empty() {
+        objects.push(HeaderObject::ExtendedContentDescription(
+            ExtendedContentDescription {
+                descriptors: md
+                    .attributes
+                    .iter()
+                    .map(|(n, v)| ContentDescriptor {
+                        name: WString::new(n),
+                        value: v.clone(),
+                    })
+                    .collect(),
+                trailing: Vec::new(),
+            },
+        ));
+    }
     for s in &profile.streams {
         let mut sp = StreamProperties {
             stream_type: s.kind.guid(),
@@ -227,31 +255,6 @@ pub fn build_header(
             .collect(),
         ..Default::default()
     }));
-    let md = &profile.metadata;
-    if md.has_content_description() {
-        objects.push(HeaderObject::ContentDescription(ContentDescription::new(
-            &md.title,
-            &md.author,
-            &md.copyright,
-            &md.description,
-            &md.rating,
-        )));
-    }
-    if !md.attributes.is_empty() {
-        objects.push(HeaderObject::ExtendedContentDescription(
-            ExtendedContentDescription {
-                descriptors: md
-                    .attributes
-                    .iter()
-                    .map(|(n, v)| ContentDescriptor {
-                        name: WString::new(n),
-                        value: v.clone(),
-                    })
-                    .collect(),
-                trailing: Vec::new(),
-            },
-        ));
-    }
     objects.push(HeaderObject::StreamBitrateProperties(
         StreamBitrateProperties {
             records: profile

@@ -186,7 +186,17 @@ impl Remuxer {
     /// the summary with the header fix-up.
     pub fn finish(&mut self, out: &mut dyn FnMut(&[u8])) -> Result<RemuxSummary> {
         self.reader.finish();
-        self.drain(out)?;
+        match self.drain(out) {
+            Ok(()) => {}
+            // A file cut inside its last packet (a common real-world state, e.g. an aborted
+            // download): keep everything before it, as players do, and count the packet.
+            Err(Error::Format(asf_format::Error::Truncated { .. }))
+                if self.packetizer.is_some() =>
+            {
+                self.bad_packets += 1;
+            }
+            Err(e) => return Err(e),
+        }
         self.reassembler.finish();
         self.pump(out)?;
         let creation = self.opts.creation_date.unwrap_or(self.creation_date);
