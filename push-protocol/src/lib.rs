@@ -9,6 +9,7 @@ pub mod error;
 pub mod framing;
 pub mod http;
 pub mod push_client;
+pub mod push_server;
 pub mod rng;
 
 pub use error::Error;
