@@ -354,6 +354,10 @@ impl PushClient {
             if let Some(id) = self.conn {
                 self.transmit.push_back((id, frame));
             }
+            if self.remaining == 0 {
+                // The body is complete: the server answers 204 and a new PushStart follows.
+                self.state = State::AwaitStartResponse;
+            }
         }
     }
 
@@ -550,25 +554,17 @@ impl PushClient {
                     .get_all(name)
                     .filter_map(|v| auth::parse_challenge(v).ok())
                     .max_by_key(|c| u8::from(c.scheme() == "Digest"));
-                let already_tried = self.credentials.is_some();
                 match challenge {
-                    Some(c)
-                        if !already_tried
-                            || self.auth.as_ref().map(ClientAuth::challenge) != Some(&c) =>
-                    {
+                    Some(c) => {
+                        // A second 401 after credentials (wrong password or new nonce) asks the
+                        // application again, so a wrong password cannot loop.
                         let (scheme, realm) = (c.scheme(), c.realm().to_string());
                         self.auth = Some(ClientAuth::new(c));
-                        if already_tried {
-                            // A fresh nonce: answer with the same credentials on a new connection.
-                            let authz = self.authorization(rng);
-                            self.send_setup(true, authz);
-                        } else {
-                            self.state = State::AwaitCredentials;
-                            self.events
-                                .push_back(ClientEvent::AuthenticationNeeded { scheme, realm });
-                        }
+                        self.state = State::AwaitCredentials;
+                        self.events
+                            .push_back(ClientEvent::AuthenticationNeeded { scheme, realm });
                     }
-                    _ => {
+                    None => {
                         self.state = State::Failed;
                         self.events.push_back(ClientEvent::Rejected {
                             status: head.status,
