@@ -239,8 +239,10 @@ fn full_session() {
 }
 
 fn auth_session(scheme: ServerScheme, password: &str) -> Pair {
-    let mut s = PushServerConfig::default();
-    s.auth = Some(scheme);
+    let s = PushServerConfig {
+        auth: Some(scheme),
+        ..PushServerConfig::default()
+    };
     let mut p = Pair::new(cfg(), s);
     p.server
         .add_user("enc", Credential::Password("secret".into()));
@@ -295,8 +297,10 @@ fn wrong_password_is_asked_again() {
 
 #[test]
 fn one_unauthenticated_push_start_after_authenticated_setup() {
-    let mut s = PushServerConfig::default();
-    s.auth = Some(ServerScheme::Basic);
+    let s = PushServerConfig {
+        auth: Some(ServerScheme::Basic),
+        ..PushServerConfig::default()
+    };
     let mut p = Pair::new(cfg(), s);
     p.server.add_user("enc", Credential::Password("pw".into()));
     let setup = "POST /live HTTP/1.1\r\nContent-Type: application/x-wms-pushsetup\r\nUser-Agent: WMEncoder/11.0.5721.5145\r\nHost: h\r\nContent-Length: 0\r\nCookie: push-id=0\r\nAuthorization: Basic ZW5jOnB3\r\n\r\n";
