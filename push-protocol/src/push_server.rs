@@ -293,6 +293,13 @@ impl PushServer {
             return;
         }
         c.buf.extend_from_slice(data);
+        // Bounded memory: while a PushSetup waits for the application, a peer that keeps
+        // sending cannot grow the buffer past one more head and body.
+        if matches!(c.state, ConnState::Setup(_))
+            && c.buf.len() > self.config.max_head + MAX_SETUP_BODY as usize
+        {
+            return self.fail(conn, 413, None);
+        }
         self.process(conn, now, rng);
     }
 
