@@ -8,6 +8,8 @@ use push_sink::push_sink::asf_file::{AsfFile, header_video_streams};
 use push_sink::push_sink::asf_packet::{PacketView, strip_padding, trim_before_key_frame};
 use push_sink::testing::SyntheticStream;
 
+mod common;
+
 fn file_of(stream: &SyntheticStream, junk: &[u8]) -> Bytes {
     let header_len = stream.header.len() - 50;
     let mut f = Vec::new();
@@ -141,4 +143,62 @@ fn strip_padding_and_trim_agree_with_asf_format() {
         // Single-payload packets are never trimmed.
         assert!(trim_before_key_frame(packet, |s| s == 1).is_none());
     }
+}
+
+#[test]
+fn real_wmv2_packets_through_the_helpers() {
+    if !common::have_tool("ffmpeg", "real_wmv2_packets_through_the_helpers") {
+        return;
+    }
+    let dir = common::tempdir();
+    let input = common::generate_input(dir.path()).expect("ffmpeg makes the input");
+    let file = AsfFile::open(&input).expect("input splits");
+    assert!(file.packet_count() > 100);
+    let video = file.video_streams().to_vec();
+    assert_eq!(video.len(), 1);
+    let size = file.packet_size() as u32;
+    let (mut keys, mut trimmed) = (0, 0);
+    for item in file.packets() {
+        let (packet, info) = item.expect("packet");
+        let view = asf_format::packet::PacketView::parse(&packet, size, 0).expect("asf-format");
+        // The key-frame rule, computed here from asf-format's payload walk.
+        let key = view.payloads().any(|p| {
+            video.contains(&p.stream_number)
+                && p.key_frame
+                && p.offset_into_media_object().is_none_or(|o| o == 0)
+        });
+        assert_eq!(info.key_frame, key);
+        keys += usize::from(key);
+        let mut b = BytesMut::from(&packet[..]);
+        strip_padding(&mut b).expect("strips");
+        let after = asf_format::packet::PacketView::parse(&b, b.len() as u32, 0).expect("valid");
+        assert_eq!(after.padding_length(), 0);
+        let a: Vec<_> = after.payloads().map(|p| p.data).collect();
+        let o: Vec<_> = view.payloads().map(|p| p.data).collect();
+        assert_eq!(a, o, "same payloads after stripping");
+        if let Some(t) = trim_before_key_frame(&packet, |s| video.contains(&s)) {
+            trimmed += 1;
+            let tv = asf_format::packet::PacketView::parse(&t, size, 0).expect("trimmed parses");
+            let first = tv.payloads().next().expect("a payload");
+            assert!(first.key_frame && video.contains(&first.stream_number));
+            assert_eq!(first.offset_into_media_object(), Some(0));
+            assert_eq!(tv.send_time(), view.send_time());
+            // Everything from the key frame on is kept byte for byte.
+            let from_key: Vec<_> = view
+                .payloads()
+                .skip_while(|p| {
+                    !(p.key_frame
+                        && video.contains(&p.stream_number)
+                        && p.offset_into_media_object() == Some(0))
+                })
+                .map(|p| p.data)
+                .collect();
+            assert_eq!(tv.payloads().map(|p| p.data).collect::<Vec<_>>(), from_key);
+        }
+    }
+    assert!(
+        keys >= 10,
+        "{keys} key frames in 10 s at one per second or more"
+    );
+    eprintln!("{keys} join points, {trimmed} trimmed");
 }
