@@ -15,6 +15,44 @@
 //! 404 unknown push-id, 408 idle timeout, 409 a PushStart is already live for the session,
 //! 413 head, directives or a limit exceeded, 415 wrong Content-Type; the application picks the
 //! status of a refused PushSetup (e.g. 404 unknown point and no template).
+//!
+//! # Example: a client and a server shuttled in memory
+//! ```
+//! use std::time::Instant;
+//! use push_protocol::push_client::{ClientEvent, PushClient, PushClientConfig};
+//! use push_protocol::push_server::{PushServer, PushServerConfig, ServerEvent};
+//!
+//! let now = Instant::now();
+//! let mut rng = |buf: &mut [u8]| buf.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8 * 7);
+//! let mut client = PushClient::new(PushClientConfig::new("127.0.0.1:8080", "/live"));
+//! let mut server = PushServer::new(PushServerConfig::default());
+//! client.connect(b"ASF header + 50 Data Object bytes").unwrap();
+//! let mut packets = 0;
+//! for round in 0..10 {
+//!     if round == 3 {
+//!         client.send_packet(b"one ASF data packet").unwrap();
+//!         client.end_session().unwrap();
+//!     }
+//!     while client.poll_event().is_some() {}
+//!     while let Some((conn, bytes)) = client.poll_transmit() {
+//!         server.handle_input(conn, &bytes, now, &mut rng);
+//!     }
+//!     while let Some(event) = server.poll_event() {
+//!         match event {
+//!             ServerEvent::SetupRequested { connection, .. } => {
+//!                 server.accept_setup(connection, now, &mut rng).unwrap();
+//!             }
+//!             ServerEvent::Packet { .. } => packets += 1,
+//!             _ => {}
+//!         }
+//!     }
+//!     while let Some((conn, bytes)) = server.poll_transmit() {
+//!         client.handle_input(conn, &bytes, &mut rng).unwrap();
+//!     }
+//! }
+//! assert_eq!(packets, 1);
+//! assert_eq!(server.session_count(), 0, "$E(0) ended the session");
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
