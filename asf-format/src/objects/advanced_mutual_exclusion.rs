@@ -6,8 +6,11 @@
 //! | WORD | Stream Numbers Count |
 //! | WORD[] | Stream Numbers |
 
+use super::bitrate_mutual_exclusion::{
+    exclusion_list_len, parse_exclusion_list, write_exclusion_list,
+};
 use crate::object::AsfObject;
-use crate::reader::{Reader, WriteLe, len_as};
+use crate::reader::Reader;
 use crate::{Guid, Limits, Result, guids};
 
 /// Advanced Mutual Exclusion Object.
@@ -26,30 +29,24 @@ impl AsfObject for AdvancedMutualExclusion {
     const NAME: &'static str = "Advanced Mutual Exclusion Object";
 
     fn parse_body(r: &mut Reader<'_>, limits: &Limits) -> Result<Self> {
-        let exclusion_type = r.guid()?;
-        let count = r.u16()?;
-        let count = r.check_count(count.into(), 2, limits)?;
-        let mut stream_numbers = Vec::with_capacity(count);
-        for _ in 0..count {
-            stream_numbers.push(r.u16()?);
-        }
+        let (exclusion_type, stream_numbers, trailing) = parse_exclusion_list(r, limits)?;
         Ok(AdvancedMutualExclusion {
             exclusion_type,
             stream_numbers,
-            trailing: r.rest().to_vec(),
+            trailing,
         })
     }
 
     fn body_len(&self) -> u64 {
-        18 + 2 * self.stream_numbers.len() as u64 + self.trailing.len() as u64
+        exclusion_list_len(&self.stream_numbers, &self.trailing)
     }
 
     fn write_body(&self, out: &mut Vec<u8>) {
-        out.put_guid(&self.exclusion_type);
-        out.put_u16_le(len_as(self.stream_numbers.len()));
-        for s in &self.stream_numbers {
-            out.put_u16_le(*s);
-        }
-        out.put_raw(&self.trailing);
+        write_exclusion_list(
+            out,
+            &self.exclusion_type,
+            &self.stream_numbers,
+            &self.trailing,
+        );
     }
 }
