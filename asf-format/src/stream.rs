@@ -491,10 +491,25 @@ impl StreamReader {
 
 /// Reads a whole input in one go: every event up to and including [`Event::End`].
 pub fn read_all(input: &[u8], limits: Limits) -> Result<Vec<Event>> {
+    read_chunks([input], limits)
+}
+
+/// Reads an input that arrives in `chunks` (polling after each, as a socket reader would):
+/// every event up to and including [`Event::End`]. Gives the same events as [`read_all`] on
+/// the concatenation, whatever the chunk boundaries.
+pub fn read_chunks<'a>(
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    limits: Limits,
+) -> Result<Vec<Event>> {
     let mut r = StreamReader::new(limits);
-    r.feed(input);
-    r.finish();
     let mut out = Vec::new();
+    for chunk in chunks {
+        r.feed(chunk);
+        while let Some(e) = r.poll_event()? {
+            out.push(e);
+        }
+    }
+    r.finish();
     while let Some(e) = r.poll_event()? {
         let end = e == Event::End;
         out.push(e);

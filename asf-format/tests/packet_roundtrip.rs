@@ -394,3 +394,42 @@ fn packets_iterator_walks_a_buffer_and_stops_at_a_partial_packet() {
         Err(asf_format::Error::Truncated { offset: 500, .. })
     ));
 }
+
+/// GStreamer asfmux's short packet: Packet Length = the bytes used, Padding Length = the rest
+/// of the fixed-size packet (Packet Length + Padding Length = packet size). The single payload
+/// ends at Packet Length; the view, the model and the writer agree, byte for byte.
+#[test]
+fn asfmux_packet_length_plus_padding_equals_packet_size() {
+    let size = 64u32;
+    let mut b = vec![
+        0x50, // packet length WORD, padding length WORD, single payload, no EC
+        0x5d, // replicated BYTE, offset DWORD, media object number BYTE, stream number BYTE
+        32, 0, // Packet Length: the 32 bytes used
+        32, 0, // Padding Length: the other 32
+        0x10, 0x27, 0, 0, // send time 10000
+        0x28, 0,    // duration 40
+        0x81, // stream 1, key frame
+        7,    // media object number
+        0, 0, 0, 0, // offset into media object
+        8, // replicated data length
+        5, 0, 0, 0, 0x10, 0x27, 0, 0, // media object size 5, presentation time 10000
+    ];
+    b.extend_from_slice(b"hello");
+    assert_eq!(b.len(), 32);
+    b.resize(size as usize, 0);
+    let bytes = Bytes::from(b);
+    let view = PacketView::parse(&bytes, size, 1000).expect("asfmux form parses");
+    let payloads: Vec<_> = view.payloads().collect();
+    assert_eq!(payloads.len(), 1);
+    assert_eq!(payloads[0].data, b"hello");
+    assert_eq!(payloads[0].data_offset(), 1000 + 27);
+    let model = DataPacket::parse(&bytes, size, 1000).expect("model");
+    assert_eq!(model.payloads[0].data, Bytes::from_static(b"hello"));
+    assert_eq!(model.to_bytes().expect("writes"), bytes);
+
+    // Spec form for comparison: the same fields but Packet Length + Padding Length != size
+    // means explicit padding inside Packet Length; 32 - 31 leaves 1 byte, no room.
+    let mut spec = bytes.to_vec();
+    spec[4] = 31;
+    assert!(PacketView::parse(&spec, size, 0).is_err());
+}

@@ -5,8 +5,7 @@
 use asf_format::Limits;
 use asf_format::media_object::Reassembler;
 use asf_format::packet::{DataPacket, PacketView, extension_sizes};
-use asf_format::stream::{Event, read_all};
-use bytes::Bytes;
+use asf_format::stream::{Event, read_all, read_chunks};
 use std::path::{Path, PathBuf};
 
 mod vectors;
@@ -210,42 +209,21 @@ fn ffmpeg_files_walk_including_the_pipe_form() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Events (or the error) of a chunked read, chunk sizes from a fixed pseudo-random sequence.
-fn read_chunked(bytes: &[u8], seed: u64) -> Result<Vec<Event>, asf_format::Error> {
-    let mut r = asf_format::stream::StreamReader::new(Limits::default());
-    let mut out = Vec::new();
-    let mut x = seed | 1;
-    let mut pos = 0;
-    while pos < bytes.len() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let n = 1 + (x % 9000) as usize;
-        let end = (pos + n).min(bytes.len());
-        r.push(Bytes::copy_from_slice(&bytes[pos..end]));
-        pos = end;
-        while let Some(e) = r.poll_event()? {
-            out.push(e);
-        }
-    }
-    r.finish();
-    while let Some(e) = r.poll_event()? {
-        let end = e == Event::End;
-        out.push(e);
-        if end {
-            break;
-        }
-    }
-    Ok(out)
-}
-
 #[test]
 fn every_real_file_reads_the_same_in_chunks() {
     for f in real_files() {
         let bytes = std::fs::read(&f).expect("read test vector");
         let whole = read_all(&bytes, Limits::default());
         for seed in [1, 2, 3] {
-            assert_eq!(read_chunked(&bytes, seed), whole, "{}", f.display());
+            assert_eq!(
+                read_chunks(
+                    vectors::random_chunks(&bytes, seed, 9000),
+                    Limits::default()
+                ),
+                whole,
+                "{}",
+                f.display()
+            );
         }
     }
 }

@@ -141,6 +141,31 @@ pub(crate) fn slice_of(whole: &bytes::Bytes, part: &[u8]) -> bytes::Bytes {
 
 /// Reads a field of the given width (0 when absent).
 #[inline]
+/// Where the payload area of a packet ends (the offset of the first padding byte), or `None`
+/// when the length fields cannot describe a packet of `size` bytes.
+///
+/// ASF 5.2.2: "Packet Length" is the length of the packet and "Padding Length" the length of
+/// the padding at its end; a Packet Length smaller than the fixed packet size leaves implicit
+/// padding after it (FFmpeg asfdec and VLC read it that way, and so does this function).
+/// GStreamer `asfmux` instead writes Packet Length = the bytes actually used and Padding Length
+/// = the rest of the fixed-size packet, so Packet Length + Padding Length = packet size (seen in
+/// the last packet of its files). GStreamer's asfdemux subtracts the explicit padding from the
+/// fixed packet size, which reads that form correctly; FFmpeg's asfdec rejects it ("invalid
+/// padsize") and drops the packet. We accept it: when the two fields add up to exactly the
+/// packet size, the payloads end at Packet Length.
+pub(crate) fn payload_area_end(
+    size: usize,
+    packet_length: Option<usize>,
+    padding: usize,
+) -> Option<usize> {
+    match packet_length {
+        None => size.checked_sub(padding),
+        Some(len) if len > size => None,
+        Some(len) if len < size && padding > 0 && len + padding == size => Some(len),
+        Some(len) => len.checked_sub(padding),
+    }
+}
+
 pub(crate) fn read_var(r: &mut crate::reader::Reader<'_>, width: FieldWidth) -> crate::Result<u32> {
     match width {
         FieldWidth::Absent => Ok(0),

@@ -352,17 +352,18 @@ impl DataPacket {
         // What a reader will consider the payload area must match what we write.
         let body = self.header_and_payloads_len();
         let packet_len = body + self.padding.len();
-        let effective = if ltf.packet_length_type() == FieldWidth::Absent {
-            packet_len
+        let declared = if ltf.packet_length_type() == FieldWidth::Absent {
+            None
         } else {
-            self.packet_length as usize
+            Some(self.packet_length as usize)
         };
-        if effective > packet_len {
+        if declared.is_some_and(|len| len > packet_len) {
             return Err(Error::InvalidArgument(
                 "packet length field is larger than the packet",
             ));
         }
-        let region_end = effective.checked_sub(self.padding_length as usize);
+        let region_end =
+            super::payload_area_end(packet_len, declared, self.padding_length as usize);
         let ok = match region_end {
             None => false,
             Some(end) if multi => end >= body,

@@ -93,8 +93,8 @@ impl<'a> PacketView<'a> {
         let duration = c.u16()?;
         // ASF 5.2.2: with the Packet Length field present it gives the packet's length; a
         // shorter value means implicit padding up to the fixed packet size.
-        let effective_len = if ltf.packet_length_type() == FieldWidth::Absent {
-            size
+        let declared_len = if ltf.packet_length_type() == FieldWidth::Absent {
+            None
         } else {
             if packet_length > packet_size {
                 return Err(Error::Malformed {
@@ -103,20 +103,21 @@ impl<'a> PacketView<'a> {
                     reason: "packet length is larger than the packet size",
                 });
             }
-            packet_length as usize
+            Some(packet_length as usize)
         };
         let payload_flags = if ltf.multiple_payloads() { c.u8()? } else { 0 };
         let payloads_start = c.position();
-        if effective_len < payloads_start
-            || (padding_length as usize) > effective_len - payloads_start
+        let region_end = match super::payload_area_end(size, declared_len, padding_length as usize)
         {
-            return Err(Error::Malformed {
-                offset: pad_off,
-                object: OBJ,
-                reason: "packet length and padding length leave no room for the packet header",
-            });
-        }
-        let region_end = effective_len - padding_length as usize;
+            Some(end) if end >= payloads_start => end,
+            _ => {
+                return Err(Error::Malformed {
+                    offset: pad_off,
+                    object: OBJ,
+                    reason: "packet length and padding length leave no room for the packet header",
+                });
+            }
+        };
         let mut view = PacketView {
             buf,
             base,

@@ -1,6 +1,7 @@
 //! Where the real-world corpus lives: `WMPUSH_VECTORS`, else `shared/test-vectors/asf/real` beside the
 //! repository (CI puts `shared/` beside its clone). A missing corpus fails the test under
 //! `WMPUSH_INTEROP=require` and is a printed skip otherwise.
+#![allow(dead_code)] // each test binary that includes this module uses part of it
 
 use std::path::PathBuf;
 
@@ -26,4 +27,21 @@ pub fn dir() -> Option<PathBuf> {
         dir.display()
     );
     None
+}
+
+/// `bytes` cut into chunks of 1..=`max` bytes, the sizes from a xorshift sequence seeded by
+/// `seed` (deterministic, so a failure names its seed).
+pub fn random_chunks(bytes: &[u8], seed: u64, max: u64) -> Vec<&[u8]> {
+    let mut chunks = Vec::new();
+    let mut x = seed | 1;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let end = (pos + 1 + (x % max) as usize).min(bytes.len());
+        chunks.push(&bytes[pos..end]);
+        pos = end;
+    }
+    chunks
 }
