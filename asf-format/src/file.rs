@@ -316,13 +316,25 @@ impl AsfFile {
                     break;
                 }
                 // Junk (e.g. left by tag editors between Header and Data): skip to the next
-                // Data or index object GUID, or keep the rest of the input.
-                let end =
-                    find_top_level_guid(&input[pos + 1..]).map_or(input.len(), |i| pos + 1 + i);
+                // Data, index or Header Object GUID, or keep the rest of the input.
+                let end = crate::stream::find_resync_guid(&input[pos + 1..])
+                    .map_or(input.len(), |i| pos + 1 + i);
                 file.objects
                     .push(TopLevelObject::Junk(input.slice(pos..end)));
                 pos = end;
                 continue;
+            }
+            if guids::name_of(&guid).is_none() {
+                // An unknown GUID whose size covers a Data, index or Header GUID is junk that
+                // happens to carry a plausible size: resync there (as the streaming reader does).
+                if let Some(i) =
+                    crate::stream::find_resync_guid(&input[pos + 1..pos + size as usize])
+                {
+                    file.objects
+                        .push(TopLevelObject::Junk(input.slice(pos..pos + 1 + i)));
+                    pos += 1 + i;
+                    continue;
+                }
             }
             let body = input.slice(pos + OBJECT_HEADER_LEN as usize..pos + size as usize);
             let raw = RawObject { guid, data: body };
@@ -508,12 +520,6 @@ fn starts_with_known_guid(b: Option<&[u8]>) -> bool {
         return false;
     };
     guids::ALL.iter().any(|(g, _)| g.as_bytes() == b)
-}
-
-/// Offset of the first Data or index object GUID in `b` (a bounded linear scan).
-fn find_top_level_guid(b: &[u8]) -> Option<usize> {
-    b.windows(16)
-        .position(|w| w == guids::DATA.as_bytes() || INDEX_GUIDS.iter().any(|g| g.as_bytes() == w))
 }
 
 /// End of a Data Object of unknown size (broadcast): whole packets of the File Properties

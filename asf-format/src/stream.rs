@@ -10,14 +10,23 @@
 //! [`Event::Index`] / [`Event::Other`] for the objects after the data, [`Event::Trailer`] for
 //! FFmpeg's MMSH end marker, then [`Event::End`].
 //!
+//! Real files are not always tidy; the reader tolerates what players tolerate and says so:
+//! bytes between objects that do not form an object (stale tag text, zero fill, a size field
+//! below 24 or above [`Limits::max_object_size`]) come as [`Event::Junk`] (kept, with their
+//! offset) and the reader resyncs at the next Data, index or Header Object GUID; a Data Object
+//! size that runs past its packets into the next object, one that cuts a packet, and packets
+//! after a Data Object that is too small each give one [`Event::Warning`] at the offset
+//! concerned, and every packet is still delivered.
+//!
 //! Broadcast Data Objects (size 0 or 50, asf-format.md §1.1 / §3) have no length: their
 //! packets run until the end of input or until a top-level index GUID starts where the next
 //! packet would.
 //!
 //! Bounded buffering: the reader never waits for more than one object (bounded by
 //! [`Limits::max_header_size`] / [`Limits::max_object_size`]) or one packet (bounded by
-//! [`Limits::max_packet_size`]) before producing an event; larger declared sizes are errors as
-//! soon as they are read. Input fed in advance is kept until polled.
+//! [`Limits::max_packet_size`]) or one [`MAX_JUNK_CHUNK`] of junk before producing an event;
+//! a larger Header Object size is an error as soon as it is read. Input fed in advance is kept
+//! until polled.
 //!
 //! ```no_run
 //! use asf_format::Limits;
@@ -58,6 +67,7 @@ use crate::guids;
 use crate::header::Header;
 use crate::index::IndexObject;
 use crate::limits::Limits;
+use crate::packet::PacketView;
 
 /// What the reader needs from the Header Object to read the data packets, read from the File
 /// Properties Object (ASF 3.2).
@@ -197,9 +207,35 @@ pub enum Event {
         /// Its bytes.
         data: Bytes,
     },
+    /// Bytes between objects that do not form an object (stale tag text left by tag editors,
+    /// zero fill, a damaged object header), kept so that nothing is lost. A warning, not an
+    /// error: the reader skips to the next Data, index or Header Object GUID, as players do
+    /// (FFmpeg's asfdec and VLC scan for the next known GUID; the ASF specification itself
+    /// has no junk, ASF 3.1 / 5.1 / 6).
+    Junk {
+        /// Offset of the first skipped byte.
+        offset: u64,
+        /// The skipped bytes (at most [`MAX_JUNK_CHUNK`] per event; longer runs come as
+        /// several events).
+        data: Bytes,
+        /// Why the bytes are not an object.
+        reason: &'static str,
+    },
+    /// Something real files do that the specification does not allow, tolerated the way
+    /// players tolerate it; the reader goes on. Given once where it starts.
+    Warning {
+        /// Absolute offset concerned.
+        offset: u64,
+        /// What was tolerated.
+        reason: &'static str,
+    },
     /// End of input, after everything.
     End,
 }
+
+/// The largest run of junk one [`Event::Junk`] carries (the reader never buffers more than
+/// this plus 15 bytes while looking for the next object GUID).
+pub const MAX_JUNK_CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -220,6 +256,11 @@ pub struct StreamReader {
     packet_size: u32,
     finished: bool,
     error: Option<Error>,
+    /// At top level right after a Data Object's packets: data packets may still follow
+    /// (a Data Object whose size is too small).
+    after_packets: bool,
+    /// Whether [`Event::Warning`] for stray packets was given already.
+    warned_stray: bool,
 }
 
 /// MMSH chunk type `$E` (0x4524, little-endian `24 45`).
@@ -236,6 +277,8 @@ impl StreamReader {
             packet_size: 0,
             finished: false,
             error: None,
+            after_packets: false,
+            warned_stray: false,
         }
     }
 
@@ -305,16 +348,29 @@ impl StreamReader {
                 State::Ended => return Ok(None),
                 State::Header => return self.read_header(),
                 State::TopLevel => return self.read_top_level(),
-                State::Packets(Some(0)) => self.state = State::TopLevel,
+                State::Packets(Some(0)) => self.end_of_packets(),
                 State::Packets(Some(left)) => {
                     let ps = self.packet_size as usize;
-                    if left < ps as u64 {
-                        // ASF 3.2: the Data Object holds whole packets.
-                        return Err(Error::Malformed {
+                    if left >= 16 && self.buf.len() < 16 {
+                        return self.need("data packet", ps);
+                    }
+                    if left >= 16 && self.starts_top_level() {
+                        // ASF 5.1: the Object Size covers the packets; here it runs past them
+                        // into the next object. Players stop at the GUID; so do we.
+                        self.end_of_packets();
+                        return Ok(Some(Event::Warning {
                             offset: self.offset,
-                            object: "Data Object",
-                            reason: "object size is not 50 + a whole number of packets",
-                        });
+                            reason: "Data Object size runs past its packets into the next object",
+                        }));
+                    }
+                    if left < ps as u64 {
+                        // ASF 5.1: the Data Object holds whole packets. The declared end cuts a
+                        // packet: read on, packet by packet (see `read_top_level`).
+                        self.end_of_packets();
+                        return Ok(Some(Event::Warning {
+                            offset: self.offset,
+                            reason: "Data Object size is not 50 + a whole number of packets",
+                        }));
                     }
                     if self.buf.len() < ps {
                         return self.need("data packet", ps);
@@ -332,7 +388,7 @@ impl StreamReader {
                             return Ok(None);
                         }
                         if self.buf.is_empty() || self.starts_top_level() || self.is_trailer() {
-                            self.state = State::TopLevel;
+                            self.end_of_packets();
                             continue;
                         }
                         if self.buf.len() >= ps {
@@ -344,7 +400,7 @@ impl StreamReader {
                         return Err(self.truncated("data packet", ps));
                     }
                     if self.starts_top_level() {
-                        self.state = State::TopLevel;
+                        self.end_of_packets();
                         continue;
                     }
                     let offset = self.offset;
@@ -353,6 +409,11 @@ impl StreamReader {
                 }
             }
         }
+    }
+
+    fn end_of_packets(&mut self) {
+        self.state = State::TopLevel;
+        self.after_packets = true;
     }
 
     fn need(&self, object: &'static str, n: usize) -> Result<Option<Event>> {
@@ -458,26 +519,34 @@ impl StreamReader {
             self.state = State::Packets(header.packets_len());
             return Ok(Some(Event::DataObjectStart { offset, header }));
         }
-        let name = guids::name_of(&guid).unwrap_or("unknown object");
-        if size < 24 {
-            return Err(Error::Malformed {
-                offset: self.offset + 16,
-                object: name,
-                reason: "object size is smaller than the 24-byte object header",
+        let known = guids::name_of(&guid);
+        let plausible = size >= 24 && size <= self.limits.max_object_size;
+        if !(plausible && known.is_some()) && self.after_packets {
+            if let Some(event) = self.stray_packet()? {
+                return Ok(Some(event));
+            }
+            if self.buf.len() < self.packet_size as usize && !self.finished {
+                return Ok(None);
+            }
+        }
+        self.after_packets = false;
+        if !plausible {
+            return self.junk(if size < 24 {
+                "object size is smaller than the 24-byte object header"
+            } else {
+                "object size is larger than the object size limit"
             });
         }
-        if size > self.limits.max_object_size {
-            return Err(Error::LimitExceeded {
-                offset: self.offset + 16,
-                object: name,
-                what: "object size",
-                value: size,
-                limit: self.limits.max_object_size,
-            });
-        }
+        let name = known.unwrap_or("unknown object");
         let size = size as usize;
         if self.buf.len() < size {
+            if self.finished && known.is_none() {
+                return self.junk("unknown GUID whose object size runs past the end of the input");
+            }
             return self.need(name, size);
+        }
+        if known.is_none() && find_resync_guid(&self.buf[1..size]).is_some() {
+            return self.junk("unknown GUID whose object size covers a Data, index or Header GUID");
         }
         let offset = self.offset;
         if let Some((index, _)) = IndexObject::parse(&self.buf[..size], offset, &self.limits)? {
@@ -487,6 +556,61 @@ impl StreamReader {
         let raw = self.take(size);
         Ok(Some(Event::Other { offset, guid, raw }))
     }
+
+    /// After a Data Object whose declared size was too small: the next `packet_size` bytes, as
+    /// a packet, when they parse as one (FFmpeg's asfdec and VLC read packets regardless of
+    /// the Data Object size once they are in the data). `None` when they do not (or are not
+    /// all there yet).
+    fn stray_packet(&mut self) -> Result<Option<Event>> {
+        let ps = self.packet_size as usize;
+        if ps == 0
+            || self.buf.len() < ps
+            || PacketView::parse(&self.buf[..ps], self.packet_size, self.offset).is_err()
+        {
+            return Ok(None);
+        }
+        if !self.warned_stray {
+            self.warned_stray = true;
+            return Ok(Some(Event::Warning {
+                offset: self.offset,
+                reason: "data packets after the end of the Data Object (its size is too small)",
+            }));
+        }
+        let offset = self.offset;
+        let data = self.take(ps);
+        Ok(Some(Event::Packet { offset, data }))
+    }
+
+    /// Skips bytes that do not form an object up to the next Data, index or Header Object
+    /// GUID (or the end of input), at most [`MAX_JUNK_CHUNK`] bytes per event. The event
+    /// boundaries depend only on the bytes, never on how they were chunked.
+    fn junk(&mut self, reason: &'static str) -> Result<Option<Event>> {
+        let window = self.buf.len().min(MAX_JUNK_CHUNK + 15);
+        let end = match find_resync_guid(&self.buf[1..window]) {
+            Some(i) => 1 + i,
+            None if self.buf.len() >= MAX_JUNK_CHUNK + 15 => MAX_JUNK_CHUNK,
+            None if self.finished => self.buf.len(),
+            None => return Ok(None),
+        };
+        let offset = self.offset;
+        let data = self.take(end);
+        Ok(Some(Event::Junk {
+            offset,
+            data,
+            reason,
+        }))
+    }
+}
+
+/// Offset of the first Data, index or Header Object GUID in `b`: where a reader resyncs after
+/// junk.
+pub(crate) fn find_resync_guid(b: &[u8]) -> Option<usize> {
+    b.windows(16).position(|w| {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(w);
+        let g = Guid(a);
+        g == guids::DATA || g == guids::HEADER || IndexObject::is_index_guid(&g)
+    })
 }
 
 /// Reads a whole input in one go: every event up to and including [`Event::End`].

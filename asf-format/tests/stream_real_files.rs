@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 mod vectors;
 
-/// Files the provenance notes call complete (plus header-only ones): no error allowed.
-/// (`beets__empty.wma` is not here: 3852 bytes of stale tag text sit between its Header and
-/// Data Objects; ffprobe rejects it too, and we report the bad object size at offset 522.)
+/// Files the provenance notes call complete (plus header-only ones, and `beets__empty.wma`,
+/// whose 3852 bytes of stale tag text between the Header and Data Objects are skipped as junk):
+/// no error allowed.
 const COMPLETE: &[&str] = &[
     "taglib__real_example.wma",
     "taglib__lossless.wma",
@@ -29,6 +29,7 @@ const COMPLETE: &[&str] = &[
     "picard__test.wmv",
     "file-type__fixture.wmv.asf",
     "taglib-sharp__sample.wma",
+    "beets__empty.wma",
 ];
 
 #[derive(Debug, Default)]
@@ -226,4 +227,29 @@ fn every_real_file_reads_the_same_in_chunks() {
             );
         }
     }
+}
+
+/// beets' empty.wma (PROVENANCE.md): the Header Object was shrunk to 506 bytes by a tag
+/// stripper, leaving 3852 bytes of stale tag text before the Data Object at 4358. The reader
+/// reports them as one junk event at 506 and then reads all 6 packets.
+#[test]
+fn beets_junk_between_header_and_data_is_skipped_with_its_offset() {
+    let Some(dir) = vectors::dir() else {
+        return;
+    };
+    let bytes = std::fs::read(dir.join("beets__empty.wma")).expect("read beets__empty.wma");
+    let events = read_all(&bytes, Limits::default()).expect("reads");
+    let junk = vectors::junk_spans(&events);
+    assert_eq!(junk, vec![(506, 3852)]);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::DataObjectStart { offset: 4358, .. }))
+    );
+    let packets = events
+        .iter()
+        .filter(|e| matches!(e, Event::Packet { .. }))
+        .count();
+    assert_eq!(packets, 6);
+    assert_eq!(walk(&bytes).expect("walks").packets, 6);
 }

@@ -45,3 +45,14 @@ pub fn random_chunks(bytes: &[u8], seed: u64, max: u64) -> Vec<&[u8]> {
     }
     chunks
 }
+
+/// The (offset, length) of every [`Event::Junk`](asf_format::stream::Event::Junk) in `events`.
+pub fn junk_spans(events: &[asf_format::stream::Event]) -> Vec<(u64, usize)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            asf_format::stream::Event::Junk { offset, data, .. } => Some((*offset, data.len())),
+            _ => None,
+        })
+        .collect()
+}
