@@ -12,6 +12,7 @@
 //! Children are parsed by size, not by count: the count is kept as read (some writers,
 //! e.g. GStreamer, miscount) and recomputed by [`AsfObject::fix`].
 
+use crate::file::TruncationInfo;
 use crate::object::AsfObject;
 use crate::objects::header_extension::parse_children;
 use crate::objects::{
@@ -223,4 +224,115 @@ impl Header {
         l.max_object_size = l.max_header_size;
         Header::parse(input, base, &l)
     }
+}
+
+/// What could be read of a Header Object that the input cuts short (see
+/// [`Header::parse_partial`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialHeader {
+    /// The Header Object's fields as read (defaults for those cut off) and its complete
+    /// children before the cut; the bytes present of the cut child are in
+    /// [`Header::unparsed`].
+    pub header: Header,
+    /// When the cut falls inside the Header Extension Object: its complete children before the
+    /// cut (it is not in `header.objects`, being incomplete).
+    pub extension_objects: Vec<HeaderObject>,
+    /// The innermost object the input ends in, with its offset, declared size and the bytes
+    /// present: a header child, a Header Extension child, `"object header"` when the cut falls
+    /// inside a child's 24-byte GUID and size, or the Header Object itself.
+    pub truncated: TruncationInfo,
+}
+
+impl Header {
+    /// Reads what is complete of a Header Object that the input ends inside of: the objects
+    /// before the cut, and where the cut is. `None` when `input` does not start with the
+    /// Header Object GUID, when the Header Object is complete (use [`Header::parse_header`] /
+    /// [`crate::AsfFile::parse`]), or when what is present cannot be read (a limit exceeded).
+    ///
+    /// ASF 3.1: the Header Object's size covers all of its children, so a shorter input cuts
+    /// the last ones; every child before the cut is whole and parses as usual.
+    pub fn parse_partial(input: &[u8], limits: &Limits) -> Option<PartialHeader> {
+        if input.get(..16)? != guids::HEADER.as_bytes() {
+            return None;
+        }
+        let declared = input.get(16..24).map(le_u64);
+        if declared.is_some_and(|d| input.len() as u64 >= d) {
+            return None;
+        }
+        let available = input.len() as u64;
+        let whole_header = TruncationInfo {
+            offset: 0,
+            object: Self::NAME,
+            declared_size: declared.unwrap_or(0),
+            available,
+        };
+        let mut header = Header::default();
+        if input.len() < 30 {
+            return Some(PartialHeader {
+                header,
+                extension_objects: Vec::new(),
+                truncated: whole_header,
+            });
+        }
+        let mut r = Reader::new(input, 0, Self::NAME);
+        r.bytes(24).ok()?;
+        header.object_count = r.u32().ok()?;
+        header.reserved1 = r.u8().ok()?;
+        header.reserved2 = r.u8().ok()?;
+        let (objects, unparsed) = parse_children(&mut r, limits, false).ok()?;
+        header.objects = objects;
+        let cut_at = input.len() - unparsed.len();
+        let (truncated, extension_objects) = match cut_child(&unparsed, cut_at as u64) {
+            Some(child) if child.object == HeaderExtension::NAME && unparsed.len() >= 46 => {
+                // ASF 3.4: the extension's children start after its 46-byte fixed part.
+                let inner_at = cut_at + 46;
+                let mut inner = Reader::new(&input[inner_at..], inner_at as u64, child.object);
+                let (children, rest) = parse_children(&mut inner, limits, true).ok()?;
+                let rest_at = (input.len() - rest.len()) as u64;
+                (cut_child(&rest, rest_at).unwrap_or(child), children)
+            }
+            Some(child) => (child, Vec::new()),
+            None => (whole_header, Vec::new()),
+        };
+        header.unparsed = unparsed;
+        Some(PartialHeader {
+            header,
+            extension_objects,
+            truncated,
+        })
+    }
+}
+
+/// The child object that `rest` (the bytes from absolute offset `at` to the end of the input)
+/// starts and that the input cuts: `None` when `rest` is empty or holds a whole object.
+fn cut_child(rest: &[u8], at: u64) -> Option<TruncationInfo> {
+    if rest.is_empty() {
+        return None;
+    }
+    let available = rest.len() as u64;
+    let Some(size) = rest.get(16..24).map(le_u64) else {
+        return Some(TruncationInfo {
+            offset: at,
+            object: "object header",
+            declared_size: 24,
+            available,
+        });
+    };
+    if size <= available {
+        return None;
+    }
+    let mut guid = [0u8; 16];
+    guid.copy_from_slice(&rest[..16]);
+    Some(TruncationInfo {
+        offset: at,
+        object: guids::name_of(&Guid(guid)).unwrap_or("unknown object"),
+        declared_size: size,
+        available,
+    })
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    u64::from_le_bytes(a)
 }

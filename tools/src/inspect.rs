@@ -5,9 +5,10 @@
 //! README; field names never change within a major version).
 
 use asf_format::file::TopLevelObject;
+use asf_format::header::PartialHeader;
 use asf_format::objects::HeaderObject;
 use asf_format::packet::PacketView;
-use asf_format::{AsfFile, Limits, Severity, validate};
+use asf_format::{AsfFile, Header, Limits, Severity, validate};
 use serde::Serialize;
 
 use crate::asf_bits;
@@ -120,6 +121,9 @@ pub struct Inspection {
     pub data_packets: u64,
     /// Where and how the file is cut short, if it is.
     pub truncated: Option<String>,
+    /// Set when the file does not parse as a whole (the input ends inside the Header Object):
+    /// the parser's error. `objects` then holds what could be read before the cut.
+    pub error: Option<String>,
     /// Validation findings (asf-format's `validate`).
     pub findings: Vec<FindingEntry>,
     /// Packets, with `--packets`.
@@ -174,14 +178,32 @@ fn entry(o: &HeaderObject, offset: u64) -> ObjectEntry {
 
 /// Inspects `bytes` (the content of `name`).
 pub fn inspect(name: &str, bytes: &[u8], with_packets: bool) -> Result<Inspection, CliError> {
-    let file = AsfFile::parse(bytes, &Limits::default())
-        .map_err(|e| CliError::new(Failure::Input, format!("{name}: {e}")))?;
+    let limits = Limits::default();
+    let (file, partial) = match AsfFile::parse(bytes, &limits) {
+        Ok(file) => (file, None),
+        Err(error) => {
+            // ASF 3.1: the children before the point where the input ends are whole: show
+            // them (asf-format's `Header::parse_partial`), with the error and the cut.
+            let Some(p) = Header::parse_partial(bytes, &limits) else {
+                return Err(CliError::new(Failure::Input, format!("{name}: {error}")));
+            };
+            let file = AsfFile {
+                header: p.header.clone(),
+                objects: Vec::new(),
+                truncated: Some(p.truncated),
+            };
+            (file, Some((error, p)))
+        }
+    };
     let header = &file.header;
     let mut header_children = Vec::new();
     let mut at = 30;
     for o in &header.objects {
         header_children.push(entry(o, at));
         at += o.encoded_len();
+    }
+    if let Some((_, p)) = &partial {
+        header_children.extend(cut_entry(p, at));
     }
     let header_size = at + header.unparsed.len() as u64;
     let mut objects = vec![ObjectEntry {
@@ -355,8 +377,36 @@ pub fn inspect(name: &str, bytes: &[u8], with_packets: bool) -> Result<Inspectio
                 t.object, t.offset, t.declared_size, t.available
             )
         }),
+        error: partial.map(|(e, _)| format!("{name}: {e}")),
         findings,
         packets,
+    })
+}
+
+/// The header child that the end of the input cuts (starting at `at`), with the whole
+/// Header Extension children before the cut when it is the Header Extension.
+fn cut_entry(p: &PartialHeader, at: u64) -> Option<ObjectEntry> {
+    let rest = &p.header.unparsed;
+    let guid = asf_format::Guid(rest.get(..16)?.try_into().ok()?);
+    let declared = u64::from_le_bytes(rest.get(16..24)?.try_into().ok()?);
+    let name = asf_format::guids::name_of(&guid).unwrap_or("unknown object");
+    let mut children = Vec::new();
+    // ASF 3.4: 24-byte object header + Reserved 1 (16) + Reserved 2 (2) + Data Size (4).
+    let mut inner = at + 46;
+    for c in &p.extension_objects {
+        children.push(entry(c, inner));
+        inner += c.encoded_len();
+    }
+    Some(ObjectEntry {
+        offset: at,
+        name: name.to_owned(),
+        guid: guid.to_string(),
+        size: rest.len() as u64,
+        fields: format!(
+            "cut by the end of the input: {} of {declared} bytes present",
+            rest.len()
+        ),
+        children,
     })
 }
 
@@ -404,6 +454,11 @@ pub fn to_text(i: &Inspection) -> String {
                 .map(|(w, h)| format!(", {w}x{h}"))
                 .unwrap_or_default(),
             if s.encrypted { ", encrypted" } else { "" }
+        ));
+    }
+    if let Some(e) = &i.error {
+        out.push_str(&format!(
+            "Error: {e}\n(the objects above are what could be read before the end of the input)\n"
         ));
     }
     if let Some(t) = &i.truncated {

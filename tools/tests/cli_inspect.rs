@@ -108,3 +108,155 @@ fn inspect_real_world_corpus_never_panics() {
     }
     assert!(n > 5, "corpus files inspected: {n}");
 }
+
+/// Where a prefix of `len` bytes ends, from the complete file's outline: the innermost object
+/// it cuts (`"object header"` inside a child's first 24 bytes, `"Header Object"` between two
+/// header children) and how many whole Header Object children precede the cut.
+fn expected_cut(outline: &[asf_format::file::OutlineEntry], len: u64) -> (&'static str, usize) {
+    let header_children = outline
+        .iter()
+        .filter(|e| e.depth == 1 && e.offset + e.len <= len)
+        .count();
+    let innermost = outline
+        .iter()
+        .filter(|e| e.depth >= 1 && e.offset < len && len < e.offset + e.len)
+        .max_by_key(|e| e.depth);
+    let name = match innermost {
+        None => "Header Object",
+        Some(e) if len - e.offset < 24 => "object header",
+        Some(e) => {
+            // Inside a Header Extension child's first 24 bytes, or inside the extension's
+            // 46-byte fixed part (the extension itself is then the innermost cut object).
+            e.name
+        }
+    };
+    (name, header_children)
+}
+
+/// `wmpush inspect` on inputs that end inside the Header Object, one per prefix-length class
+/// (between children, inside a child's object header, inside a child, inside the Header
+/// Extension's fixed part and inside one of its children, inside the Header Object's own
+/// first 30 bytes, before the GUID is complete): it shows the whole objects before the cut,
+/// names the cut object and its offset, and carries the parser's error; only an input too
+/// short to hold the Header Object GUID is refused.
+#[test]
+fn inspect_shows_what_precedes_a_cut_inside_the_header() {
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/test-vectors/asf/real");
+    let Ok(bytes) = std::fs::read(corpus.join("mutagen__silence-1.wma")) else {
+        println!("SKIP: corpus not found at {}", corpus.display());
+        return;
+    };
+    let full = asf_format::AsfFile::parse(&bytes, &asf_format::Limits::default()).expect("parses");
+    let outline = full.outline();
+    let header_len = outline[0].len;
+    let ext = outline
+        .iter()
+        .find(|e| e.name == "Header Extension Object")
+        .expect("the file has a Header Extension");
+    let ext_child = outline
+        .iter()
+        .find(|e| e.depth == 2 && e.len > 40)
+        .expect("a Header Extension child");
+    let stream = outline
+        .iter()
+        .find(|e| e.name == "Stream Properties Object")
+        .expect("a Stream Properties Object");
+    let lens = [
+        stream.offset,         // between two children
+        stream.offset + 10,    // inside a child's object header
+        stream.offset + 40,    // inside a child
+        ext.offset + 30,       // inside the Header Extension's fixed part
+        ext_child.offset + 12, // inside an extension child's object header
+        ext_child.offset + 30, // inside an extension child
+        20,                    // inside the Header Object's size field
+        27,                    // inside its count / reserved bytes
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cut.wma");
+    for len in lens {
+        assert!(len < header_len);
+        std::fs::write(&file, &bytes[..len as usize]).expect("write");
+        let out = run_bounded(
+            wmpush().args(["inspect", "--json"]).arg(&file),
+            Duration::from_secs(20),
+        );
+        assert!(
+            out.status.success(),
+            "prefix {len}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let (cut_name, whole) = expected_cut(&outline, len);
+        let truncated = v["truncated"].as_str().unwrap_or_default();
+        assert!(
+            truncated.starts_with(cut_name),
+            "prefix {len}: expected a cut in {cut_name}, got {truncated}"
+        );
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(error.contains("offset"), "prefix {len}: error {error:?}");
+        let children = v["objects"][0]["children"].as_array().expect("children");
+        let shown_whole = children
+            .iter()
+            .filter(|c| {
+                !c["fields"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("cut by")
+            })
+            .count();
+        assert_eq!(shown_whole, whole, "prefix {len}: whole children shown");
+        // The text form says the same.
+        let out = run_bounded(wmpush().arg("inspect").arg(&file), Duration::from_secs(20));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Error: ") && text.contains("Truncated: "),
+            "{text}"
+        );
+    }
+    // Fewer bytes than the Header Object GUID: nothing to show, a clear error.
+    std::fs::write(&file, &bytes[..10]).expect("write");
+    let out = run_bounded(wmpush().arg("inspect").arg(&file), Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("offset"));
+}
+
+/// The deliberately broken vectors (PROVENANCE.md) give clear errors, located, and `inspect`
+/// still shows what it could read.
+#[test]
+fn inspect_broken_vectors_show_errors_and_what_could_be_read() {
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/test-vectors/asf/real");
+    if !corpus.is_dir() {
+        println!("SKIP: corpus not found at {}", corpus.display());
+        return;
+    }
+    for name in [
+        "music-metadata__CWE-835.wma",
+        "music-metadata__max-numberOfObjectHeaders.wma",
+        "tinytag__invalid_object_size.wma",
+        "tinytag__zero_value_properties.wma",
+    ] {
+        let out = run_bounded(
+            wmpush().args(["inspect", "--json"]).arg(corpus.join(name)),
+            Duration::from_secs(20),
+        );
+        assert!(out.status.success(), "{name}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["objects"][0]["name"], "Header Object", "{name}");
+        let errors: Vec<&serde_json::Value> = v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .collect();
+        assert!(!errors.is_empty(), "{name}: no error finding");
+        for e in errors {
+            assert!(
+                e["offset"].as_u64().is_some_and(|o| o < 40_000),
+                "{name}: {e}"
+            );
+            assert!(!e["message"].as_str().unwrap_or_default().is_empty());
+        }
+    }
+}
