@@ -738,8 +738,8 @@ fn check_listed_streams(
     }
 }
 
-/// Index objects against the header: Index / Media Object Index must match their parameters
-/// objects (ASF 4.9 / 4.10), Simple Index entries must point at packets that exist and its
+/// Index objects against the header: Index / Media Object Index / Timecode Index must match
+/// their parameters objects (ASF 4.9 / 4.10 / 4.11), Simple Index entries must point at packets that exist and its
 /// Maximum Packet Count must be the largest entry count (ASF 6.1).
 fn check_indexes(f: &mut Findings, file: &AsfFile) {
     use crate::index::IndexObject;
@@ -752,6 +752,11 @@ fn check_indexes(f: &mut Findings, file: &AsfFile) {
             }
             (HeaderObject::MediaObjectIndexParameters(p), g)
                 if g == guids::MEDIA_OBJECT_INDEX_PARAMETERS =>
+            {
+                Some((p.interval, &p.specifiers))
+            }
+            (HeaderObject::TimecodeIndexParameters(p), g)
+                if g == guids::TIMECODE_INDEX_PARAMETERS =>
             {
                 Some((p.interval, &p.specifiers))
             }
@@ -778,7 +783,18 @@ fn check_indexes(f: &mut Findings, file: &AsfFile) {
                     check_simple_index(f, si, off, fp);
                     ("Simple Index Object", 0, None, Guid::ZERO)
                 }
-                IndexObject::Timecode(_) => ("Timecode Index Object", 0, None, Guid::ZERO),
+                IndexObject::Timecode(t) => {
+                    check_timecode_index(f, t, off);
+                    // ASF 4.11: the parameters' first DWORD is not an interval the index
+                    // repeats; compare the specifiers only.
+                    let p_interval = params(guids::TIMECODE_INDEX_PARAMETERS).map_or(0, |p| p.0);
+                    (
+                        "Timecode Index Object",
+                        p_interval,
+                        Some(&t.specifiers),
+                        guids::TIMECODE_INDEX_PARAMETERS,
+                    )
+                }
             };
             if let (Some(specs), Some((p_interval, p_specs))) = (specs, params(pguid)) {
                 let same = specs.len() == p_specs.len()
@@ -796,6 +812,40 @@ fn check_indexes(f: &mut Findings, file: &AsfFile) {
             }
         }
         off += o.encoded_len();
+    }
+}
+
+/// ASF 6.4: Timecode Index specifiers use index type 2 (nearest past media object) or 3
+/// (nearest past cleanpoint), and each block's Timecode Range is at least the previous one's.
+fn check_timecode_index(f: &mut Findings, t: &crate::index::TimecodeIndex, off: u64) {
+    const NAME: &str = "Timecode Index Object";
+    for (i, s) in t.specifiers.iter().enumerate() {
+        if !(2..=3).contains(&s.index_type.0) {
+            f.push(
+                Severity::Error,
+                off + 34 + 4 * i as u64 + 2,
+                NAME,
+                format!(
+                    "index type {} for stream {} (must be 2 or 3)",
+                    s.index_type.0, s.stream_number
+                ),
+            );
+        }
+    }
+    if let Some(i) = t
+        .blocks
+        .windows(2)
+        .position(|w| w[1].timecode_range < w[0].timecode_range)
+    {
+        f.push(
+            Severity::Error,
+            off,
+            NAME,
+            format!(
+                "block {} has a smaller Timecode Range than the block before it",
+                i + 1
+            ),
+        );
     }
 }
 

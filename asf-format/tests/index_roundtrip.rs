@@ -200,3 +200,173 @@ fn located_errors_and_limits() {
     assert_eq!(fixed.blocks[0].entry_count, 1);
     assert!(fixed.check().is_ok());
 }
+
+/// ASF 6.4 Timecode Index Object, bytes written field by field from the specification's
+/// field table (not through the crate's writer):
+///
+/// | Field | Type |
+/// |---|---|
+/// | Object ID | GUID `3CB73FD0-0C4A-4803-953D-EDF7B6228F0C` |
+/// | Object Size | QWORD |
+/// | Reserved | DWORD |
+/// | Index Specifiers Count | WORD |
+/// | Index Blocks Count | DWORD |
+/// | Index Specifiers | WORD Stream Number, WORD Index Type (2 or 3), each |
+/// | Index Blocks | DWORD Index Entry Count, WORD Timecode Range, QWORD Block Position per specifier, then the entries: DWORD Timecode, DWORD Offset per specifier |
+#[test]
+fn timecode_index_matches_the_specification_field_table() {
+    let mut body = Vec::new();
+    body.extend_from_slice(&0u32.to_le_bytes()); // Reserved
+    body.extend_from_slice(&2u16.to_le_bytes()); // Index Specifiers Count
+    body.extend_from_slice(&2u32.to_le_bytes()); // Index Blocks Count
+    for (stream, kind) in [(1u16, 3u16), (2, 2)] {
+        body.extend_from_slice(&stream.to_le_bytes());
+        body.extend_from_slice(&kind.to_le_bytes());
+    }
+    // Block 0: two entries, timecode range 0, both specifiers from the first data packet.
+    body.extend_from_slice(&2u32.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&0u64.to_le_bytes());
+    body.extend_from_slice(&0u64.to_le_bytes());
+    for (timecode, offsets) in [
+        (0x0100_0000u32, [0u32, 3200]),
+        (0x0100_0100, [6400, u32::MAX]),
+    ] {
+        body.extend_from_slice(&timecode.to_le_bytes());
+        for o in offsets {
+            body.extend_from_slice(&o.to_le_bytes());
+        }
+    }
+    // Block 1 (past 4 GiB): one entry, timecode range 1.
+    body.extend_from_slice(&1u32.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&(1u64 << 32).to_le_bytes());
+    body.extend_from_slice(&((1u64 << 32) + 3200).to_le_bytes());
+    body.extend_from_slice(&0x0200_0000u32.to_le_bytes());
+    body.extend_from_slice(&96u32.to_le_bytes());
+    body.extend_from_slice(&0u32.to_le_bytes());
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(
+        &[
+            0xD0, 0x3F, 0xB7, 0x3C, 0x4A, 0x0C, 0x03, 0x48, 0x95, 0x3D, 0xED, 0xF7, 0xB6, 0x22,
+            0x8F, 0x0C,
+        ], // 3CB73FD0-0C4A-4803-953D-EDF7B6228F0C in on-disk order
+    );
+    bytes.extend_from_slice(&(24 + body.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    // 24 + 10 + 2*4 + (6 + 2*8 + 2*(4 + 2*4)) + (6 + 2*8 + (4 + 2*4))
+    assert_eq!(bytes.len(), 24 + 10 + 8 + 46 + 34);
+
+    let (t, used) = TimecodeIndex::parse(&bytes, 1000, &Limits::default()).expect("parses");
+    assert_eq!(used, bytes.len());
+    assert_eq!(t.reserved, 0);
+    assert_eq!(
+        t.specifiers,
+        vec![
+            IndexSpecifier {
+                stream_number: 1,
+                index_type: IndexType::NEAREST_PAST_CLEANPOINT
+            },
+            IndexSpecifier {
+                stream_number: 2,
+                index_type: IndexType(2)
+            },
+        ]
+    );
+    assert_eq!(
+        t.blocks,
+        vec![
+            TimecodeIndexBlock {
+                timecode_range: 0,
+                block_positions: vec![0, 0],
+                timecodes: vec![0x0100_0000, 0x0100_0100],
+                offsets: vec![0, 3200, 6400, u32::MAX],
+            },
+            TimecodeIndexBlock {
+                timecode_range: 1,
+                block_positions: vec![1 << 32, (1 << 32) + 3200],
+                timecodes: vec![0x0200_0000],
+                offsets: vec![96, 0],
+            },
+        ]
+    );
+    t.check().expect("consistent");
+    assert_eq!(t.encoded_len(), bytes.len() as u64);
+    assert_eq!(t.to_bytes(), bytes, "the writer follows the same table");
+    // The top-level dispatch recognises it too.
+    let (any, _) = IndexObject::parse(&bytes, 0, &Limits::default())
+        .expect("parses")
+        .expect("an index object");
+    assert_eq!(any, IndexObject::Timecode(t));
+    // One byte short of the last offset: a located error, not a panic.
+    let mut short = bytes.clone();
+    short.truncate(bytes.len() - 1);
+    short[16..24].copy_from_slice(&(bytes.len() as u64 - 1).to_le_bytes());
+    let e = TimecodeIndex::parse(&short, 1000, &Limits::default()).expect_err("short");
+    assert!(e.offset().is_some_and(|o| o >= 1000), "{e}");
+}
+
+/// `validate` holds a Timecode Index to ASF 6.4 / 4.11: index types 2 or 3, non-decreasing
+/// Timecode Range, specifiers equal to the Timecode Index Parameters Object's.
+#[test]
+fn validate_checks_timecode_index_rules() {
+    use asf_format::file::{DataSection, TopLevelObject};
+    use asf_format::objects::{HeaderExtension, HeaderObject, TimecodeIndexParameters};
+    use asf_format::{AsfFile, Header, validate};
+    let block = |range: u16| TimecodeIndexBlock {
+        timecode_range: range,
+        block_positions: vec![0],
+        timecodes: vec![0],
+        offsets: vec![0],
+    };
+    let index = TimecodeIndex {
+        reserved: 0,
+        specifiers: vec![IndexSpecifier {
+            stream_number: 1,
+            index_type: IndexType(1),
+        }],
+        blocks: vec![block(5), block(4)],
+    };
+    let params = TimecodeIndexParameters {
+        interval: 1,
+        specifiers: vec![asf_format::objects::IndexSpecifier {
+            stream_number: 1,
+            index_type: 3,
+        }],
+        trailing: Vec::new(),
+    };
+    let mut ext = HeaderExtension::default();
+    ext.objects
+        .push(HeaderObject::TimecodeIndexParameters(params));
+    let file = AsfFile {
+        header: Header {
+            objects: vec![HeaderObject::HeaderExtension(ext)],
+            ..Default::default()
+        },
+        objects: vec![
+            TopLevelObject::Data(DataSection {
+                size_field: 50,
+                body: bytes::Bytes::from_static(&[0; 26]),
+            }),
+            TopLevelObject::Index(IndexObject::Timecode(index)),
+        ],
+        truncated: None,
+    };
+    let found: Vec<String> = validate(&file)
+        .iter()
+        .filter(|f| f.object == "Timecode Index Object")
+        .map(|f| f.message.clone())
+        .collect();
+    assert!(
+        found.iter().any(|m| m.contains("index type 1")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|m| m.contains("Timecode Range")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|m| m.contains("specifiers differ")),
+        "{found:?}"
+    );
+}
