@@ -67,6 +67,8 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn truncated(&self, needed: usize) -> Error {
         Error::Truncated {
             offset: self.offset(),
@@ -76,6 +78,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `n` bytes, borrowed.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.remaining() {
             return Err(self.truncated(n));
@@ -100,6 +103,7 @@ impl<'a> Reader<'a> {
         self.bytes(n)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let s = self.bytes(N)?;
         let mut a = [0u8; N];
@@ -108,16 +112,19 @@ impl<'a> Reader<'a> {
     }
 
     /// A BYTE.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
     }
 
     /// A little-endian WORD.
+    #[inline]
     pub fn u16(&mut self) -> Result<u16> {
         Ok(u16::from_le_bytes(self.array()?))
     }
 
     /// A little-endian DWORD.
+    #[inline]
     pub fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }

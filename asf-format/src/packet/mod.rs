@@ -166,6 +166,7 @@ pub(crate) fn payload_area_end(
     }
 }
 
+#[inline]
 pub(crate) fn read_var(r: &mut crate::reader::Reader<'_>, width: FieldWidth) -> crate::Result<u32> {
     match width {
         FieldWidth::Absent => Ok(0),

@@ -36,6 +36,7 @@ impl<'a> PacketView<'a> {
     /// ASF 5.2: the packet size comes from File Properties (Minimum = Maximum Data Packet Size).
     /// A Packet Length field smaller than the packet size makes the rest of the packet padding
     /// (as VLC and FFmpeg read it); a larger one is an error.
+    #[inline]
     pub fn parse(buf: &'a [u8], packet_size: u32, base: u64) -> Result<Self> {
         Self::parse_each(buf, packet_size, base, |_| {})
     }
@@ -146,6 +147,7 @@ impl<'a> PacketView<'a> {
         Ok(view)
     }
 
+    #[inline]
     fn raw_payloads(&self) -> Payloads<'a> {
         let multi = self.length_type_flags.multiple_payloads();
         Payloads {
@@ -166,6 +168,7 @@ impl<'a> PacketView<'a> {
 
     /// The packet's payloads, in order. Never fails (the packet was validated by `parse`) and
     /// never allocates.
+    #[inline]
     pub fn payloads(&self) -> Payloads<'a> {
         self.raw_payloads()
     }
@@ -319,6 +322,7 @@ fn rd(buf: &[u8], pos: &mut usize, w: FieldWidth) -> Option<u32> {
 
 impl<'a> Payloads<'a> {
     #[cold]
+    #[inline(never)]
     fn truncated(&self, pos: usize) -> Error {
         Error::Truncated {
             offset: self.base + pos as u64,
@@ -328,8 +332,9 @@ impl<'a> Payloads<'a> {
     }
 
     /// Decodes the next payload header with plain slice reads (the hot path); errors carry the
-    /// absolute offset where the payload stopped making sense.
-    #[inline]
+    /// absolute offset where the payload stopped making sense. Always inlined: in
+    /// [`Iterator::next`] the error paths are then dead and vanish.
+    #[inline(always)]
     fn try_next(&mut self) -> Result<Option<PayloadView<'a>>> {
         if self.remaining == 0 {
             return Ok(None);
