@@ -342,6 +342,23 @@ fn check_file_properties(f: &mut Findings, fp: &FileProperties, off: u64) {
     }
 }
 
+/// How many whole packets that parse start the junk `b` when it directly follows the Data
+/// Object (object `i` of the file); `None` when it does not or the packet size is unknown.
+fn stray_packets(file: &AsfFile, i: usize, b: &[u8]) -> Option<usize> {
+    if !matches!(
+        file.objects.get(i.checked_sub(1)?)?,
+        TopLevelObject::Data(_)
+    ) {
+        return None;
+    }
+    let size = file.header.packet_size().filter(|&s| s > 0)?;
+    Some(
+        b.chunks_exact(size as usize)
+            .take_while(|p| crate::packet::PacketView::parse(p, size, 0).is_ok())
+            .count(),
+    )
+}
+
 fn check_top_level(f: &mut Findings, file: &AsfFile) {
     let fp = file.header.file_properties();
     let broadcast = fp.is_some_and(FileProperties::is_broadcast);
@@ -404,6 +421,17 @@ fn check_top_level(f: &mut Findings, file: &AsfFile) {
                         "file",
                         "FFmpeg's MMSH `$E` end chunk after the last object (non-seekable output)"
                             .into(),
+                    );
+                } else if let Some(n) = stray_packets(file, i, b).filter(|&n| n > 0) {
+                    // ASF 5.1: the Data Object's size covers its packets. Here more packets
+                    // follow it; FFmpeg's asfdec stops at the declared size and skips them.
+                    f.push(
+                        Severity::Warning,
+                        off,
+                        "Data Object",
+                        format!(
+                            "{n} data packets after the end of the Data Object (its size is too small)"
+                        ),
                     );
                 } else if file.truncated.is_none() {
                     f.push(
