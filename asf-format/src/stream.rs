@@ -261,6 +261,9 @@ pub struct StreamReader {
     after_packets: bool,
     /// Whether [`Event::Warning`] for stray packets was given already.
     warned_stray: bool,
+    /// First byte and Property Flags of the last data packet: packets after a Data Object
+    /// that is too small are recognised by these (writers keep them constant).
+    packet_signature: Option<(u8, u8)>,
 }
 
 /// MMSH chunk type `$E` (0x4524, little-endian `24 45`).
@@ -279,6 +282,7 @@ impl StreamReader {
             error: None,
             after_packets: false,
             warned_stray: false,
+            packet_signature: None,
         }
     }
 
@@ -376,9 +380,7 @@ impl StreamReader {
                         return self.need("data packet", ps);
                     }
                     self.state = State::Packets(Some(left - ps as u64));
-                    let offset = self.offset;
-                    let data = self.take(ps);
-                    return Ok(Some(Event::Packet { offset, data }));
+                    return Ok(Some(self.packet(ps)));
                 }
                 State::Packets(None) => {
                     let ps = self.packet_size as usize;
@@ -393,9 +395,7 @@ impl StreamReader {
                         }
                         if self.buf.len() >= ps {
                             // ps < 16: a last packet shorter than a GUID.
-                            let offset = self.offset;
-                            let data = self.take(ps);
-                            return Ok(Some(Event::Packet { offset, data }));
+                            return Ok(Some(self.packet(ps)));
                         }
                         return Err(self.truncated("data packet", ps));
                     }
@@ -403,12 +403,18 @@ impl StreamReader {
                         self.end_of_packets();
                         continue;
                     }
-                    let offset = self.offset;
-                    let data = self.take(ps);
-                    return Ok(Some(Event::Packet { offset, data }));
+                    return Ok(Some(self.packet(ps)));
                 }
             }
         }
+    }
+
+    /// The next `n` bytes as a data packet, remembering its signature.
+    fn packet(&mut self, n: usize) -> Event {
+        let offset = self.offset;
+        let data = self.take(n);
+        self.packet_signature = packet_signature(&data);
+        Event::Packet { offset, data }
     }
 
     fn end_of_packets(&mut self) {
@@ -501,6 +507,17 @@ impl StreamReader {
                     let data = self.take(self.buf.len());
                     return Ok(Some(Event::Trailer { offset, data }));
                 }
+                // Fewer bytes than an object header after the last object: kept as junk
+                // (stale bytes, or an object cut by the end of the input), as the whole-file
+                // parser keeps them.
+                let offset = self.offset;
+                let data = self.take(self.buf.len());
+                self.after_packets = false;
+                return Ok(Some(Event::Junk {
+                    offset,
+                    data,
+                    reason: "fewer bytes than an object header at the end of the input",
+                }));
             }
             return self.need("object header", 24);
         }
@@ -565,6 +582,8 @@ impl StreamReader {
         let ps = self.packet_size as usize;
         if ps == 0
             || self.buf.len() < ps
+            || self.packet_signature.is_none()
+            || packet_signature(&self.buf[..ps]) != self.packet_signature
             || PacketView::parse(&self.buf[..ps], self.packet_size, self.offset).is_err()
         {
             return Ok(None);
@@ -576,9 +595,7 @@ impl StreamReader {
                 reason: "data packets after the end of the Data Object (its size is too small)",
             }));
         }
-        let offset = self.offset;
-        let data = self.take(ps);
-        Ok(Some(Event::Packet { offset, data }))
+        Ok(Some(self.packet(ps)))
     }
 
     /// Skips bytes that do not form an object up to the next Data, index or Header Object
@@ -600,6 +617,18 @@ impl StreamReader {
             reason,
         }))
     }
+}
+
+/// The first byte (Error Correction Flags, or Length Type Flags without error correction) and
+/// the Property Flags byte of a data packet (ASF 5.2.1 / 5.2.2).
+pub(crate) fn packet_signature(packet: &[u8]) -> Option<(u8, u8)> {
+    let first = *packet.first()?;
+    let at = if first & 0x80 != 0 {
+        2 + usize::from(first & 0x0F)
+    } else {
+        1
+    };
+    Some((first, *packet.get(at)?))
 }
 
 /// Offset of the first Data, index or Header Object GUID in `b`: where a reader resyncs after

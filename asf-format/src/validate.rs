@@ -344,17 +344,22 @@ fn check_file_properties(f: &mut Findings, fp: &FileProperties, off: u64) {
 
 /// How many whole packets that parse start the junk `b` when it directly follows the Data
 /// Object (object `i` of the file); `None` when it does not or the packet size is unknown.
+/// Packets are recognised as the streaming reader does: same first byte and Property Flags as
+/// the Data Object's last packet, and they parse.
 fn stray_packets(file: &AsfFile, i: usize, b: &[u8]) -> Option<usize> {
-    if !matches!(
-        file.objects.get(i.checked_sub(1)?)?,
-        TopLevelObject::Data(_)
-    ) {
+    let TopLevelObject::Data(d) = file.objects.get(i.checked_sub(1)?)? else {
         return None;
-    }
+    };
     let size = file.header.packet_size().filter(|&s| s > 0)?;
+    let packets = d.packets();
+    let last = packets.chunks_exact(size as usize).last()?;
+    let signature = crate::stream::packet_signature(last);
     Some(
         b.chunks_exact(size as usize)
-            .take_while(|p| crate::packet::PacketView::parse(p, size, 0).is_ok())
+            .take_while(|p| {
+                crate::stream::packet_signature(p) == signature
+                    && crate::packet::PacketView::parse(p, size, 0).is_ok()
+            })
             .count(),
     )
 }

@@ -240,3 +240,50 @@ fn junk_with_a_plausible_size_still_resyncs_at_the_data_object() {
         packets.len()
     );
 }
+
+mod random_junk {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Arbitrary bytes inserted at any top-level boundary (after the header, after the
+        /// packets, after the index) come back as junk at that offset with that length (or,
+        /// when they happen to start with a plausible object, as that object), every packet is
+        /// delivered, chunking does not matter, and the whole-file parser round trips.
+        #[test]
+        fn junk_anywhere_between_objects_is_skipped(
+            junk in proptest::collection::vec(any::<u8>(), 1..600),
+            at in 0usize..3,
+            chunk in 1usize..700,
+        ) {
+            let packets = packetize(&objs(), PS);
+            let (clean, data_at) = file(&packets);
+            let index_at = data_at + 50 + packets.len() * PS as usize;
+            let cut = [data_at, index_at, clean.len()][at];
+            let mut f = clean[..cut].to_vec();
+            f.extend_from_slice(&junk);
+            f.extend_from_slice(&clean[cut..]);
+            let events = read_all(&f, Limits::default()).expect("reads");
+            // Every packet comes, at its offset (junk that happens to look like one more packet
+            // of this file would come too, with a warning).
+            let got = packets_of(&events);
+            for (i, p) in packets.iter().enumerate() {
+                let at = (data_at + 50 + i * PS as usize + if at == 0 { junk.len() } else { 0 }) as u64;
+                prop_assert!(got.contains(&(at, p.clone())), "packet {} missing", i);
+            }
+            let spans = vectors::junk_spans(&events);
+            let skipped: usize = spans.iter().map(|s| s.1).sum();
+            let other = events
+                .iter()
+                .any(|e| matches!(e, Event::Other { .. } | Event::Warning { .. }));
+            prop_assert!(other || (spans.first().map(|s| s.0) == Some(cut as u64) && skipped == junk.len()),
+                "{spans:?}");
+            let chunks: Vec<&[u8]> = f.chunks(chunk).collect();
+            let chunked = read_chunks(chunks, Limits::default());
+            prop_assert_eq!(chunked.as_ref(), Ok(&events));
+            let parsed = AsfFile::parse(&f, &Limits::default()).expect("parses");
+            prop_assert_eq!(parsed.to_bytes(), f);
+        }
+    }
+}
