@@ -282,8 +282,25 @@ impl AsfFile {
                     || (size == DATA_OBJECT_HEADER_LEN as u64
                         && rest > DATA_OBJECT_HEADER_LEN
                         && (broadcast || !plausible_object_at(&input[after..])));
+                // ASF 5.1: the size covers the packets. When it claims more than the input
+                // holds but an index object starts at a packet boundary before the end, the
+                // size is a lie (players stop at the index GUID too): end the Data Object
+                // there and keep the size field as read (validate reports it).
+                let stops_at_index = || {
+                    let end = unbounded_data_end(
+                        input,
+                        after.min(input.len()),
+                        file.header.packet_size(),
+                    );
+                    let at_index = input
+                        .get(end..end + 16)
+                        .is_some_and(|g| INDEX_GUIDS.iter().any(|i| i.as_bytes() == g));
+                    at_index.then_some(end)
+                };
                 let end = if unbounded {
                     unbounded_data_end(input, after, file.header.packet_size())
+                } else if let Some(end) = (size > rest as u64).then(stops_at_index).flatten() {
+                    end
                 } else if size > rest as u64 {
                     file.truncated = Some(TruncationInfo {
                         offset: pos as u64,

@@ -526,6 +526,21 @@ fn check_data(
             "Object Size 0 without the Broadcast flag".into(),
         );
     }
+    if d.size_field > DATA_OBJECT_HEADER_LEN as u64 && d.size_field > d.encoded_len() && !truncated
+    {
+        // ASF 5.1: the Object Size covers the packets; the parser found an index object where
+        // the size says packets go on.
+        f.push(
+            Severity::Warning,
+            off + 16,
+            NAME,
+            format!(
+                "Object Size {} runs past its packets into the next object at byte {}",
+                d.size_field,
+                off + d.encoded_len()
+            ),
+        );
+    }
     if d.reserved() != Some(0x0101) {
         f.push(
             Severity::Warning,

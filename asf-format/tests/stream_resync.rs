@@ -188,10 +188,22 @@ fn a_data_object_size_that_runs_into_the_index_stops_at_the_index() {
             .any(|e| matches!(e, Event::Index { offset, .. } if *offset == index_at))
     );
     assert_chunking_independent(&f, &events);
-    // The whole-file model keeps the declared size: the file is cut inside the Data Object.
+    // The whole-file model keeps the declared size, ends the Data Object at the index too,
+    // and validate says so.
     let parsed = assert_round_trip(&f);
-    assert!(parsed.truncated.is_some());
-    assert!(!validate(&parsed).is_empty());
+    assert!(parsed.truncated.is_none());
+    assert!(parsed.index_objects().next().is_some());
+    assert_eq!(
+        parsed.packets().filter(Result::is_ok).count(),
+        packets.len()
+    );
+    assert!(
+        validate(&parsed)
+            .iter()
+            .any(|x| x.offset == data_at as u64 + 16 && x.message.contains("runs past its packets")),
+        "{:?}",
+        validate(&parsed)
+    );
 }
 
 #[test]
