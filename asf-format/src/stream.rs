@@ -209,9 +209,10 @@ pub enum Event {
     },
     /// Bytes between objects that do not form an object (stale tag text left by tag editors,
     /// zero fill, a damaged object header), kept so that nothing is lost. A warning, not an
-    /// error: the reader skips to the next Data, index or Header Object GUID, as players do
-    /// (FFmpeg's asfdec and VLC scan for the next known GUID; the ASF specification itself
-    /// has no junk, ASF 3.1 / 5.1 / 6).
+    /// error: the reader resyncs at the next Data, index or Header Object GUID so that what
+    /// follows is still read. The specification has no such bytes (ASF 3.1 / 5.1: objects
+    /// follow each other); players differ (ffprobe rejects beets' `empty.wma`, whose Data
+    /// Object sits 3852 bytes after the Header Object).
     Junk {
         /// Offset of the first skipped byte.
         offset: u64,
@@ -575,9 +576,10 @@ impl StreamReader {
     }
 
     /// After a Data Object whose declared size was too small: the next `packet_size` bytes, as
-    /// a packet, when they parse as one (FFmpeg's asfdec and VLC read packets regardless of
-    /// the Data Object size once they are in the data). `None` when they do not (or are not
-    /// all there yet).
+    /// a packet, when they look like this file's packets (same first byte and Property Flags
+    /// as the last one) and parse. FFmpeg's asfdec stops at the declared size and so loses
+    /// them; we deliver them after an [`Event::Warning`] so that nothing is dropped silently
+    /// and the caller decides. `None` when they do not (or are not all there yet).
     fn stray_packet(&mut self) -> Result<Option<Event>> {
         let ps = self.packet_size as usize;
         if ps == 0
