@@ -284,7 +284,7 @@ impl AsfFile {
                         && (broadcast || !plausible_object_at(&input[after..])));
                 // ASF 5.1: the size covers the packets. When it claims more than the input
                 // holds but an index object starts at a packet boundary before the end, the
-                // size is a lie (players stop at the index GUID too): end the Data Object
+                // size is a lie (as the streaming reader does): end the Data Object
                 // there and keep the size field as read (validate reports it).
                 let stops_at_index = || {
                     let end = unbounded_data_end(

@@ -361,7 +361,8 @@ impl StreamReader {
                     }
                     if left >= 16 && self.starts_top_level() {
                         // ASF 5.1: the Object Size covers the packets; here it runs past them
-                        // into the next object. Players stop at the GUID; so do we.
+                        // into the next object. We stop at the GUID (as for broadcast Data
+                        // Objects) rather than hand out the index as packets.
                         self.end_of_packets();
                         return Ok(Some(Event::Warning {
                             offset: self.offset,
