@@ -155,14 +155,19 @@ pub fn trim_before_key_frame(packet: &[u8], is_video: impl Fn(u8) -> bool) -> Op
 }
 
 /// Removes the padding from `packet` in place: sets its Padding Length to 0, rewrites its
-/// Packet Length (when present) and truncates the buffer. Returns the bytes removed.
+/// Packet Length (when present) and truncates the buffer after its last payload. Returns the
+/// bytes removed.
 ///
 /// MS-WMHTTP 2.2.3.3: "the Padding Data SHOULD be removed ... and the Padding Length field
-/// updated". A packet whose Padding Length field is absent has no padding to remove.
+/// updated". Where the payloads end is asf-format's reading of the length fields (ASF 5.2.2),
+/// which includes GStreamer asfmux's form (Packet Length + Padding Length = packet size, the
+/// padding after Packet Length): cutting at the end of the last payload is right for every
+/// form. A packet with neither a Packet Length nor a Padding Length field cannot describe a
+/// shorter length and is left whole.
 /// (asf-format's `DataPacket` would rebuild the packet in a new buffer; this keeps the pooled
 /// buffer and its headroom, so the push sink sends without a copy.)
 pub fn strip_padding(packet: &mut BytesMut) -> Result<usize, Error> {
-    let (padding, effective_len, length_at, length_w, padding_at, padding_w) = {
+    let (new_len, length_at, length_w, padding_at, padding_w) = {
         let view = parse_whole(packet, |_| {})?;
         let ltf = view.length_type_flags();
         // ASF 5.2.1/5.2.2: [EC flags + data] Length Type Flags, Property Flags, Packet Length,
@@ -173,40 +178,27 @@ pub fn strip_padding(packet: &mut BytesMut) -> Result<usize, Error> {
         let length_at = flags_at + 2;
         let length_w = ltf.packet_length_type().size();
         let padding_at = length_at + length_w + ltf.sequence_type().size();
-        let effective_len = if length_w == 0 {
-            packet.len()
-        } else {
-            view.packet_length() as usize
-        };
         (
-            view.padding_length() as usize,
-            effective_len,
+            packet.len() - view.padding().len(),
             length_at,
             length_w,
             padding_at,
             ltf.padding_length_type().size(),
         )
     };
-    if padding_w == 0 {
+    if (padding_w == 0 && length_w == 0) || new_len == packet.len() {
         return Ok(0);
     }
-    if padding == 0 {
-        // Bytes past Packet Length (implicit padding) are cut too.
-        let cut = packet.len() - effective_len.min(packet.len());
-        packet.truncate(effective_len);
-        return Ok(cut);
-    }
-    let new_len = effective_len - padding; // asf-format checked padding <= length
-    packet[padding_at..padding_at + padding_w].fill(0);
     if length_w > 0 {
-        let bytes = u32::try_from(new_len)
-            .map_err(|_| bad("packet longer than 4 GiB"))?
-            .to_le_bytes();
         if length_w < 4 && new_len >> (8 * length_w) != 0 {
             return Err(bad("new Packet Length does not fit its field"));
         }
+        let bytes = u32::try_from(new_len)
+            .map_err(|_| bad("packet longer than 4 GiB"))?
+            .to_le_bytes();
         packet[length_at..length_at + length_w].copy_from_slice(&bytes[..length_w]);
     }
+    packet[padding_at..padding_at + padding_w].fill(0);
     let cut = packet.len() - new_len;
     packet.truncate(new_len);
     Ok(cut)
@@ -260,6 +252,27 @@ mod tests {
         let v = PacketView::parse(&p, |_| true).expect("still valid");
         assert_eq!(v.padding, 0);
         assert_eq!(strip_padding(&mut p).expect("valid"), 0);
+    }
+
+    /// Found by the asf_helpers fuzz target: Packet Length 16 + Padding Length 4 = the
+    /// 20-byte packet (GStreamer asfmux's form), so the padding lies after Packet Length and
+    /// the payloads end at 16, not at 16 - 4.
+    #[test]
+    fn strips_padding_of_gstreamer_form() {
+        let data = [
+            85u8, 6, 16, 0, 64, 0, 4, 0, 32, 0, 2, 0, 0, 2, 64, 0, 0, 64, 0, 138,
+        ];
+        let before = PacketView::parse(&data, |s| s % 2 == 1).expect("valid");
+        let mut p = BytesMut::from(&data[..]);
+        // Its one payload ends at 15: the stray byte before Packet Length goes with the
+        // padding.
+        assert_eq!(strip_padding(&mut p).expect("valid"), 5);
+        assert_eq!(p.len(), 15);
+        let after = PacketView::parse(&p, |s| s % 2 == 1).expect("still valid");
+        assert_eq!(after.padding, 0);
+        assert_eq!(after.packet_length, 15);
+        assert_eq!(after.send_time_ms, before.send_time_ms);
+        assert_eq!(after.key_frame, before.key_frame);
     }
 
     #[test]
