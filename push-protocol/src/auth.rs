@@ -32,6 +32,17 @@ impl DigestAlgorithm {
         }
     }
 
+    /// The algorithm an `algorithm=` token names (case-insensitive), `None` when unsupported.
+    pub fn from_token(token: &str) -> Option<DigestAlgorithm> {
+        if token.eq_ignore_ascii_case("md5") {
+            Some(DigestAlgorithm::Md5)
+        } else if token.eq_ignore_ascii_case("sha-256") {
+            Some(DigestAlgorithm::Sha256)
+        } else {
+            None
+        }
+    }
+
     /// Lowercase hex hash of `data`.
     pub fn hash_hex(self, data: &str) -> String {
         let bytes: Vec<u8> = match self {
@@ -150,9 +161,9 @@ pub fn parse_challenge(value: &str) -> Result<Challenge, Error> {
         .to_string();
     let algorithm = match param(&params, "algorithm") {
         None => DigestAlgorithm::Md5,
-        Some(a) if a.eq_ignore_ascii_case("md5") => DigestAlgorithm::Md5,
-        Some(a) if a.eq_ignore_ascii_case("sha-256") => DigestAlgorithm::Sha256,
-        Some(_) => return Err(Error::Auth("unsupported Digest algorithm")),
+        Some(a) => {
+            DigestAlgorithm::from_token(a).ok_or(Error::Auth("unsupported Digest algorithm"))?
+        }
     };
     let qop_auth = param(&params, "qop")
         .is_some_and(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth")));
@@ -242,8 +253,9 @@ impl ClientAuth {
 pub enum Credential {
     /// The plain password.
     Password(String),
-    /// The htdigest HA1, lowercase hex of `MD5(user:realm:password)` (Digest MD5 only; Basic
-    /// cannot be checked against it).
+    /// The htdigest HA1, lowercase hex of `MD5(user:realm:password)` (Apache's htdigest file
+    /// format). It checks Digest MD5 responses, and Basic passwords by hashing them the same
+    /// way; Digest SHA-256 cannot be checked against it.
     Ha1(String),
 }
 
@@ -276,30 +288,60 @@ struct NonceEntry {
 }
 
 /// Server-side challenger and verifier with a bounded nonce table.
+///
+/// It may offer several schemes at once (one `WWW-Authenticate` header each, RFC 9110 11.6.1):
+/// a request is verified by the scheme its `Authorization` header names, provided that scheme
+/// (and, for Digest, that algorithm) is offered.
 #[derive(Debug, Clone)]
 pub struct ServerAuth {
     realm: String,
-    scheme: ServerScheme,
+    schemes: Vec<ServerScheme>,
     nonces: Vec<NonceEntry>,
     max_nonces: usize,
     lifetime: Duration,
 }
 
 impl ServerAuth {
-    /// A verifier for `realm` holding at most `max_nonces` nonces, each valid for `lifetime`.
+    /// A verifier for `realm` offering one scheme, holding at most `max_nonces` nonces, each
+    /// valid for `lifetime`.
     pub fn new(
         realm: &str,
         scheme: ServerScheme,
         max_nonces: usize,
         lifetime: Duration,
     ) -> ServerAuth {
+        ServerAuth::with_schemes(realm, &[scheme], max_nonces, lifetime)
+    }
+
+    /// A verifier offering every scheme of `schemes`, in that order of preference (the order
+    /// of the challenges). Duplicates are dropped; an empty list offers Digest MD5.
+    pub fn with_schemes(
+        realm: &str,
+        schemes: &[ServerScheme],
+        max_nonces: usize,
+        lifetime: Duration,
+    ) -> ServerAuth {
+        let mut offered: Vec<ServerScheme> = Vec::with_capacity(schemes.len());
+        for s in schemes {
+            if !offered.contains(s) {
+                offered.push(*s);
+            }
+        }
+        if offered.is_empty() {
+            offered.push(ServerScheme::Digest(DigestAlgorithm::Md5));
+        }
         ServerAuth {
             realm: realm.to_string(),
-            scheme,
+            schemes: offered,
             nonces: Vec::new(),
             max_nonces: max_nonces.max(1),
             lifetime,
         }
+    }
+
+    /// The schemes offered, in order.
+    pub fn schemes(&self) -> &[ServerScheme] {
+        &self.schemes
     }
 
     /// The realm.
@@ -312,31 +354,69 @@ impl ServerAuth {
         self.nonces.len()
     }
 
-    /// A `WWW-Authenticate` value; Digest draws and remembers a fresh nonce (oldest evicted).
+    /// The `WWW-Authenticate` value of the first scheme offered; Digest draws and remembers a
+    /// fresh nonce (oldest evicted).
     pub fn challenge(&mut self, rng: &mut dyn Rng, now: Instant) -> String {
-        match self.scheme {
-            ServerScheme::Basic => format!("Basic realm=\"{}\"", self.realm),
-            ServerScheme::Digest(alg) => {
-                self.expire(now);
-                if self.nonces.len() >= self.max_nonces {
-                    self.nonces.remove(0);
+        let first = self.schemes[0];
+        self.challenge_for(first, rng, now)
+    }
+
+    /// One `WWW-Authenticate` value per scheme offered, in order (send each as its own header).
+    /// The Digest challenges share one fresh nonce.
+    pub fn challenges(&mut self, rng: &mut dyn Rng, now: Instant) -> Vec<String> {
+        let mut nonce: Option<(String, String)> = None;
+        let schemes = self.schemes.clone();
+        schemes
+            .into_iter()
+            .map(|scheme| match scheme {
+                ServerScheme::Basic => self.basic_challenge(),
+                ServerScheme::Digest(alg) => {
+                    let (n, o) = nonce
+                        .get_or_insert_with(|| self.new_nonce(rng, now))
+                        .clone();
+                    self.digest_challenge(alg, &n, &o)
                 }
-                let nonce = rng::hex(rng, 16);
-                let opaque = rng::hex(rng, 8);
-                let value = format!(
-                    "Digest realm=\"{}\", nonce=\"{nonce}\", opaque=\"{opaque}\", qop=\"auth\", algorithm={}",
-                    self.realm,
-                    alg.token()
-                );
-                self.nonces.push(NonceEntry {
-                    nonce,
-                    opaque,
-                    issued: now,
-                    last_nc: 0,
-                });
-                value
+            })
+            .collect()
+    }
+
+    fn challenge_for(&mut self, scheme: ServerScheme, rng: &mut dyn Rng, now: Instant) -> String {
+        match scheme {
+            ServerScheme::Basic => self.basic_challenge(),
+            ServerScheme::Digest(alg) => {
+                let (nonce, opaque) = self.new_nonce(rng, now);
+                self.digest_challenge(alg, &nonce, &opaque)
             }
         }
+    }
+
+    fn basic_challenge(&self) -> String {
+        format!("Basic realm=\"{}\"", self.realm)
+    }
+
+    fn digest_challenge(&self, alg: DigestAlgorithm, nonce: &str, opaque: &str) -> String {
+        format!(
+            "Digest realm=\"{}\", nonce=\"{nonce}\", opaque=\"{opaque}\", qop=\"auth\", algorithm={}",
+            self.realm,
+            alg.token()
+        )
+    }
+
+    /// Draws a nonce and opaque and remembers them (the oldest evicted at the bound).
+    fn new_nonce(&mut self, rng: &mut dyn Rng, now: Instant) -> (String, String) {
+        self.expire(now);
+        if self.nonces.len() >= self.max_nonces {
+            self.nonces.remove(0);
+        }
+        let nonce = rng::hex(rng, 16);
+        let opaque = rng::hex(rng, 8);
+        self.nonces.push(NonceEntry {
+            nonce: nonce.clone(),
+            opaque: opaque.clone(),
+            issued: now,
+            last_nc: 0,
+        });
+        (nonce, opaque)
     }
 
     fn expire(&mut self, now: Instant) {
@@ -356,27 +436,48 @@ impl ServerAuth {
     ) -> Result<String, AuthFailure> {
         let value = authorization.ok_or(AuthFailure::Missing)?.trim();
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-        match self.scheme {
+        let offered = if scheme.eq_ignore_ascii_case("basic") {
+            self.schemes
+                .iter()
+                .copied()
+                .find(|s| *s == ServerScheme::Basic)
+        } else if scheme.eq_ignore_ascii_case("digest") {
+            // RFC 7616 3.4: the response names its algorithm (MD5 when absent).
+            let named = param(&parse_params(rest), "algorithm")
+                .map_or(Some(DigestAlgorithm::Md5), DigestAlgorithm::from_token);
+            self.schemes
+                .iter()
+                .copied()
+                .find(|s| Some(*s) == named.map(ServerScheme::Digest))
+        } else {
+            None
+        };
+        // A scheme we did not offer counts as no credentials: challenge again.
+        match offered.ok_or(AuthFailure::Missing)? {
             ServerScheme::Basic => {
-                if !scheme.eq_ignore_ascii_case("basic") {
-                    return Err(AuthFailure::Missing);
-                }
                 let raw = base64::engine::general_purpose::STANDARD
                     .decode(rest.trim())
                     .map_err(|_| AuthFailure::Rejected)?;
                 let text = String::from_utf8(raw).map_err(|_| AuthFailure::Rejected)?;
                 let (user, password) = text.split_once(':').ok_or(AuthFailure::Rejected)?;
-                match lookup(user) {
-                    Some(Credential::Password(p)) if constant_eq(&p, password) => {
-                        Ok(user.to_string())
-                    }
-                    _ => Err(AuthFailure::Rejected),
+                let ok = match lookup(user) {
+                    Some(Credential::Password(p)) => constant_eq(&p, password),
+                    // htdigest: HA1 = MD5(user:realm:password), so a Basic password is checked
+                    // by hashing it the same way.
+                    Some(Credential::Ha1(h)) => constant_eq(
+                        &DigestAlgorithm::Md5
+                            .hash_hex(&format!("{user}:{}:{password}", self.realm)),
+                        &h.to_ascii_lowercase(),
+                    ),
+                    None => false,
+                };
+                if ok {
+                    Ok(user.to_string())
+                } else {
+                    Err(AuthFailure::Rejected)
                 }
             }
             ServerScheme::Digest(alg) => {
-                if !scheme.eq_ignore_ascii_case("digest") {
-                    return Err(AuthFailure::Missing);
-                }
                 self.expire(now);
                 let params = parse_params(rest);
                 let get = |k| param(&params, k).ok_or(AuthFailure::Rejected);

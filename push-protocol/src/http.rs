@@ -228,6 +228,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         204 => "No Content",
         301 => "Moved Permanently",
         302 => "Found",
+        305 => "Use Proxy",
         307 => "Temporary Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",

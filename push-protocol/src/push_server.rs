@@ -78,8 +78,10 @@ pub struct PushServerConfig {
     pub server_header: String,
     /// Refuse (403) requests whose User-Agent is not `WMEncoder/...`.
     pub strict_user_agent: bool,
-    /// Authentication demanded, `None` for open access.
-    pub auth: Option<ServerScheme>,
+    /// Authentication schemes offered, in order of preference (one `WWW-Authenticate`
+    /// header each); empty for open access. `vec![Digest(Md5), Basic]` serves both encoders
+    /// that only do Digest (Windows Media Encoder) and clients that only do Basic.
+    pub auth: Vec<ServerScheme>,
     /// Authentication realm.
     pub realm: String,
     /// MS-WMHTTP 3.2.2: Idle-Timeout during a PushStart (default 60 s).
@@ -99,7 +101,7 @@ impl Default for PushServerConfig {
         PushServerConfig {
             server_header: "Cougar/9.01.01.3814".to_string(),
             strict_user_agent: false,
-            auth: None,
+            auth: Vec::new(),
             realm: "wmpush".to_string(),
             idle_timeout: Duration::from_secs(60),
             inactivity_timeout: Duration::from_secs(120),
@@ -235,9 +237,9 @@ pub struct PushServer {
 impl PushServer {
     /// A server with `config`.
     pub fn new(config: PushServerConfig) -> PushServer {
-        let auth = config
-            .auth
-            .map(|s| ServerAuth::new(&config.realm, s, 256, Duration::from_secs(300)));
+        let auth = (!config.auth.is_empty()).then(|| {
+            ServerAuth::with_schemes(&config.realm, &config.auth, 256, Duration::from_secs(300))
+        });
         PushServer {
             config,
             auth,
@@ -269,7 +271,7 @@ impl PushServer {
         conn: ConnectionId,
         status: u16,
         push_id: Option<&str>,
-        extra: Option<(&str, String)>,
+        extra: &[(&str, String)],
     ) {
         let mut h = Headers::default();
         h.push("Server", self.config.server_header.clone());
@@ -286,8 +288,8 @@ impl PushServer {
             "Supported",
             "com.microsoft.wm.srvppair, com.microsoft.wm.sswitch, com.microsoft.wm.predstrm, com.microsoft.wm.fastcache, com.microsoft.wm.startupprofile",
         );
-        if let Some((n, v)) = extra {
-            h.push(n, v);
+        for (n, v) in extra {
+            h.push(n, v.clone());
         }
         let mut out = Vec::new();
         http::write_response(status, http::reason_phrase(status), 1, &h, &mut out);
@@ -295,7 +297,7 @@ impl PushServer {
     }
 
     fn fail(&mut self, conn: ConnectionId, status: u16, push_id: Option<&str>) {
-        self.respond(conn, status, push_id, None);
+        self.respond(conn, status, push_id, &[]);
         self.close_conn(conn);
     }
 
@@ -525,14 +527,13 @@ impl PushServer {
         match auth.verify(authorization, "POST", &lookup, now) {
             Ok(user) => Ok(Some(user)),
             Err(failure) => {
-                let challenge = auth.challenge(rng, now);
+                let challenges: Vec<(&str, String)> = auth
+                    .challenges(rng, now)
+                    .into_iter()
+                    .map(|c| ("WWW-Authenticate", c))
+                    .collect();
                 let id = push_id.filter(|p| *p != "0").map(str::to_string);
-                self.respond(
-                    conn,
-                    401,
-                    id.as_deref(),
-                    Some(("WWW-Authenticate", challenge)),
-                );
+                self.respond(conn, 401, id.as_deref(), &challenges);
                 // MS-WMHTTP 3.1.5.2: the client retries on a new connection. A stale nonce
                 // and a missing header get the same fresh challenge.
                 let _: AuthFailure = failure;
@@ -594,7 +595,7 @@ impl PushServer {
             // authenticated PushSetup; let exactly one through for this push-id.
             s.allow_unauth_start = p.authenticated;
         }
-        self.respond(conn, 204, Some(&id), None);
+        self.respond(conn, 204, Some(&id), &[]);
         self.process(conn, now, rng);
         Ok(id)
     }
@@ -602,6 +603,35 @@ impl PushServer {
     /// Refuses the PushSetup pending on `conn` with `status` and closes the connection.
     pub fn refuse(&mut self, conn: ConnectionId, status: u16) {
         self.fail(conn, status, None);
+    }
+
+    /// Redirects the PushSetup pending on `conn` and closes the connection: 302 with
+    /// `Location: location` sends the encoder to another server (MS-WMHTTP 3.2.5: the server
+    /// may redirect a PushSetup; the client starts over at the new URL with push-id 0). No
+    /// session state is kept. (The spec's 305 "use proxy" is not offered: our client has no
+    /// proxy-forwarding mode to honour it.)
+    ///
+    /// `location` must be an absolute `http://` URL without control characters (it becomes a
+    /// header value); anything else is a [`Error::Misuse`] and the setup stays pending.
+    pub fn redirect(&mut self, conn: ConnectionId, location: &str) -> Result<(), Error> {
+        let pending = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| matches!(c.state, ConnState::Setup(_)));
+        if !pending {
+            return Err(Error::Misuse("no PushSetup is pending on this connection"));
+        }
+        let scheme_ok = location
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("http://"));
+        if !scheme_ok || location.len() <= 7 || location.bytes().any(|b| b.is_ascii_control()) {
+            return Err(Error::Misuse(
+                "redirect Location must be an absolute http:// URL without control characters",
+            ));
+        }
+        self.respond(conn, 302, None, &[("Location", location.to_string())]);
+        self.close_conn(conn);
+        Ok(())
     }
 
     /// Feeds the body of a PushStart; returns whether processing can continue with a new head.
@@ -658,7 +688,7 @@ impl PushServer {
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.state = ConnState::Head;
             }
-            self.respond(conn, 204, Some(&id), None);
+            self.respond(conn, 204, Some(&id), &[]);
             return true;
         }
         false

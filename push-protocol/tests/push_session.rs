@@ -240,7 +240,7 @@ fn full_session() {
 
 fn auth_session(scheme: ServerScheme, password: &str) -> Pair {
     let s = PushServerConfig {
-        auth: Some(scheme),
+        auth: vec![scheme],
         ..PushServerConfig::default()
     };
     let mut p = Pair::new(cfg(), s);
@@ -298,7 +298,7 @@ fn wrong_password_is_asked_again() {
 #[test]
 fn one_unauthenticated_push_start_after_authenticated_setup() {
     let s = PushServerConfig {
-        auth: Some(ServerScheme::Basic),
+        auth: vec![ServerScheme::Basic],
         ..PushServerConfig::default()
     };
     let mut p = Pair::new(cfg(), s);
@@ -493,4 +493,179 @@ fn server_output_is_chunking_independent() {
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(&whole.server_events), strip(&split.server_events));
+}
+
+#[test]
+fn server_redirects_a_setup_and_the_client_follows() {
+    let mut p = Pair::new(cfg(), PushServerConfig::default());
+    p.accept = false;
+    p.client.connect(&header()).expect("connect");
+    p.pump();
+    let first = p
+        .server_events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::SetupRequested {
+                connection, path, ..
+            } => Some((*connection, path.clone())),
+            _ => None,
+        })
+        .expect("setup requested");
+    assert_eq!(first.1, "/live");
+    // A Location that would inject a header is refused and the setup stays pending.
+    assert!(
+        p.server
+            .redirect(first.0, "http://edge\r\nX: y/live2")
+            .is_err()
+    );
+    assert!(p.server.redirect(first.0, "/relative").is_err());
+    p.server
+        .redirect(first.0, "http://edge.example:8081/live2")
+        .expect("pending setup");
+    assert!(
+        p.server.redirect(first.0, "http://x/y").is_err(),
+        "only once"
+    );
+    p.accept = true;
+    p.pump();
+    let redirect = String::from_utf8_lossy(&p.to_client[0].1).to_string();
+    assert!(redirect.starts_with("HTTP/1.1 302 Found\r\n"), "{redirect}");
+    assert!(redirect.contains("\r\nLocation: http://edge.example:8081/live2\r\n"));
+    assert!(
+        !redirect.contains("Set-Cookie"),
+        "no session for a redirect"
+    );
+    assert!(p.client_events.contains(&ClientEvent::Redirected {
+        location: "http://edge.example:8081/live2".into()
+    }));
+    // The client starts over at the new URL (here the same in-memory server plays the edge).
+    let second = p
+        .server_events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::SetupRequested { path, resume, .. } => {
+                Some((path.clone(), resume.clone()))
+            }
+            _ => None,
+        })
+        .nth(1)
+        .expect("second setup");
+    assert_eq!(second, ("/live2".to_string(), None));
+    p.client.send_packet(b"after redirect").expect("streaming");
+    p.pump();
+    assert_eq!(p.packets(), vec![b"after redirect".to_vec()]);
+    assert_eq!(p.server.session_count(), 1);
+}
+
+#[test]
+fn second_push_start_takes_over_when_configured() {
+    let takeover = PushServerConfig {
+        takeover: true,
+        ..PushServerConfig::default()
+    };
+    for allowed in [false, true] {
+        let config = if allowed {
+            takeover.clone()
+        } else {
+            PushServerConfig::default()
+        };
+        let mut p = established(config, cfg());
+        let id = p.client.push_id().to_string();
+        let old = p.client.connection().expect("streaming connection");
+        p.client.send_packet(&[1; 40]).expect("streaming");
+        p.pump();
+        let mut start = format!(
+            "POST /live HTTP/1.1\r\nContent-Type: application/x-wms-pushstart\r\nUser-Agent: WMEncoder/11.0.5721.5145\r\nHost: h\r\nContent-Length: 2147483647\r\nCookie: push-id={id}\r\n\r\n"
+        )
+        .into_bytes();
+        // The new encoder goes on with data packets: the session already has its header.
+        push_protocol::framing::encode_data(&[2; 8], &mut start).expect("small frame");
+        let status = p.raw(77, &start);
+        if allowed {
+            assert_eq!(status, 0, "taken over: no response, the body is streaming");
+            assert!(
+                p.server_events
+                    .contains(&ServerEvent::ConnectionClose { connection: old }),
+                "the old encoder's connection is closed"
+            );
+            assert_eq!(p.packets(), vec![vec![1; 40], vec![2; 8]]);
+        } else {
+            assert_eq!(status, 409);
+            assert_eq!(p.packets(), vec![vec![1; 40]]);
+            // The first encoder is undisturbed.
+            p.client.send_packet(&[3; 40]).expect("streaming");
+            p.pump();
+            assert_eq!(p.packets(), vec![vec![1; 40], vec![3; 40]]);
+        }
+        assert_eq!(p.server.session_count(), 1);
+    }
+}
+
+#[test]
+fn one_server_offers_digest_and_basic_against_htdigest() {
+    let realm = "wmpush";
+    // htdigest: HA1 = MD5(user:realm:password).
+    let ha1 = DigestAlgorithm::Md5.hash_hex(&format!("enc:{realm}:secret"));
+    let config = PushServerConfig {
+        auth: vec![
+            ServerScheme::Digest(DigestAlgorithm::Md5),
+            ServerScheme::Basic,
+        ],
+        realm: realm.to_string(),
+        ..PushServerConfig::default()
+    };
+    // Our client prefers Digest among the challenges.
+    let mut p = Pair::new(cfg(), config.clone());
+    p.server.add_user("enc", Credential::Ha1(ha1.clone()));
+    p.client.connect(&header()).expect("connect");
+    p.pump();
+    let challenge = String::from_utf8_lossy(&p.to_client[0].1).to_string();
+    assert!(challenge.starts_with("HTTP/1.1 401 "), "{challenge}");
+    let offers: Vec<&str> = challenge
+        .lines()
+        .filter_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .collect();
+    assert_eq!(offers.len(), 2, "{challenge}");
+    assert!(offers[0].starts_with("Digest realm=\"wmpush\", nonce=\""));
+    assert_eq!(offers[1], "Basic realm=\"wmpush\"");
+    assert!(
+        p.client_events
+            .contains(&ClientEvent::AuthenticationNeeded {
+                scheme: "Digest",
+                realm: realm.to_string()
+            })
+    );
+    let mut r = p.rng();
+    p.client
+        .set_credentials("enc", "secret", &mut r)
+        .expect("pending");
+    p.pump();
+    p.client.send_packet(b"digest").expect("streaming");
+    p.pump();
+    assert_eq!(p.packets(), vec![b"digest".to_vec()]);
+
+    // A Basic-only client is checked against the same HA1.
+    let basic = |password: &str| {
+        let auth = push_protocol::auth::basic_authorization("enc", password);
+        format!(
+            "POST /live HTTP/1.1\r\nContent-Type: application/x-wms-pushsetup\r\nUser-Agent: WMEncoder/11.0.5721.5145\r\nHost: h\r\nContent-Length: 0\r\nAuthorization: {auth}\r\nCookie: push-id=0\r\n\r\n"
+        )
+    };
+    let mut q = Pair::new(cfg(), config);
+    q.server.add_user("enc", Credential::Ha1(ha1));
+    q.accept = false;
+    assert_eq!(q.raw(1, basic("wrong").as_bytes()), 401);
+    assert_eq!(q.server.session_count(), 0);
+    assert_eq!(
+        q.raw(2, basic("secret").as_bytes()),
+        0,
+        "setup awaits the application"
+    );
+    assert!(q.server_events.iter().any(|e| matches!(
+        e,
+        ServerEvent::SetupRequested { user: Some(u), connection: 2, .. } if u == "enc"
+    )));
+    // A scheme the server did not offer is challenged again, never accepted.
+    let sha = "POST /live HTTP/1.1\r\nContent-Type: application/x-wms-pushsetup\r\nContent-Length: 0\r\nAuthorization: Digest username=\"enc\", realm=\"wmpush\", nonce=\"x\", uri=\"/live\", response=\"0\", algorithm=SHA-256\r\n\r\n";
+    assert_eq!(q.raw(3, sha.as_bytes()), 401);
 }
