@@ -256,6 +256,25 @@ impl PushServer {
         self.users.insert(user.to_string(), credential);
     }
 
+    /// Bytes the server holds on behalf of its peers: unparsed input of every connection,
+    /// partial frames in the body decoders, and responses not yet taken by `poll_transmit`.
+    /// Bounded per connection by the largest head, a PushSetup body
+    /// ([`MAX_SETUP_BODY`]), one push frame (4 + 65,535 bytes) and the last input chunk.
+    pub fn buffered_bytes(&self) -> usize {
+        let conns: usize = self
+            .conns
+            .values()
+            .map(|c| {
+                c.buf.len()
+                    + match &c.state {
+                        ConnState::Streaming { decoder, .. } => decoder.buffered(),
+                        _ => 0,
+                    }
+            })
+            .sum();
+        conns + self.transmit.iter().map(|(_, b)| b.len()).sum::<usize>()
+    }
+
     /// Number of sessions held.
     pub fn session_count(&self) -> usize {
         self.sessions.len()

@@ -669,3 +669,45 @@ fn one_server_offers_digest_and_basic_against_htdigest() {
     let sha = "POST /live HTTP/1.1\r\nContent-Type: application/x-wms-pushsetup\r\nContent-Length: 0\r\nAuthorization: Digest username=\"enc\", realm=\"wmpush\", nonce=\"x\", uri=\"/live\", response=\"0\", algorithm=SHA-256\r\n\r\n";
     assert_eq!(q.raw(3, sha.as_bytes()), 401);
 }
+
+#[test]
+fn buffered_memory_is_bounded_per_connection() {
+    use push_protocol::push_server::MAX_SETUP_BODY;
+    let config = PushServerConfig::default();
+    let per_conn = config.max_head + MAX_SETUP_BODY as usize + 4 + 65_535;
+    // A peer that keeps sending while its PushSetup awaits the application is cut off (413).
+    let mut p = Pair::new(cfg(), config.clone());
+    p.accept = false;
+    let setup = b"POST /live HTTP/1.1\r\nContent-Type: application/x-wms-pushsetup\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(p.raw(1, setup), 0);
+    let mut last = 0;
+    for _ in 0..100 {
+        last = p.raw(1, &[b'x'; 4096]);
+        assert!(p.server.buffered_bytes() <= per_conn + 4096);
+        if last != 0 {
+            break;
+        }
+    }
+    assert_eq!(last, 413);
+    // A streaming peer trickling one maximal frame holds at most that frame.
+    let mut q = established(config, cfg());
+    let id = q.client.push_id().to_string();
+    let start = format!(
+        "POST /live HTTP/1.1\r\nContent-Type: application/x-wms-pushstart\r\nContent-Length: 2147483647\r\nCookie: push-id={id}\r\n\r\n"
+    );
+    q.client.disconnect();
+    q.pump();
+    assert_eq!(q.raw(9, start.as_bytes()), 0);
+    let mut frame = Vec::new();
+    push_protocol::framing::encode_data(&[7; 65_531], &mut frame).expect("largest frame");
+    for piece in frame.chunks(1000) {
+        q.raw(9, piece);
+        assert!(
+            q.server.buffered_bytes() <= per_conn,
+            "{}",
+            q.server.buffered_bytes()
+        );
+    }
+    assert_eq!(q.packets().last().map(Vec::len), Some(65_531));
+    assert!(q.server.buffered_bytes() < 1000);
+}

@@ -26,10 +26,17 @@ fuzz_target!(|data: &[u8]| {
     for f in whole {
         let mut enc = Vec::new();
         match f.kind {
-            PushFrameKind::Header if !f.had_preheader => framing::encode_header(&f.payload, &mut enc).expect("decoded"),
-            PushFrameKind::Data if !f.had_preheader => framing::encode_data(&f.payload, &mut enc).expect("decoded"),
+            PushFrameKind::Header if !f.had_preheader => {
+                framing::encode_header(&f.payload, &mut enc).expect("decoded")
+            }
+            PushFrameKind::Data if !f.had_preheader => {
+                framing::encode_data(&f.payload, &mut enc).expect("decoded")
+            }
             PushFrameKind::End => framing::encode_end(f.reason.expect("reason"), &mut enc),
-            _ => { pos += f.wire_len; continue; }
+            _ => {
+                pos += f.wire_len;
+                continue;
+            }
         }
         assert_eq!(&enc[..], &data[pos..pos + f.wire_len]);
         pos += f.wire_len;

@@ -5,11 +5,16 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use push_protocol::push_server::{PushServer, PushServerConfig, ServerEvent};
+use push_protocol::push_server::{MAX_SETUP_BODY, PushServer, PushServerConfig, ServerEvent};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&step, rest)) = data.split_first() else { return };
-    let mut server = PushServer::new(PushServerConfig::default());
+    let Some((&step, rest)) = data.split_first() else {
+        return;
+    };
+    let config = PushServerConfig::default();
+    // Per connection: one head, one PushSetup body, one push frame, one input chunk.
+    let per_conn = config.max_head + MAX_SETUP_BODY as usize + 4 + 65_535 + 256;
+    let mut server = PushServer::new(config);
     let mut now = Instant::now();
     let mut n = 0u8;
     let mut rng = move |buf: &mut [u8]| {
@@ -26,6 +31,11 @@ fuzz_target!(|data: &[u8]| {
                 let _ = server.accept_setup(connection, now, &mut rng);
             }
         }
+        assert!(
+            server.buffered_bytes() <= 2 * per_conn + 64 * 1024,
+            "buffered {} bytes",
+            server.buffered_bytes()
+        );
         while server.poll_transmit().is_some() {}
         now += Duration::from_secs(7);
         if server.poll_timeout().is_some_and(|t| t <= now) {
