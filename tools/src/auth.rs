@@ -1,25 +1,23 @@
 //! Encoder authentication for `wmpush serve`: an Apache htdigest file
-//! (`user:realm:HA1`, HA1 = MD5(user:realm:password)) serving both Digest
-//! (RFC 2617, MD5, qop=auth) and Basic (MS-WMHTTP 3.2.5.1 step 5: plain HTTP
-//! access authentication; Windows encoders offer Digest, Basic works when challenged).
+//! (`user:realm:HA1`, HA1 = MD5(user:realm:password)).
+//!
+//! Only the file is read here. Challenges and verification (Digest MD5 with
+//! qop=auth, and Basic checked against the same HA1) are push-protocol's
+//! [`ServerAuth`](push_protocol::auth::ServerAuth), inside its `PushServer`,
+//! which gets every user as a [`Credential::Ha1`](push_protocol::auth::Credential::Ha1).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use md5::{Digest as _, Md5};
-
-/// Most outstanding Digest nonces remembered.
-const MAX_NONCES: usize = 4096;
+use push_protocol::auth::{ClientAuth, parse_challenge};
 
 /// Users from an htdigest file.
 #[derive(Debug)]
 pub struct AuthFile {
     realm: String,
     users: HashMap<String, String>,
-    nonces: Mutex<VecDeque<String>>,
 }
 
 fn md5_hex(s: &str) -> String {
@@ -60,7 +58,6 @@ impl AuthFile {
         Ok(AuthFile {
             realm: realm.to_owned(),
             users,
-            nonces: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -72,105 +69,15 @@ impl AuthFile {
         )
     }
 
-    /// The `WWW-Authenticate` header values for a 401: Digest first, then Basic.
-    pub fn challenges(&self) -> Vec<String> {
-        let nonce = format!("{:032x}", rand::random::<u128>());
-        {
-            let mut n = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
-            n.push_back(nonce.clone());
-            while n.len() > MAX_NONCES {
-                n.pop_front();
-            }
-        }
-        vec![
-            format!(
-                "Digest realm=\"{}\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5",
-                self.realm
-            ),
-            format!("Basic realm=\"{}\"", self.realm),
-        ]
+    /// The realm the users were read for.
+    pub fn realm(&self) -> &str {
+        &self.realm
     }
 
-    /// Checks an `Authorization` value for `method` and `uri`; the user name when valid.
-    pub fn verify(&self, authorization: &str, method: &str) -> Option<String> {
-        let (scheme, rest) = authorization.trim().split_once(' ')?;
-        if scheme.eq_ignore_ascii_case("basic") {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(rest.trim())
-                .ok()?;
-            let text = String::from_utf8(raw).ok()?;
-            let (user, password) = text.split_once(':')?;
-            let ha1 = self.users.get(user)?;
-            let got = md5_hex(&format!("{user}:{}:{password}", self.realm));
-            return (constant_time_eq(&got, ha1)).then(|| user.to_owned());
-        }
-        if !scheme.eq_ignore_ascii_case("digest") {
-            return None;
-        }
-        let p = parse_params(rest);
-        let user = p.get("username")?;
-        let ha1 = self.users.get(user.as_str())?;
-        if p.get("realm").map(String::as_str) != Some(self.realm.as_str()) {
-            return None;
-        }
-        let nonce = p.get("nonce")?;
-        let known = self
-            .nonces
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|n| n == nonce);
-        if !known {
-            return None;
-        }
-        let uri = p.get("uri")?;
-        let ha2 = md5_hex(&format!("{method}:{uri}"));
-        let expected = match p.get("qop").map(String::as_str) {
-            Some("auth") => md5_hex(&format!(
-                "{ha1}:{nonce}:{}:{}:auth:{ha2}",
-                p.get("nc")?,
-                p.get("cnonce")?
-            )),
-            None => md5_hex(&format!("{ha1}:{nonce}:{ha2}")),
-            Some(_) => return None,
-        };
-        constant_time_eq(&expected, &p.get("response")?.to_ascii_lowercase()).then(|| user.clone())
+    /// Every user and its HA1 (lowercase hex).
+    pub fn users(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.users.iter().map(|(u, h)| (u.as_str(), h.as_str()))
     }
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-/// Parses `k=v, k2="v 2"` parameter lists.
-fn parse_params(s: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let Some((k, after)) = rest.split_once('=') else {
-            break;
-        };
-        let key = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, next) = if let Some(q) = after.strip_prefix('"') {
-            match q.find('"') {
-                Some(end) => (&q[..end], &q[end + 1..]),
-                None => (q, ""),
-            }
-        } else {
-            match after.find(',') {
-                Some(end) => (&after[..end], &after[end..]),
-                None => (after, ""),
-            }
-        };
-        out.insert(key, value.trim().to_owned());
-        rest = next.trim_start().trim_start_matches(',').trim_start();
-    }
-    out
 }
 
 /// Client side: the `Authorization` value answering `challenge` (a
@@ -182,29 +89,9 @@ pub fn answer_challenge(
     method: &str,
     uri: &str,
 ) -> Option<String> {
-    let (scheme, rest) = challenge.trim().split_once(' ')?;
-    if scheme.eq_ignore_ascii_case("basic") {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        return Some(format!("Basic {token}"));
-    }
-    if !scheme.eq_ignore_ascii_case("digest") {
-        return None;
-    }
-    let p = parse_params(rest);
-    let realm = p.get("realm")?;
-    let nonce = p.get("nonce")?;
-    let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
-    let ha2 = md5_hex(&format!("{method}:{uri}"));
-    let cnonce = format!("{:016x}", rand::random::<u64>());
-    let nc = "00000001";
-    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-    let mut v = format!(
-        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\", algorithm=MD5"
-    );
-    if let Some(o) = p.get("opaque") {
-        v.push_str(&format!(", opaque=\"{o}\""));
-    }
-    Some(v)
+    let challenge = parse_challenge(challenge).ok()?;
+    let mut rng = |buf: &mut [u8]| rand::fill(buf);
+    Some(ClientAuth::new(challenge).authorization(user, password, method, uri, &mut rng))
 }
 
 #[cfg(test)]
@@ -231,30 +118,35 @@ mod tests {
     }
 
     #[test]
-    fn basic_right_and_wrong_password() {
+    fn users_of_the_realm_only() {
         let f = file();
-        let ok = answer_challenge("Basic realm=\"wmpush\"", "alice", "secret", "POST", "/x")
-            .expect("basic");
-        assert_eq!(f.verify(&ok, "POST").as_deref(), Some("alice"));
-        let bad = answer_challenge("Basic realm=\"wmpush\"", "alice", "nope", "POST", "/x")
-            .expect("basic");
-        assert_eq!(f.verify(&bad, "POST"), None);
-        let other_realm =
-            answer_challenge("Basic realm=\"wmpush\"", "bob", "x", "POST", "/x").expect("basic");
-        assert_eq!(f.verify(&other_realm, "POST"), None);
+        let users: Vec<_> = f.users().collect();
+        assert_eq!(
+            users,
+            vec![("alice", md5_hex("alice:wmpush:secret").as_str())]
+        );
+        assert_eq!(f.realm(), "wmpush");
     }
 
     #[test]
-    fn digest_round_trip_and_unknown_nonce() {
-        let f = file();
-        let ch = f.challenges();
-        let ok = answer_challenge(&ch[0], "alice", "secret", "POST", "/live").expect("digest");
-        assert_eq!(f.verify(&ok, "POST").as_deref(), Some("alice"));
-        assert_eq!(f.verify(&ok, "GET"), None, "method is covered");
-        let bad = answer_challenge(&ch[0], "alice", "wrong", "POST", "/live").expect("digest");
-        assert_eq!(f.verify(&bad, "POST"), None);
-        let forged = ok.replace(&parse_params(&ch[0][7..])["nonce"], "0000");
-        assert_eq!(f.verify(&forged, "POST"), None);
+    fn answers_both_schemes() {
+        let basic = answer_challenge("Basic realm=\"wmpush\"", "alice", "secret", "POST", "/x")
+            .expect("basic");
+        assert_eq!(
+            basic,
+            push_protocol::auth::basic_authorization("alice", "secret")
+        );
+        let digest = answer_challenge(
+            "Digest realm=\"wmpush\", nonce=\"abc\", qop=\"auth\", algorithm=MD5",
+            "alice",
+            "secret",
+            "POST",
+            "/live",
+        )
+        .expect("digest");
+        assert!(digest.starts_with("Digest username=\"alice\""), "{digest}");
+        assert!(digest.contains("uri=\"/live\"") && digest.contains("nc=00000001"));
+        assert_eq!(answer_challenge("Negotiate", "a", "b", "POST", "/"), None);
     }
 
     #[test]

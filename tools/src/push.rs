@@ -77,6 +77,17 @@ fn map_push_error(e: PushError, url: &str) -> CliError {
     CliError::new(kind, format!("push to {url}: {e}"))
 }
 
+/// A sink call failed: a refusal, auth or usage problem the push sink found on the
+/// wire keeps its own exit code; anything else is a broken connection.
+fn map_sink_error(e: push_sink::Error, url: &str) -> CliError {
+    if let push_sink::Error::Custom(inner) = &e
+        && let Some(p) = inner.downcast_ref::<PushError>()
+    {
+        return map_push_error(p.clone(), url);
+    }
+    CliError::new(Failure::Connection, format!("push: {e}"))
+}
+
 /// Reads exactly `n` bytes, or `None` at a clean EOF before the first byte.
 fn read_exact_or_eof(r: &mut dyn Read, n: usize, at: u64) -> Result<Option<Vec<u8>>, CliError> {
     let mut buf = vec![0u8; n];
@@ -475,13 +486,12 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
     let mut status = sink.status();
     sink.connect(&opts.url, opts.template.as_deref(), opts.auto_destroy)
         .map_err(|e| map_push_error(e, &opts.url))?;
-    eprintln!(
-        "wmpush push: connected to {} (push-id {})",
-        opts.url,
-        sink.push_id().unwrap_or_default()
-    );
+    match sink.push_id() {
+        Some(id) => eprintln!("wmpush push: connected to {} (push-id {id})", opts.url),
+        None => eprintln!("wmpush push: connecting to {}", opts.url),
+    }
     sink.on_header(&first)
-        .map_err(|e| CliError::new(Failure::Connection, format!("push: {e}")))?;
+        .map_err(|e| map_sink_error(e, &opts.url))?;
 
     let bar = (opts.progress && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new_spinner();
@@ -518,7 +528,7 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
                 pace_origin = None;
                 pace_facts = asf_bits::header_facts(&h);
                 if let Err(e) = sink.on_header(&h) {
-                    break Err(CliError::new(Failure::Connection, format!("push: {e}")));
+                    break Err(map_sink_error(e, &opts.url));
                 }
             }
             Item::Packet(p, info) => {
@@ -545,13 +555,13 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
                     Err(_) => DataUnit::shared(p, info),
                 };
                 if let Err(e) = sink.on_data_unit(unit) {
-                    break Err(CliError::new(Failure::Connection, format!("push: {e}")));
+                    break Err(map_sink_error(e, &opts.url));
                 }
                 report.packets += 1;
             }
             Item::End => {
                 if let Err(e) = sink.on_end_writing() {
-                    break Err(CliError::new(Failure::Connection, format!("push: {e}")));
+                    break Err(map_sink_error(e, &opts.url));
                 }
             }
         }

@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -19,12 +19,12 @@ use push_protocol::pull_server::{
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 
 use crate::asf_bits;
 use crate::auth::AuthFile;
 use crate::config::ServeConfig;
-use crate::ingest::{self, SessionTable};
+use crate::ingest;
 use crate::point::{PointEvent, PointRegistry, PointStatus, PublishingPoint};
 
 /// Longest request head read before answering 431.
@@ -39,8 +39,10 @@ pub struct ServerState {
     pub auth: Option<AuthFile>,
     /// Publishing points.
     pub points: PointRegistry,
-    /// Push sessions by push-id.
-    pub sessions: SessionTable,
+    /// Push sessions the push server holds (updated by the ingest driver).
+    pub encoder_sessions: AtomicUsize,
+    next_connection: AtomicU64,
+    ingest: mpsc::Sender<ingest::Input>,
     /// When the server started.
     pub started: Instant,
     /// Connections accepted.
@@ -62,6 +64,16 @@ impl ServerState {
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.clone()
     }
+
+    /// A fresh id for an encoder connection (push-protocol's `ConnectionId`).
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_connection.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Where encoder connections send their bytes (the ingest driver).
+    pub fn ingest_sender(&self) -> mpsc::Sender<ingest::Input> {
+        self.ingest.clone()
+    }
 }
 
 /// A bound server; call [`Server::run`] to serve. Needs tokio's
@@ -73,6 +85,7 @@ pub struct Server {
     state: Arc<ServerState>,
     shutdown_tx: watch::Sender<bool>,
     connection_slots: Arc<Semaphore>,
+    ingest_inputs: Option<mpsc::Receiver<ingest::Input>>,
 }
 
 /// Stops a running server from another task.
@@ -100,11 +113,14 @@ impl Server {
             points.insert(PublishingPoint::new(&name, settings));
         }
         let slots = Arc::new(Semaphore::new(config.limits.max_connections));
+        let (ingest_tx, ingest_rx) = mpsc::channel(ingest::INGEST_QUEUE);
         let state = Arc::new(ServerState {
             config,
             auth,
             points,
-            sessions: SessionTable::default(),
+            encoder_sessions: AtomicUsize::new(0),
+            next_connection: AtomicU64::new(1),
+            ingest: ingest_tx,
             started: Instant::now(),
             connections_total: AtomicU64::new(0),
             connections_refused: AtomicU64::new(0),
@@ -116,6 +132,7 @@ impl Server {
             state,
             shutdown_tx,
             connection_slots: slots,
+            ingest_inputs: Some(ingest_rx),
         })
     }
 
@@ -138,8 +155,12 @@ impl Server {
 
     /// Accepts connections until shutdown, then ends every point (players get
     /// `$E(0)`) and waits up to two seconds for connections to finish.
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub async fn run(mut self) -> anyhow::Result<()> {
         let mut shutdown = self.state.shutdown_signal();
+        let driver = self
+            .ingest_inputs
+            .take()
+            .map(|inputs| tokio::spawn(ingest::run_driver(self.state.clone(), inputs)));
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => {
@@ -173,6 +194,12 @@ impl Server {
         tracing::info!("shutting down: ending every publishing point");
         for p in self.state.points.all() {
             p.end();
+        }
+        // The driver saw the same signal: it finalises archives and ends relays.
+        if let Some(driver) = driver
+            && let Err(e) = driver.await
+        {
+            tracing::warn!(error = %e, "ingest driver failed");
         }
         let deadline = Instant::now() + Duration::from_secs(2);
         while self.connection_slots.available_permits() < self.state.config.limits.max_connections
@@ -230,7 +257,7 @@ async fn handle_connection(
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::with_capacity(2048);
     let timeout = state.config.limits.head_timeout;
-    let Some(head_len) = (match read_head(&mut stream, &mut buf, timeout).await {
+    let Some(_head_end) = (match read_head(&mut stream, &mut buf, timeout).await {
         Ok(x) => x,
         Err(e) => {
             let _ = stream
@@ -285,7 +312,7 @@ async fn handle_connection(
             serve_plain_asf(&state, &mut stream, point_name(&path)).await
         }
         ("GET", _) => serve_player(&state, stream, buf).await,
-        ("POST", _) => ingest::handle_push(state.clone(), stream, peer, buf, head_len).await,
+        ("POST", _) => ingest::handle_push(state.clone(), stream, peer, buf).await,
         _ => respond(&mut stream, 405, "text/plain", b"method not allowed\n").await,
     }
 }
@@ -596,7 +623,7 @@ pub fn status(state: &ServerState) -> StatusDocument {
             listen: state.config.listen.to_string(),
             connections_total: state.connections_total.load(Ordering::Relaxed),
             connections_refused: state.connections_refused.load(Ordering::Relaxed),
-            encoder_sessions: state.sessions.len(),
+            encoder_sessions: state.encoder_sessions.load(Ordering::Relaxed),
             players: state.players_now.load(Ordering::Relaxed),
         },
         points: state.points.all().iter().map(|p| p.status()).collect(),

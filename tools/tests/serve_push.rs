@@ -214,11 +214,14 @@ fn digest_and_basic_auth() {
     assert_eq!(p.setup("", Some(&bad_basic)).status, 401);
     assert!(point(&status_json(addr), "c").is_none());
 
-    // A PushStart with an unknown push-id and no credentials is refused too.
+    // A PushStart with an unknown push-id and no credentials is refused too:
+    // MS-WMHTTP 3.2.5.3 makes an unknown push-id an error (push-protocol's
+    // PushServer answers 404 before asking for credentials), and nothing is created.
     let mut p = RawPusher::new(addr, "/d");
     p.push_id = "12345".into();
     p.start(None);
-    assert_eq!(p.response().status, 401);
+    assert_eq!(p.response().status, 404);
+    assert!(point(&status_json(addr), "d").is_none());
 }
 
 #[test]
