@@ -207,50 +207,53 @@ pub fn write_frame_header(kind: PushFrameKind, buf: &mut [u8]) -> Result<(), Err
 /// Strips the padding of an ASF data packet in place and returns its new length.
 ///
 /// MS-WMHTTP 2.2.3.2: the Padding Data of a `$D` SHOULD be removed and the Padding Length field
-/// set to 0. `packet` is the whole packet as written (usually `packet_size` bytes). The padding
-/// length is read from the payload parsing information (ASF 5.2.2), rewritten to 0 in place
-/// (keeping its field width), and the returned length drops the padding bytes. Packets with error
-/// correction data are handled; anything that does not parse gives an error and is left unchanged.
+/// set to 0. `packet` holds the whole packet as written (its first `packet_size` bytes are the
+/// packet). The packet is parsed and validated with asf-format (ASF 5.2), so the cut is where its
+/// last payload ends, whichever form the length fields take (explicit padding, implicit padding
+/// after a short Packet Length, or GStreamer asfmux's Packet Length + Padding Length = packet
+/// size); the Padding Length field is rewritten to 0 and a Packet Length field to the new
+/// length, both in place and keeping their widths. A packet with neither field cannot state a
+/// shorter length and keeps its length. Anything that does not parse is an error and is left
+/// unchanged.
 pub fn strip_padding(packet: &mut [u8], packet_size: usize) -> Result<usize, Error> {
     let bad = |what| Error::Malformed { what, offset: 0 };
     let len = packet.len().min(packet_size);
-    let mut pos = 0usize;
-    let first = *packet.first().ok_or(bad("empty data packet"))?;
-    if first & 0x80 != 0 {
-        // ASF 5.2.1: error correction flags; bits 0-3 the data length, bit 5-6 length type 0.
-        if first & 0x60 != 0 {
-            return Err(bad("error correction length type is not 0"));
-        }
-        pos = 1 + (first & 0x0F) as usize;
+    let size = u32::try_from(len).map_err(|_| bad("data packet longer than 4 GiB"))?;
+    if size == 0 {
+        return Err(bad("empty data packet"));
     }
-    let flags = *packet
-        .get(pos)
-        .ok_or(bad("data packet too short for length type flags"))?;
-    pos += 2; // length type flags + property flags
-    let width = |t: u8| match t & 3 {
-        0 => 0usize,
-        1 => 1,
-        2 => 2,
-        _ => 4,
+    let (new_len, length_at, length_w, padding_at, padding_w) = {
+        let view = asf_format::packet::PacketView::parse(&packet[..len], size, 0)
+            .map_err(|_| bad("data packet does not parse (ASF 5.2)"))?;
+        let ltf = view.length_type_flags();
+        // ASF 5.2.1/5.2.2: [EC flags + data] Length Type Flags, Property Flags, Packet Length,
+        // Sequence, Padding Length.
+        let flags_at = view
+            .error_correction()
+            .map_or(0, |(_, data)| 1 + data.len());
+        let length_at = flags_at + 2;
+        let length_w = ltf.packet_length_type().size();
+        let padding_at = length_at + length_w + ltf.sequence_type().size();
+        (
+            len - view.padding().len(),
+            length_at,
+            length_w,
+            padding_at,
+            ltf.padding_length_type().size(),
+        )
     };
-    let packet_len_w = width(flags >> 5);
-    let seq_w = width(flags >> 1);
-    let pad_w = width(flags >> 3);
-    pos += packet_len_w + seq_w;
-    if pad_w == 0 {
+    if (padding_w == 0 && length_w == 0) || new_len == len {
         return Ok(len);
     }
-    let field = packet
-        .get_mut(pos..pos + pad_w)
-        .ok_or(bad("data packet too short for padding length"))?;
-    let mut raw = [0u8; 4];
-    raw[..pad_w].copy_from_slice(field);
-    let padding = u32::from_le_bytes(raw) as usize;
-    if padding > len {
-        return Err(bad("padding length larger than the packet"));
+    if length_w > 0 {
+        if length_w < 4 && new_len >> (8 * length_w) != 0 {
+            return Err(bad("new Packet Length does not fit its field"));
+        }
+        let bytes = (new_len as u32).to_le_bytes();
+        packet[length_at..length_at + length_w].copy_from_slice(&bytes[..length_w]);
     }
-    field.fill(0);
-    Ok(len - padding)
+    packet[padding_at..padding_at + padding_w].fill(0);
+    Ok(new_len)
 }
 
 /// Streaming decoder of a push body: feed any chunking with [`push`](Self::push), then call
@@ -419,27 +422,45 @@ mod tests {
         assert!(encode_fill(3, &mut Vec::new()).is_err());
     }
 
+    /// A single-payload packet: EC `82 00 00`, Length Type Flags `ltf`, Property Flags 0x5D
+    /// (stream byte, object number byte, offset dword, replicated length byte), the given
+    /// Packet Length / Padding Length fields, then one payload filling up to `used` bytes.
+    fn packet(ltf: u8, fields: &[u8], used: usize, size: usize) -> Vec<u8> {
+        let mut p = vec![0x82, 0, 0, ltf, 0x5D];
+        p.extend_from_slice(fields);
+        p.extend_from_slice(&1234u32.to_le_bytes());
+        p.extend_from_slice(&40u16.to_le_bytes());
+        p.extend_from_slice(&[0x82, 7, 0, 0, 0, 0, 0]);
+        p.resize(used, 0xAB);
+        p.resize(size, 0);
+        p
+    }
+
     #[test]
-    fn strip_padding_rewrites_field() {
-        // Length type flags 0x10: padding length as u16; property flags 0x5D.
-        let mut p = vec![0u8; 32];
-        p[0] = 0x10;
-        p[1] = 0x5D;
-        p[2..4].copy_from_slice(&20u16.to_le_bytes());
-        let n = strip_padding(&mut p, 32).expect("valid");
-        assert_eq!(n, 12);
-        assert_eq!(&p[2..4], &[0, 0]);
-        // With error correction bytes first (0x82 + 2 bytes).
-        let mut q = vec![0u8; 40];
-        q[0] = 0x82;
-        q[3] = 0x08; // padding length as u8
-        q[4] = 0x5D;
-        q[5] = 30;
-        assert_eq!(strip_padding(&mut q, 40).expect("valid"), 10);
-        assert_eq!(q[5], 0);
-        let mut r = vec![0u8; 8];
-        r[0] = 0x08;
-        r[2] = 9;
-        assert!(strip_padding(&mut r, 8).is_err());
+    fn strip_padding_rewrites_fields() {
+        // Padding Length a byte (bits 3-4 = 01), no Packet Length: 30 bytes of padding.
+        let mut p = packet(0x08, &[30], 70, 100);
+        assert_eq!(strip_padding(&mut p, 100).expect("valid"), 70);
+        assert_eq!(p[5], 0);
+        let again = asf_format::packet::PacketView::parse(&p[..70], 70, 0).expect("parses");
+        assert_eq!((again.padding_length(), again.send_time()), (0, 1234));
+        // Packet Length a word (bits 5-6 = 10) + Padding Length a word: both rewritten.
+        let mut q = packet(0x50, &[100, 0, 20, 0], 80, 100);
+        assert_eq!(strip_padding(&mut q, 100).expect("valid"), 80);
+        assert_eq!(&q[5..9], &[80, 0, 0, 0]);
+        // GStreamer asfmux: Packet Length 80 + Padding Length 20 = 100, padding after 80.
+        let mut g = packet(0x50, &[80, 0, 20, 0], 80, 100);
+        assert_eq!(strip_padding(&mut g, 100).expect("valid"), 80);
+        assert_eq!(&g[5..9], &[80, 0, 0, 0]);
+        asf_format::packet::PacketView::parse(&g[..80], 80, 0).expect("parses");
+        // No padding: unchanged.
+        let mut n = packet(0x08, &[0], 100, 100);
+        assert_eq!(strip_padding(&mut n, 100).expect("valid"), 100);
+        // Padding larger than the packet: an error, the packet untouched.
+        let mut r = packet(0x08, &[200], 100, 100);
+        let before = r.clone();
+        assert!(strip_padding(&mut r, 100).is_err());
+        assert_eq!(r, before);
+        assert!(strip_padding(&mut [], 0).is_err());
     }
 }
