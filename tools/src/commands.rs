@@ -308,7 +308,12 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error.
     let _ = writeln!(out, "{text}");
-    Ok(())
+    // A file cut inside its header: what precedes the cut is printed above, and the exit
+    // status says the input is broken (findings alone never change it).
+    match result.error {
+        Some(error) => Err(CliError::new(Failure::Input, error)),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {

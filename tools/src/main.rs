@@ -51,7 +51,7 @@ enum Command {
     Push(PushArgs),
     /// Show an ASF file's object tree, streams, validation findings and packets.
     #[command(
-        after_help = "Examples:\n  wmpush inspect movie.wmv\n  wmpush inspect movie.wmv --packets\n  wmpush inspect movie.wmv --json | jq '.findings'\n\nJSON fields: file, size, objects[{offset,name,guid,size,fields,children}], file_properties,\nstreams[{number,kind,stream_type,encrypted,audio,video}], data_packets, truncated,\nfindings[{severity,offset,object,message}], packets[{index,offset,send_time_ms,duration_ms,payloads,padding,key_frame_start,error}].\nA file that cannot be parsed at all exits 3 with the byte offset; findings do not change the exit code."
+        after_help = "Examples:\n  wmpush inspect movie.wmv\n  wmpush inspect movie.wmv --packets\n  wmpush inspect movie.wmv --json | jq '.findings'\n\nJSON fields: file, size, objects[{offset,name,guid,size,fields,children}], file_properties,\nstreams[{number,kind,stream_type,encrypted,audio,video}], data_packets, truncated,\nfindings[{severity,offset,object,message}], packets[{index,offset,send_time_ms,duration_ms,payloads,padding,key_frame_start,error}],\nerror (set when the header is cut: objects then holds what precedes the cut, truncated names it).\nA file cut inside its header prints what could be read and exits 3; one that cannot be parsed at all exits 3\nwith the byte offset and prints nothing; findings do not change the exit code."
     )]
     Inspect(InspectArgs),
     /// Rewrite an ASF file with another packet size or preroll, or as a live (broadcast) stream.

@@ -181,10 +181,16 @@ fn inspect_shows_what_precedes_a_cut_inside_the_header() {
             wmpush().args(["inspect", "--json"]).arg(&file),
             Duration::from_secs(20),
         );
-        assert!(
-            out.status.success(),
+        // What precedes the cut is printed, and the exit status says the input is broken.
+        assert_eq!(
+            out.status.code(),
+            Some(3),
             "prefix {len}: {}",
             String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("offset"),
+            "prefix {len}: the error line names the offset"
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
         let (cut_name, whole) = expected_cut(&outline, len);
