@@ -41,6 +41,11 @@ pub struct FinalValues {
     /// Object, which ASF requires only with an Index Object, becomes a Padding Object of the
     /// same size so the header keeps its length.
     pub omit_index_parameters: bool,
+    /// File mode written where the header cannot be rewritten at the end (a pipe, standard
+    /// output): File Properties carries the Broadcast flag, so readers do not trust the zero
+    /// sizes, counts and durations, as FFmpeg's `asf` muxer writes to a pipe. Ignored in live
+    /// mode (always broadcast).
+    pub broadcast: bool,
 }
 
 /// Bytes to write over the start of the output to finish a file: the Header Object and the
@@ -94,9 +99,10 @@ pub fn build_header(
     };
     let mut objects = Vec::new();
     let mut flags = 0;
-    if live {
+    if live || fin.broadcast {
         flags |= FileProperties::BROADCAST;
-    } else if fin.seekable {
+    }
+    if !live && fin.seekable {
         flags |= FileProperties::SEEKABLE;
     }
     let fp_index = objects.len();

@@ -923,6 +923,23 @@ impl Packetizer {
         build_header(&self.profile, &self.opts, &FinalValues::default())
     }
 
+    /// The header for file mode when the output cannot be rewritten at the end (a pipe or
+    /// standard output): as [`Packetizer::header`], with the Broadcast flag set in File
+    /// Properties so that readers ignore its zero sizes, counts and durations (what FFmpeg
+    /// writes to a pipe; the Data Object size is 50). The packets and index objects that
+    /// follow are the same; the fix-up of [`Packetizer::finish`] is then not applied. In
+    /// live mode it is [`Packetizer::header`].
+    pub fn unseekable_header(&self) -> Result<Bytes> {
+        build_header(
+            &self.profile,
+            &self.opts,
+            &FinalValues {
+                broadcast: true,
+                ..FinalValues::default()
+            },
+        )
+    }
+
     /// Ends the presentation: finishes the packet in progress and, in file mode, builds the
     /// index objects (a Simple Index per video stream and an Index Object, to write after the
     /// packets) and the header fix-up (File Size, Creation Date = `creation_date` (FILETIME,
@@ -976,6 +993,7 @@ impl Packetizer {
                 .map(|s| (s.number, s.max_object))
                 .collect(),
             omit_index_parameters,
+            broadcast: false,
         };
         let bytes = build_header(&self.profile, &self.opts, &fin)?;
         Ok(FileEnd {

@@ -31,6 +31,11 @@ pub struct RemuxOptions {
     pub creation_date: Option<u64>,
     /// Limits for reading the input.
     pub limits: Limits,
+    /// Whether the caller can write the file-mode fix-up over the start of the output at the
+    /// end (a regular file). When `false` (a pipe, standard output, a character device) the
+    /// header written first is [`Packetizer::unseekable_header`]: Broadcast flag set, as
+    /// FFmpeg writes to a pipe, so players accept it without the fix-up. Default `true`.
+    pub seekable_output: bool,
 }
 
 impl Default for RemuxOptions {
@@ -42,6 +47,7 @@ impl Default for RemuxOptions {
             compressed_payloads: false,
             creation_date: None,
             limits: Limits::default(),
+            seekable_output: true,
         }
     }
 }
@@ -125,7 +131,11 @@ impl Remuxer {
                     };
                     po.compressed_payloads = self.opts.compressed_payloads;
                     let p = Packetizer::new(profile, po)?;
-                    let h = p.header()?;
+                    let h = if self.opts.mode == Mode::File && !self.opts.seekable_output {
+                        p.unseekable_header()?
+                    } else {
+                        p.header()?
+                    };
                     self.packetizer = Some(p);
                     self.write(&h, out);
                 }

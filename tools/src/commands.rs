@@ -316,9 +316,42 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
     }
 }
 
+/// `wmpush remux IN OUT`: streams IN (a file or `-` for standard input) through
+/// asf-packetizer's [`Remuxer`](asf_packetizer::Remuxer) in 1 MiB chunks and writes the output
+/// as it is produced, so memory does not grow with the file.
+///
+/// File mode: when OUT is a regular file the final header (sizes, counts, durations, Seekable
+/// flag) is written over the first one at the end. When OUT is `-` (always treated as a
+/// stream, as FFmpeg treats `pipe:`), a FIFO or a device such as /dev/null, it cannot be
+/// rewritten: the header written first carries the Broadcast flag with zero sizes, as FFmpeg
+/// writes to a pipe, and players read it as a stream (the index objects still follow the
+/// packets). On failure a partly written regular OUT file is removed.
 pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
-    use asf_packetizer::{Mode, RemuxOptions};
-    use std::io::Read as _;
+    use asf_packetizer::{Mode, RemuxOptions, Remuxer};
+    use std::io::{BufWriter, Read as _, Seek as _, SeekFrom};
+
+    /// Input is read in chunks of this size (constant memory; large enough that syscalls
+    /// cost nothing measurable).
+    const CHUNK: usize = 1 << 20;
+
+    /// The output with the first write error kept (the remuxer's output callback cannot
+    /// return one).
+    struct Output {
+        writer: BufWriter<Box<dyn std::io::Write>>,
+        error: Option<std::io::Error>,
+        written: u64,
+    }
+    impl Output {
+        fn put(&mut self, bytes: &[u8]) {
+            if self.error.is_none() {
+                match self.writer.write_all(bytes) {
+                    Ok(()) => self.written += bytes.len() as u64,
+                    Err(e) => self.error = Some(e),
+                }
+            }
+        }
+    }
+
     if let Some(n) = a.packet_size
         && !(100..=65_535).contains(&n)
     {
@@ -327,50 +360,97 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
             format!("--packet-size {n} must be 100..=65535"),
         ));
     }
-    let input = if a.input == "-" {
-        let mut v = Vec::new();
-        std::io::stdin().read_to_end(&mut v).map_err(|e| {
-            CliError::new(Failure::Input, format!("cannot read standard input: {e}"))
-        })?;
-        v
+    let read_error =
+        |e: std::io::Error| CliError::new(Failure::Input, format!("cannot read {}: {e}", a.input));
+    let write_error = |e: std::io::Error| {
+        CliError::new(Failure::Input, format!("cannot write {}: {e}", a.output))
+    };
+    let (mut input, input_file): (Box<dyn std::io::Read>, Option<std::fs::File>) = if a.input == "-"
+    {
+        (Box::new(std::io::stdin().lock()), None)
     } else {
-        std::fs::read(&a.input)
-            .map_err(|e| CliError::new(Failure::Input, format!("cannot read {}: {e}", a.input)))?
+        let f = std::fs::File::open(&a.input).map_err(read_error)?;
+        (Box::new(f.try_clone().map_err(read_error)?), Some(f))
+    };
+    // The output replaces nothing before the input is known to differ from it.
+    let (sink, file): (Box<dyn std::io::Write>, Option<std::fs::File>) = if a.output == "-" {
+        (Box::new(std::io::stdout().lock()), None)
+    } else {
+        if let (Some(i), Ok(o)) = (&input_file, std::fs::metadata(&a.output)) {
+            use std::os::unix::fs::MetadataExt as _;
+            let i = i.metadata().map_err(read_error)?;
+            if i.dev() == o.dev() && i.ino() == o.ino() && o.is_file() {
+                return Err(CliError::new(
+                    Failure::Usage,
+                    format!("input and output are the same file: {}", a.output),
+                ));
+            }
+        }
+        let f = std::fs::File::create(&a.output).map_err(write_error)?;
+        let regular = f.metadata().map_err(write_error)?.is_file();
+        let sink = Box::new(f.try_clone().map_err(write_error)?);
+        (sink, regular.then_some(f))
     };
     let opts = RemuxOptions {
         packet_size: a.packet_size,
         preroll: a.preroll,
         mode: if a.live { Mode::Live } else { Mode::File },
+        seekable_output: file.is_some(),
         ..RemuxOptions::default()
     };
-    let mut out = Vec::with_capacity(input.len() + input.len() / 8);
-    let summary = asf_packetizer::remux(&input, opts, &mut |b: &[u8]| out.extend_from_slice(b))
-        .map_err(|e| CliError::new(Failure::Input, format!("{}: {e}", a.input)))?;
-    if let Some(f) = summary.fixup {
-        let at = usize::try_from(f.offset).unwrap_or(usize::MAX);
-        let Some(slot) = out.get_mut(at..at.saturating_add(f.bytes.len())) else {
-            return Err(CliError::new(
-                Failure::Failed,
-                "remuxer fix-up lies outside the output",
-            ));
-        };
-        slot.copy_from_slice(&f.bytes);
-    }
-    let written = if a.output == "-" {
-        let mut o = std::io::stdout().lock();
-        o.write_all(&out).and_then(|()| o.flush())
-    } else {
-        std::fs::write(&a.output, &out)
+    let mut out = Output {
+        writer: BufWriter::with_capacity(CHUNK, sink),
+        error: None,
+        written: 0,
     };
-    written
-        .map_err(|e| CliError::new(Failure::Input, format!("cannot write {}: {e}", a.output)))?;
+    let mut remuxer = Remuxer::new(opts);
+    let mut chunk = vec![0u8; CHUNK];
+    let result = (|| -> Result<asf_packetizer::RemuxSummary, CliError> {
+        let remux_error =
+            |e: asf_packetizer::Error| CliError::new(Failure::Input, format!("{}: {e}", a.input));
+        loop {
+            let n = match input.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(e)),
+            };
+            remuxer
+                .push(&chunk[..n], &mut |b: &[u8]| out.put(b))
+                .map_err(remux_error)?;
+            if let Some(e) = out.error.take() {
+                return Err(write_error(e));
+            }
+        }
+        let summary = remuxer
+            .finish(&mut |b: &[u8]| out.put(b))
+            .map_err(remux_error)?;
+        if let Some(e) = out.error.take() {
+            return Err(write_error(e));
+        }
+        out.writer.flush().map_err(write_error)?;
+        if let (Some(f), Some(fix)) = (&file, &summary.fixup) {
+            let mut f = f;
+            f.seek(SeekFrom::Start(fix.offset))
+                .and_then(|_| f.write_all(&fix.bytes))
+                .and_then(|()| f.flush())
+                .map_err(write_error)?;
+        }
+        Ok(summary)
+    })();
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if file.is_some() {
+                drop(out);
+                let _ = std::fs::remove_file(&a.output);
+            }
+            return Err(e);
+        }
+    };
     eprintln!(
         "wmpush remux: {} -> {} ({} bytes, {} unreadable input packets skipped, {} media objects dropped)",
-        a.input,
-        a.output,
-        out.len(),
-        summary.bad_packets,
-        summary.dropped_objects
+        a.input, a.output, out.written, summary.bad_packets, summary.dropped_objects
     );
     Ok(())
 }

@@ -91,3 +91,201 @@ fn remux_errors() {
     );
     assert_eq!(code(&["remux", i, "/nonexistent-dir/out.asf"]), Some(3));
 }
+
+/// A broadcast-form ASF stream (video ~4 Mbit/s + audio) of `seconds`, made with
+/// asf-packetizer and handed to `sink` packet by packet, so no test holds it whole.
+fn generate_stream(seconds: u64, sink: &mut dyn FnMut(&[u8])) {
+    use asf_packetizer::{Mode, Packetizer, PacketizerOptions, Profile, Sample, StreamConfig};
+    use bytes::Bytes;
+    let profile = Profile::new()
+        .with_stream(StreamConfig::new(
+            1,
+            asf_packetizer::StreamKind::Video,
+            vec![0; 40],
+            4_000_000,
+        ))
+        .with_stream(StreamConfig::pcm(2, 2, 8_000, 16));
+    let mut p = Packetizer::new(profile, PacketizerOptions::new(Mode::Live)).expect("profile");
+    sink(&p.header().expect("header"));
+    let mut packets = Vec::new();
+    for f in 0..seconds * 25 {
+        let key = f % 25 == 0;
+        let len = if key { 60_000 } else { 18_000 };
+        let video = Sample {
+            stream: 1,
+            presentation_time: f * 40,
+            duration: 40,
+            keyframe: key,
+            data: Bytes::from(vec![(f % 251) as u8; len]),
+        };
+        p.push_sample(video, &mut packets).expect("video");
+        let audio = Sample {
+            stream: 2,
+            presentation_time: f * 40,
+            duration: 40,
+            keyframe: true,
+            data: Bytes::from(vec![0x22; 1280]),
+        };
+        p.push_sample(audio, &mut packets).expect("audio");
+        for pk in packets.drain(..) {
+            sink(pk.bytes());
+        }
+    }
+    for pk in p.finish(0).expect("finish").packets {
+        sink(pk.bytes());
+    }
+}
+
+/// VmHWM (peak resident set) of a running process, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Streams `seconds` of generated input through `wmpush remux - /dev/null` and returns the
+/// child's peak RSS (KiB), read from /proc after all input was consumed but before the end
+/// of input is signalled (the child is then still alive), and the input size.
+fn remux_peak_rss(seconds: u64) -> (u64, u64) {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = wmpush()
+        .args(["remux", "-", "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wmpush runs");
+    let pid = child.id();
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut fed = 0u64;
+    let mut write_failed = None;
+    generate_stream(seconds, &mut |b| {
+        if write_failed.is_none() {
+            match stdin.write_all(b) {
+                Ok(()) => fed += b.len() as u64,
+                Err(e) => write_failed = Some(e),
+            }
+        }
+    });
+    stdin.flush().expect("flush");
+    // Everything but the last pipe-buffer and read chunk was processed: the peak so far is the
+    // steady-state peak.
+    let peak = peak_rss_kib(pid).expect("VmHWM of the running child");
+    drop(stdin);
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "remux did not end"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    use std::io::Read as _;
+    let _ = child.stderr.take().expect("piped").read_to_string(&mut err);
+    assert!(
+        write_failed.is_none(),
+        "feeding stdin: {write_failed:?}: {err}"
+    );
+    assert!(status.success(), "{err}");
+    (peak, fed)
+}
+
+#[test]
+fn remux_memory_does_not_grow_with_the_input() {
+    let (small, small_len) = remux_peak_rss(40);
+    let (large, large_len) = remux_peak_rss(160);
+    eprintln!(
+        "peak RSS: {small} KiB for {small_len} input bytes, {large} KiB for {large_len} input bytes"
+    );
+    assert!(small_len > 20_000_000 && large_len > 80_000_000);
+    assert!(small < 64 * 1024, "peak RSS {small} KiB for 20 MB");
+    assert!(large < 64 * 1024, "peak RSS {large} KiB for 80 MB");
+    assert!(
+        large < small + 8 * 1024,
+        "peak RSS grew from {small} KiB to {large} KiB with 4x the input"
+    );
+}
+
+#[test]
+fn remux_file_mode_header_depends_on_the_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.asf");
+    write_demo_asf(&input, 2);
+    // A regular file gets the final header (seek back at the end).
+    let file = dir.path().join("out.asf");
+    let out = run_bounded(
+        wmpush().arg("remux").arg(&input).arg(&file),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = inspect_json(&file);
+    assert_eq!(v["file_properties"]["broadcast"], false);
+    let len = std::fs::metadata(&file).expect("metadata").len();
+    let packets = v["file_properties"]["data_packets_count"]
+        .as_u64()
+        .expect("packet count");
+    assert!(packets > 0);
+    assert_eq!(v["data_packets"].as_u64(), Some(packets), "{v}");
+    // Standard output cannot be rewritten: the first header is broadcast-form, the packets and
+    // the index the same as in the file.
+    let out = run_bounded(
+        wmpush().arg("remux").arg(&input).arg("-"),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout.len() as u64, len);
+    let piped = dir.path().join("piped.asf");
+    std::fs::write(&piped, &out.stdout).expect("write");
+    let v = inspect_json(&piped);
+    assert_eq!(v["file_properties"]["broadcast"], true);
+    let file_bytes = std::fs::read(&file).expect("read");
+    let header_len = v["objects"][0]["size"].as_u64().expect("header size") as usize + 50;
+    assert_eq!(file_bytes[header_len..], out.stdout[header_len..]);
+    if have("ffmpeg") {
+        for f in [&file, &piped] {
+            let out = run_bounded(
+                Command::new("ffmpeg")
+                    .args(["-nostdin", "-v", "error", "-xerror", "-i"])
+                    .arg(f)
+                    .args(["-f", "null", "-"]),
+                Duration::from_secs(30),
+            );
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    // The same file as input and output is refused before anything is overwritten.
+    let before = std::fs::read(&input).expect("read");
+    let out = run_bounded(
+        wmpush().arg("remux").arg(&input).arg(&input),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read(&input).expect("read"), before);
+    // A failed remux leaves no partial output file behind.
+    let junk = dir.path().join("junk.asf");
+    std::fs::write(&junk, [0x11u8; 300]).expect("write");
+    let partial = dir.path().join("partial.asf");
+    let out = run_bounded(
+        wmpush().arg("remux").arg(&junk).arg(&partial),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!partial.exists());
+}
