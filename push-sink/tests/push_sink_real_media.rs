@@ -1,5 +1,5 @@
 //! Real WMV2/WMA2 packets (made by ffmpeg) pushed through PushSink to the loopback push
-//! server: every `$D` is the file's packet with its padding stripped; putting the padding
+//! server (push-protocol's `PushServer`): every `$D` is the file's packet with its padding stripped; putting the padding
 //! back (push-protocol's `restore_padding`, as a relaying server does) gives the original
 //! bytes, and the reassembled file decodes without errors in ffmpeg. Skipped with a message
 //! when ffmpeg is missing, unless `WMPUSH_INTEROP=require`.
@@ -15,7 +15,7 @@ use push_protocol::pull_server::restore_padding;
 use push_sink::push_sink::asf_file::AsfFile;
 use push_sink::push_sink::{PushSink, PushSinkConfig};
 use push_sink::{DataUnit, WriterSink};
-use push_sink_support::{PushServer, Seen, ServerConfig};
+use push_sink_support::{Harness, Seen, ServerConfig};
 
 #[test]
 fn real_packets_arrive_stripped_and_restore_to_the_original_file() {
@@ -24,7 +24,7 @@ fn real_packets_arrive_stripped_and_restore_to_the_original_file() {
     };
     let original = std::fs::read(&input).expect("read input");
     let file = AsfFile::parse(Bytes::from(original.clone())).expect("input parses");
-    let server = PushServer::start(ServerConfig::default());
+    let server = Harness::start(ServerConfig::default());
     // Unpaced: the whole 10 s file is queued at once, so lift the queue's time bound.
     let config = PushSinkConfig::default().queue_limits(64 << 20, Duration::from_secs(3600));
     let mut sink = PushSink::new(config).expect("sink");
@@ -44,12 +44,15 @@ fn real_packets_arrive_stripped_and_restore_to_the_original_file() {
     }
     sink.on_end_writing().expect("end writing");
     sink.end_session().expect("end session");
-    assert!(server.wait_for(Duration::from_secs(10), |v| v.last() == Some(&Seen::End(0))));
+    assert!(server.wait_for(Duration::from_secs(10), |v| matches!(
+        v.last(),
+        Some(Seen::End { reason: 0, .. })
+    )));
     let seen = server.seen();
     let data: Vec<Vec<u8>> = seen
         .iter()
         .filter_map(|s| match s {
-            Seen::Data(d) => Some(d.clone()),
+            Seen::Data { packet, .. } => Some(packet.clone()),
             _ => None,
         })
         .collect();
@@ -64,7 +67,7 @@ fn real_packets_arrive_stripped_and_restore_to_the_original_file() {
     let header = seen
         .iter()
         .find_map(|s| match s {
-            Seen::Header(h) => Some(h.clone()),
+            Seen::Header { header, .. } => Some(header.clone()),
             _ => None,
         })
         .expect("$H");

@@ -1,0 +1,788 @@
+//! The push sink's network task: a tokio driver of push-protocol's sans-IO
+//! [`PushClient`]. One task per `connect`; it owns the TCP connection the client asks for,
+//! feeds it what the server sends, writes what the client transmits, answers its events,
+//! and takes packets off the sink's bounded queue one at a time, only when the socket has
+//! taken everything before (so the client's own buffers never hold more than one packet).
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use push_protocol::push_client::{ClientEvent, ConnectionId, PushClient, PushClientConfig};
+use rand::RngCore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::Instant;
+
+use super::url::split_authority;
+use super::{
+    AuthScheme, Challenge, Credentials, Item, MAX_PUSH_START_LENGTH, PushError, PushSinkConfig,
+    PushStatus, Session, Shared, lock,
+};
+
+/// How a network task ended.
+#[derive(Debug)]
+pub(super) enum TaskEnd {
+    /// `end_session`: `$E(0)` written.
+    Ended,
+    /// `disconnect`: closed without `$E`; the client is parked for a resume.
+    Disconnected,
+    /// Stopped for good.
+    Failed(PushError),
+}
+
+/// Why a connection stopped short.
+enum Trouble {
+    /// The connection broke or could not be made: reconnect, resuming when possible.
+    Broken(PushError),
+    /// The server no longer has the session (unknown push-id, taken, timed out): start a
+    /// new one, with `$H`.
+    SessionLost(PushError),
+    /// No retry (refused, wrong credentials, not a media server).
+    Fatal(PushError),
+}
+
+impl Trouble {
+    fn error(&self) -> &PushError {
+        match self {
+            Trouble::Broken(e) | Trouble::SessionLost(e) | Trouble::Fatal(e) => e,
+        }
+    }
+}
+
+/// The random source for Digest client nonces.
+fn rng() -> impl FnMut(&mut [u8]) {
+    |buf: &mut [u8]| rand::rng().fill_bytes(buf)
+}
+
+/// The open connection and the bytes still to write on it.
+struct Sock {
+    id: ConnectionId,
+    rd: OwnedReadHalf,
+    wr: OwnedWriteHalf,
+    out: VecDeque<Vec<u8>>,
+    /// Bytes of `out[0]` already written.
+    off: usize,
+    /// Last time a write made progress (or the connection opened).
+    progress: Instant,
+}
+
+/// What one wait on the socket and the queue produced.
+enum Woke {
+    Queue,
+    Read(std::io::Result<usize>),
+    Wrote(std::io::Result<usize>),
+    Timeout(&'static str),
+}
+
+/// Most chunks handed to one vectored write.
+const MAX_IOV: usize = 64;
+
+/// Writes some of `out` (starting `off` bytes into its first chunk) in one vectored write.
+async fn write_some(
+    wr: &mut OwnedWriteHalf,
+    out: &VecDeque<Vec<u8>>,
+    off: usize,
+) -> std::io::Result<usize> {
+    let slices: Vec<IoSlice<'_>> = out
+        .iter()
+        .take(MAX_IOV)
+        .enumerate()
+        .map(|(i, c)| IoSlice::new(if i == 0 { &c[off..] } else { c }))
+        .collect();
+    wr.write_vectored(&slices).await
+}
+
+/// The network task of one `connect`.
+pub(super) struct Driver {
+    config: PushSinkConfig,
+    shared: Arc<Shared>,
+    session: Arc<Mutex<Option<Session>>>,
+    /// Answers the `connect` call once (accepted, resumed, reachable, or why not).
+    first: Option<Sender<Result<(), PushError>>>,
+    client: Option<PushClient>,
+    /// The header the client's session carries (its `$H`, or its last `$C`).
+    header: Option<bytes::Bytes>,
+    /// `on_end_writing` came; the next header goes as `$E(1)` + `$C` even if unchanged.
+    entry_ended: bool,
+    sock: Option<Sock>,
+    /// Transmits taken from the client, not yet moved to their connection.
+    stash: VecDeque<(ConnectionId, Vec<u8>)>,
+    /// Packets handed to the client whose bytes are not all written yet.
+    unsettled: Vec<Item>,
+    /// Credentials were given in the current PushSetup round (a second challenge fails).
+    creds_given: bool,
+    /// The credentials that worked, reused for a new session after a reconnect.
+    cached_creds: Option<Credentials>,
+    finished: bool,
+    /// A write of the connection's last bytes failed while closing it.
+    close_failed: Option<PushError>,
+    /// The client resumed: report `Connected { resumed: true }` once its connection opens.
+    announce_resume: bool,
+    last_error: Option<PushError>,
+    /// Since when the client waits for a response (PushSetup, or a used-up PushStart).
+    waiting_since: Option<Instant>,
+    /// The server accepted a session of this task once.
+    had_session: bool,
+    failures: u32,
+    read_buf: Vec<u8>,
+}
+
+impl Driver {
+    pub(super) fn new(
+        config: PushSinkConfig,
+        shared: Arc<Shared>,
+        session: Arc<Mutex<Option<Session>>>,
+        first: Sender<Result<(), PushError>>,
+    ) -> Driver {
+        Driver {
+            config,
+            shared,
+            session,
+            first: Some(first),
+            client: None,
+            header: None,
+            entry_ended: false,
+            sock: None,
+            stash: VecDeque::new(),
+            unsettled: Vec::new(),
+            creds_given: false,
+            cached_creds: None,
+            finished: false,
+            close_failed: None,
+            announce_resume: false,
+            last_error: None,
+            waiting_since: None,
+            had_session: false,
+            failures: 0,
+            read_buf: vec![0; 16 * 1024],
+        }
+    }
+
+    /// Runs the session: resumes `parked` (a client left by `disconnect`) or starts a new
+    /// one, then streams until `end_session`, `disconnect` or a failure.
+    pub(super) async fn run(mut self, parked: Option<PushClient>) -> TaskEnd {
+        let mut attempt = 1u32;
+        self.shared.report(PushStatus::Connecting { attempt });
+        self.header = lock(&self.shared.header).clone();
+        let started = if let Some(client) = parked {
+            self.client = Some(client);
+            self.had_session = true;
+            self.resume()
+        } else if self.header.is_some() {
+            self.new_client()
+        } else if !self.shared.has_header_queued() {
+            // No header yet: PushClient sends $H right after the PushSetup, so the PushSetup
+            // waits for the first header. Check what can be checked now.
+            let authority = self.session_url_authority();
+            match self.open(&authority).await {
+                Ok(_) => {
+                    if let Some(tx) = self.first.take() {
+                        let _ = tx.send(Ok(()));
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(Trouble::Fatal(e)),
+            }
+        } else {
+            Ok(())
+        };
+        let mut next = started.err();
+        loop {
+            let trouble = match next.take() {
+                Some(t) => t,
+                None => match self.step().await {
+                    Ok(None) => continue,
+                    Ok(Some(end)) => return self.end(end),
+                    Err(t) => t,
+                },
+            };
+            self.drop_connection();
+            // The first connect reports its error to the caller, no retry.
+            if let Some(tx) = self.first.take() {
+                let e = trouble.error().clone();
+                let _ = tx.send(Err(e.clone()));
+                return TaskEnd::Failed(e);
+            }
+            let (lost, e) = match trouble {
+                Trouble::Fatal(e) => return self.fail(e),
+                Trouble::Broken(e) => (false, e),
+                Trouble::SessionLost(e) => (true, e),
+            };
+            self.failures += 1;
+            let policy = self.config.reconnect;
+            if !policy.enabled || self.failures > policy.max_attempts {
+                return self.fail(e);
+            }
+            attempt += 1;
+            let delay = policy.delay(self.failures);
+            self.shared.report(PushStatus::Reconnecting {
+                attempt,
+                delay,
+                error: e.to_string(),
+            });
+            self.shared.counters().reconnects += 1;
+            if self.backoff(delay).await {
+                // `disconnect` during the backoff: stop now, keep the session resumable.
+                self.park();
+                return TaskEnd::Disconnected;
+            }
+            self.shared.report(PushStatus::Connecting { attempt });
+            next = if lost {
+                self.set_push_id(None);
+                self.new_client()
+            } else {
+                self.resume()
+            }
+            .err();
+        }
+    }
+
+    fn session_url_authority(&self) -> String {
+        lock(&self.session)
+            .as_ref()
+            .map(|s| s.url.authority.clone())
+            .unwrap_or_default()
+    }
+
+    fn set_push_id(&self, id: Option<String>) {
+        if let Some(s) = lock(&self.session).as_mut() {
+            s.push_id = id;
+        }
+    }
+
+    /// A new `PushClient` for a new session (push-id 0, `$H` first). Without a header the
+    /// client waits for one (the queue's next header starts it).
+    fn new_client(&mut self) -> Result<(), Trouble> {
+        self.client = None;
+        self.creds_given = false;
+        self.entry_ended = false;
+        let Some(header) = self.header.clone() else {
+            return Ok(());
+        };
+        let config = {
+            let guard = lock(&self.session);
+            let Some(s) = guard.as_ref() else {
+                return Err(Trouble::Fatal(PushError::Misuse("no session to connect")));
+            };
+            let mut c = PushClientConfig::new(&s.url.authority, &s.url.path);
+            // What this client answers (MS-WMHTTP 2.2.1: X-Accept-Authentication).
+            c.accept_authentication = Some("Digest, Basic".to_string());
+            c.template_url = s.template.clone();
+            c.auto_destroy = Some(s.auto_destroy);
+            if self.config.push_start_length < MAX_PUSH_START_LENGTH {
+                c.proxy = true;
+                c.proxy_budget = u64::from(self.config.push_start_length);
+            }
+            c
+        };
+        let mut client = PushClient::new(config);
+        client
+            .connect(&header)
+            .map_err(|e| Trouble::Fatal(PushError::ConnectionFailure(e.to_string())))?;
+        self.client = Some(client);
+        Ok(())
+    }
+
+    /// Resumes the client's session on a new connection (PushStart with its push-id, no
+    /// `$H`); a client that cannot resume (no accepted session) starts a new session.
+    fn resume(&mut self) -> Result<(), Trouble> {
+        let resumed = match self.client.as_mut() {
+            Some(c) => c.resume(&mut rng()).is_ok(),
+            None => false,
+        };
+        if resumed {
+            self.announce_resume = true;
+            Ok(())
+        } else {
+            self.new_client()
+        }
+    }
+
+    /// One round: drain the client, hand it the next item if it can take one, else wait
+    /// for the socket or the queue.
+    async fn step(&mut self) -> Result<Option<TaskEnd>, Trouble> {
+        self.pump().await?;
+        if self.finished {
+            if let Some(e) = self.close_failed.take() {
+                return Err(Trouble::Fatal(e));
+            }
+            return Ok(Some(TaskEnd::Ended));
+        }
+        if let Some(c) = &self.client
+            && self.sock.is_none()
+            && c.connection().is_none()
+        {
+            let e = self.last_error.take().unwrap_or_else(|| {
+                PushError::ConnectionFailure("the connection closed".to_string())
+            });
+            return Err(Trouble::Broken(e));
+        }
+        if (self.client.is_none() || self.ready())
+            && let Some(item) = self.shared.pop()
+        {
+            return self.handle_item(item).await;
+        }
+        self.wait().await
+    }
+
+    /// The client streams on the open connection and everything before is written.
+    fn ready(&self) -> bool {
+        match (&self.client, &self.sock) {
+            (Some(c), Some(s)) => {
+                c.connection() == Some(s.id)
+                    && c.remaining() > 0
+                    && s.out.is_empty()
+                    && self.stash.is_empty()
+            }
+            _ => false,
+        }
+    }
+
+    async fn handle_item(&mut self, item: Item) -> Result<Option<TaskEnd>, Trouble> {
+        match item {
+            Item::Header(h) => {
+                *lock(&self.shared.header) = Some(h.clone());
+                match self.client.as_mut() {
+                    None => {
+                        self.header = Some(h);
+                        self.new_client()?;
+                    }
+                    Some(c) => {
+                        if self.header.as_ref() != Some(&h) || self.entry_ended {
+                            // MS-WMHTTP 2.2.3.4/2.2.3.5: $E(1) then $C with the new header.
+                            c.change_stream(&h).map_err(|e| {
+                                Trouble::Fatal(PushError::ConnectionFailure(e.to_string()))
+                            })?;
+                            self.header = Some(h);
+                            self.entry_ended = false;
+                        }
+                    }
+                }
+            }
+            Item::Packet { ref packet, .. } => match self.client.as_mut() {
+                // MS-WMHTTP 3.2.5.3: a session starts with $H; a packet before any header
+                // cannot be sent.
+                None => self.settle_dropped(item),
+                Some(c) => match c.send_packet(packet) {
+                    Ok(()) => self.unsettled.push(item),
+                    Err(_) => self.settle_dropped(item),
+                },
+            },
+            Item::EndEntry => self.entry_ended = true,
+            Item::EndSession => match self.client.as_mut() {
+                // No header ever came, so no session exists on the server.
+                None => return Ok(Some(TaskEnd::Ended)),
+                Some(c) => c
+                    .end_session()
+                    .map_err(|e| Trouble::Fatal(PushError::ConnectionFailure(e.to_string())))?,
+            },
+            Item::Disconnect => {
+                if let Some(c) = self.client.as_mut() {
+                    c.disconnect();
+                }
+                self.pump().await?;
+                self.drop_connection();
+                self.park();
+                return Ok(Some(TaskEnd::Disconnected));
+            }
+        }
+        Ok(None)
+    }
+
+    fn settle_dropped(&self, item: Item) {
+        if let Item::Packet { packet, .. } = item {
+            self.shared.settle(None);
+            self.shared.recycle(packet);
+        }
+    }
+
+    /// Everything handed to the client is on the wire: count it delivered.
+    fn settle_written(&mut self) {
+        if self.unsettled.is_empty() {
+            return;
+        }
+        for item in self.unsettled.drain(..) {
+            if let Item::Packet {
+                packet,
+                original_len,
+                ..
+            } = item
+            {
+                self.shared.settle(Some(original_len));
+                self.shared.recycle(packet);
+            }
+        }
+        // Packets flow again on this connection.
+        self.failures = 0;
+    }
+
+    /// Drains the client: its transmits into the stash, its events acted on.
+    async fn pump(&mut self) -> Result<(), Trouble> {
+        while let Some(client) = self.client.as_mut() {
+            while let Some(t) = client.poll_transmit() {
+                self.stash.push_back(t);
+            }
+            let Some(event) = client.poll_event() else {
+                break;
+            };
+            match event {
+                ClientEvent::OpenConnection { id, authority } => {
+                    self.close_sock().await;
+                    match self.open(&authority).await {
+                        Ok(stream) => {
+                            let (rd, wr) = stream.into_split();
+                            self.sock = Some(Sock {
+                                id,
+                                rd,
+                                wr,
+                                out: VecDeque::new(),
+                                off: 0,
+                                progress: Instant::now(),
+                            });
+                            self.waiting_since = None;
+                            if std::mem::take(&mut self.announce_resume) {
+                                let push_id = self
+                                    .client
+                                    .as_ref()
+                                    .map(|c| c.push_id().to_string())
+                                    .unwrap_or_default();
+                                self.connected(push_id, true);
+                            }
+                        }
+                        Err(e) => {
+                            if let Some(c) = self.client.as_mut() {
+                                c.handle_connection_closed(id);
+                            }
+                            self.last_error = Some(e);
+                        }
+                    }
+                }
+                ClientEvent::CloseConnection { id } => {
+                    if self.sock.as_ref().is_some_and(|s| s.id == id) {
+                        self.move_stash();
+                        self.close_sock().await;
+                    }
+                }
+                ClientEvent::SetupAccepted { push_id } => {
+                    self.had_session = true;
+                    self.creds_given = false;
+                    self.failures = 0;
+                    self.connected(push_id, false);
+                }
+                ClientEvent::Rejected { status, reason } => {
+                    return Err(self.rejected(status, reason));
+                }
+                ClientEvent::AuthenticationNeeded { scheme, realm } => {
+                    self.answer_challenge(scheme, realm)?;
+                }
+                ClientEvent::Redirected { location } => {
+                    tracing::debug!(%location, "push sink redirected");
+                }
+                ClientEvent::PushStartRenewed => {
+                    tracing::debug!("push sink renewed its PushStart");
+                }
+                ClientEvent::Finished => self.finished = true,
+            }
+        }
+        self.move_stash();
+        // Whatever is left belongs to connections that are gone.
+        self.stash.clear();
+        Ok(())
+    }
+
+    /// Moves the stashed transmits of the open connection onto it, in order.
+    fn move_stash(&mut self) {
+        let Some(sock) = self.sock.as_mut() else {
+            return;
+        };
+        let mut rest = VecDeque::new();
+        for (id, bytes) in self.stash.drain(..) {
+            if id == sock.id {
+                sock.out.push_back(bytes);
+            } else {
+                rest.push_back((id, bytes));
+            }
+        }
+        self.stash = rest;
+    }
+
+    /// Writes what is left for the open connection (bounded by the write timeout), then
+    /// closes it.
+    async fn close_sock(&mut self) {
+        let Some(mut sock) = self.sock.take() else {
+            return;
+        };
+        let limit = self.config.write_timeout;
+        let write = async {
+            while !sock.out.is_empty() {
+                let n = write_some(&mut sock.wr, &sock.out, sock.off).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                advance(&mut sock.out, &mut sock.off, n);
+            }
+            sock.wr.shutdown().await
+        };
+        match tokio::time::timeout(limit, write).await {
+            Ok(Ok(())) => self.settle_written(),
+            Ok(Err(e)) => self.close_failed = Some(PushError::ConnectionFailure(e.to_string())),
+            Err(_) => {
+                self.close_failed = Some(PushError::ConnectionFailure(
+                    "timed out writing the last bytes".to_string(),
+                ))
+            }
+        }
+    }
+
+    /// Forgets the connection after a failure: what was not written is sent again later.
+    fn drop_connection(&mut self) {
+        if let Some(sock) = self.sock.take()
+            && let Some(c) = self.client.as_mut()
+        {
+            c.handle_connection_closed(sock.id);
+        }
+        self.stash.clear();
+        self.waiting_since = None;
+        let unsent = std::mem::take(&mut self.unsettled);
+        self.shared.unpop(unsent.into_iter());
+    }
+
+    /// Keeps the client (and its push-id) for a `connect` that resumes the session.
+    fn park(&mut self) {
+        let client = self.client.take();
+        if let Some(s) = lock(&self.session).as_mut() {
+            s.parked = client;
+        }
+    }
+
+    fn connected(&mut self, push_id: String, resumed: bool) {
+        self.set_push_id(Some(push_id.clone()));
+        self.shared
+            .report(PushStatus::Connected { push_id, resumed });
+        if let Some(tx) = self.first.take() {
+            let _ = tx.send(Ok(()));
+        }
+    }
+
+    fn rejected(&self, status: u16, reason: String) -> Trouble {
+        let e = match status {
+            // A 2xx refusal: the peer is not a Windows Media server (MS-WMHTTP 3.1.5.2).
+            200..=299 => PushError::NotAMediaServer(reason),
+            401 | 407 => PushError::AuthenticationFailed { status },
+            _ => PushError::Refused { status },
+        };
+        // After a session existed, these mean the server no longer has it for us.
+        if self.had_session && matches!(status, 401 | 404 | 407 | 408 | 409 | 410) {
+            Trouble::SessionLost(e)
+        } else {
+            Trouble::Fatal(e)
+        }
+    }
+
+    /// The `IWMCredentialCallback` role: asks the application once per PushSetup round.
+    fn answer_challenge(&mut self, scheme: &'static str, realm: String) -> Result<(), Trouble> {
+        let refused = || Trouble::Fatal(PushError::AuthenticationFailed { status: 401 });
+        if self.creds_given {
+            // A second challenge after an answer: the credentials are wrong.
+            return Err(refused());
+        }
+        let creds = match self.cached_creds.clone() {
+            Some(c) => Some(c),
+            None => {
+                let challenge = Challenge {
+                    scheme: if scheme.eq_ignore_ascii_case("Basic") {
+                        AuthScheme::Basic
+                    } else {
+                        AuthScheme::Digest
+                    },
+                    realm,
+                };
+                self.config
+                    .credentials
+                    .as_ref()
+                    .and_then(|cb| cb(&challenge))
+            }
+        };
+        let Some(creds) = creds else {
+            return Err(refused());
+        };
+        let Some(client) = self.client.as_mut() else {
+            return Err(refused());
+        };
+        client
+            .set_credentials(&creds.user, &creds.password, &mut rng())
+            .map_err(|_| refused())?;
+        self.creds_given = true;
+        self.cached_creds = Some(creds);
+        Ok(())
+    }
+
+    /// Waits for the socket (bytes in, room to write) or the queue, bounded by the write
+    /// and response timeouts.
+    async fn wait(&mut self) -> Result<Option<TaskEnd>, Trouble> {
+        let notified = self.shared.notify.notified();
+        let Some(sock) = self.sock.as_mut() else {
+            notified.await;
+            return Ok(None);
+        };
+        let now = Instant::now();
+        let awaiting = self.client.as_ref().is_some_and(|c| c.remaining() == 0);
+        if awaiting {
+            self.waiting_since.get_or_insert(now);
+        } else {
+            self.waiting_since = None;
+        }
+        let write_deadline =
+            (!sock.out.is_empty()).then(|| (sock.progress + self.config.write_timeout, "write"));
+        let response_deadline = self
+            .waiting_since
+            .map(|t| (t + self.config.connect_timeout, "response"));
+        let deadline = match (write_deadline, response_deadline) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        let Sock {
+            rd, wr, out, off, ..
+        } = sock;
+        let buf = &mut self.read_buf;
+        let woke = tokio::select! {
+            _ = notified => Woke::Queue,
+            r = rd.read(buf) => Woke::Read(r),
+            r = write_some(wr, out, *off), if !out.is_empty() => Woke::Wrote(r),
+            _ = tokio::time::sleep_until(deadline.map_or(now, |d| d.0)), if deadline.is_some() => {
+                Woke::Timeout(deadline.map_or("", |d| d.1))
+            }
+        };
+        match woke {
+            Woke::Queue => {}
+            Woke::Read(Ok(n)) if n > 0 => {
+                let id = sock.id;
+                if let Some(c) = self.client.as_mut() {
+                    c.handle_input(id, &self.read_buf[..n], &mut rng())
+                        .map_err(|e| Trouble::Fatal(PushError::NotAMediaServer(e.to_string())))?;
+                }
+            }
+            Woke::Read(r) => {
+                self.last_error = Some(PushError::ConnectionFailure(match r {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "server closed the connection".to_string(),
+                }));
+                self.drop_connection();
+            }
+            Woke::Wrote(Ok(n)) if n > 0 => {
+                advance(&mut sock.out, &mut sock.off, n);
+                sock.progress = Instant::now();
+                if sock.out.is_empty() {
+                    self.settle_written();
+                }
+            }
+            Woke::Wrote(r) => {
+                // The server may have answered (an error status) before it closed: read
+                // what already arrived so the refusal, not the broken pipe, is reported.
+                let id = sock.id;
+                let mut early = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while early.len() < 64 * 1024 {
+                    match sock.rd.try_read(&mut chunk) {
+                        Ok(n) if n > 0 => early.extend_from_slice(&chunk[..n]),
+                        _ => break,
+                    }
+                }
+                if let Some(c) = self.client.as_mut()
+                    && !early.is_empty()
+                {
+                    let _ = c.handle_input(id, &early, &mut rng());
+                }
+                self.last_error = Some(PushError::ConnectionFailure(match r {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "the connection took no bytes".to_string(),
+                }));
+                self.drop_connection();
+            }
+            Woke::Timeout(what) => {
+                return Err(Trouble::Broken(PushError::ConnectionFailure(format!(
+                    "timed out waiting for the server ({what})"
+                ))));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Resolves `authority` (`host[:port]`) and opens a TCP connection to it.
+    async fn open(&self, authority: &str) -> Result<TcpStream, PushError> {
+        let (host, port) = split_authority(authority).map_err(PushError::InvalidArgument)?;
+        let limit = self.config.connect_timeout;
+        let addrs: Vec<SocketAddr> =
+            tokio::time::timeout(limit, tokio::net::lookup_host((host.as_str(), port)))
+                .await
+                .map_err(|_| PushError::InvalidHostName(format!("{host}: lookup timed out")))?
+                .map_err(|e| PushError::InvalidHostName(format!("{host}: {e}")))?
+                .collect();
+        if addrs.is_empty() {
+            return Err(PushError::InvalidHostName(host));
+        }
+        let mut last = String::new();
+        for a in addrs {
+            match tokio::time::timeout(limit, TcpStream::connect(a)).await {
+                Ok(Ok(s)) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok(s);
+                }
+                Ok(Err(e)) => last = format!("{a}: {e}"),
+                Err(_) => last = format!("{a}: connect timed out"),
+            }
+        }
+        Err(PushError::ConnectionFailure(last))
+    }
+
+    /// Waits `delay` before the next attempt; true when `disconnect` came meanwhile.
+    async fn backoff(&self, delay: std::time::Duration) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            if self.shared.take_disconnect() {
+                return true;
+            }
+            let notified = self.shared.notify.notified();
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return false,
+                _ = notified => {}
+            }
+        }
+    }
+
+    fn fail(&mut self, e: PushError) -> TaskEnd {
+        self.drop_connection();
+        self.shared.report(PushStatus::Error(e.clone()));
+        *lock(&self.shared.failed) = Some(e.clone());
+        TaskEnd::Failed(e)
+    }
+
+    fn end(&mut self, end: TaskEnd) -> TaskEnd {
+        if matches!(end, TaskEnd::Ended) {
+            self.settle_written();
+            self.set_push_id(None);
+            self.shared.report(PushStatus::Ended);
+        }
+        end
+    }
+}
+
+/// Drops `n` written bytes from the front of `out`.
+fn advance(out: &mut VecDeque<Vec<u8>>, off: &mut usize, mut n: usize) {
+    while n > 0 {
+        let Some(front) = out.front() else { break };
+        let left = front.len() - *off;
+        if n >= left {
+            n -= left;
+            *off = 0;
+            out.pop_front();
+        } else {
+            *off += n;
+            n = 0;
+        }
+    }
+}
