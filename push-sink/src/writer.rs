@@ -301,18 +301,28 @@ struct Queued {
 }
 
 /// Delivery order and pacing of a [`Writer`]: packets go out at once when no sink is
-/// real-time, else they wait in a queue until their send time (see [`Pacer`]).
+/// real-time, else they wait in a queue until their send time (see [`Pacer`]). The queue is
+/// bounded (see [`WriterConfig::pacing_backlog`]): past the bound its oldest packets go out
+/// early.
 #[derive(Debug)]
 pub(crate) struct Delivery {
     queue: VecDeque<Queued>,
     pacer: Pacer,
+    bytes: usize,
+    max_bytes: usize,
+    max_span_ms: u32,
+    early: u64,
 }
 
 impl Delivery {
-    pub(crate) fn new(lead: Duration) -> Self {
+    pub(crate) fn new(config: &WriterConfig) -> Self {
         Delivery {
             queue: VecDeque::new(),
-            pacer: Pacer::new(lead),
+            pacer: Pacer::new(config.pacing_lead),
+            bytes: 0,
+            max_bytes: config.pacing_max_bytes,
+            max_span_ms: u32::try_from(config.pacing_backlog.as_millis()).unwrap_or(u32::MAX),
+            early: 0,
         }
     }
 
@@ -320,8 +330,31 @@ impl Delivery {
         self.pacer.reset();
     }
 
-    pub(crate) fn push(&mut self, prepared: PreparedPacket) {
+    /// Queues a packet for its send time; when the queue is over its bounds (bytes, or stream
+    /// time from its oldest to its newest packet), the oldest packets go to `sinks` at once.
+    pub(crate) fn push(&mut self, prepared: PreparedPacket, sinks: &mut SinkSet) {
+        self.bytes += prepared.unit.len();
         self.queue.push_back(Queued { prepared });
+        let newest = self
+            .queue
+            .back()
+            .map_or(0, |q| q.prepared.info().send_time_ms);
+        while let Some(front) = self.queue.front() {
+            let span = newest.saturating_sub(front.prepared.info().send_time_ms);
+            if self.bytes <= self.max_bytes && span <= self.max_span_ms {
+                break;
+            }
+            if let Some(q) = self.queue.pop_front() {
+                self.bytes -= q.prepared.unit.len();
+                self.early += 1;
+                sinks.deliver(q.prepared);
+            }
+        }
+    }
+
+    /// Packets delivered before their send time because the queue was over its bounds.
+    pub(crate) fn early(&self) -> u64 {
+        self.early
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -337,6 +370,7 @@ impl Delivery {
                 return Some(wait);
             }
             if let Some(q) = self.queue.pop_front() {
+                self.bytes -= q.prepared.unit.len();
                 sinks.deliver(q.prepared);
             }
         }
@@ -345,6 +379,7 @@ impl Delivery {
 
     pub(crate) fn flush(&mut self, sinks: &mut SinkSet) {
         while let Some(q) = self.queue.pop_front() {
+            self.bytes -= q.prepared.unit.len();
             sinks.deliver(q.prepared);
         }
     }
@@ -470,12 +505,24 @@ pub struct WriterConfig {
     /// How far ahead of its send time a packet may go to a real-time sink (see [`Pacer`]).
     /// Default 500 ms.
     pub pacing_lead: Duration,
+    /// Most stream time the pacing queue holds (send time of its newest packet minus its
+    /// oldest). Default 10 s. A caller that writes faster than real time and neither awaits
+    /// the paced methods nor calls [`Writer::deliver_due`] would grow the queue without
+    /// bound; past this bound its oldest packets go to the sinks at once, where real-time
+    /// sinks apply their own bounded queues and drop policies (a push sink's
+    /// `queue_max_duration`, for one). [`Writer::early_packets`] counts them.
+    pub pacing_backlog: Duration,
+    /// Most bytes of packets the pacing queue holds (default 16 MiB); past it, the oldest go
+    /// out early as for [`pacing_backlog`](Self::pacing_backlog).
+    pub pacing_max_bytes: usize,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
             pacing_lead: Duration::from_millis(500),
+            pacing_backlog: Duration::from_secs(10),
+            pacing_max_bytes: 16 << 20,
         }
     }
 }
@@ -484,6 +531,14 @@ impl WriterConfig {
     /// Sets [`pacing_lead`](Self::pacing_lead).
     pub fn pacing_lead(mut self, lead: Duration) -> Self {
         self.pacing_lead = lead;
+        self
+    }
+
+    /// Sets the pacing queue bounds ([`pacing_backlog`](Self::pacing_backlog) and
+    /// [`pacing_max_bytes`](Self::pacing_max_bytes)).
+    pub fn pacing_bounds(mut self, backlog: Duration, max_bytes: usize) -> Self {
+        self.pacing_backlog = backlog;
+        self.pacing_max_bytes = max_bytes;
         self
     }
 }
@@ -507,7 +562,10 @@ impl WriterConfig {
 /// [`write_sample_paced`](Self::write_sample_paced) / [`end_writing_paced`](Self::end_writing_paced)
 /// on tokio, which sleep until packets are due. `write_sample` itself never waits: a caller
 /// faster than real time (reading a file, say) that neither awaits the paced methods nor calls
-/// `deliver_due` makes the queue grow; [`queued_packets`](Self::queued_packets) shows its depth.
+/// `deliver_due` fills the queue up to its bounds ([`WriterConfig::pacing_backlog`],
+/// [`WriterConfig::pacing_max_bytes`]); past them the oldest packets go to the sinks early
+/// ([`early_packets`](Self::early_packets)), so memory stays bounded;
+/// [`queued_packets`](Self::queued_packets) shows the queue's depth.
 pub struct Writer {
     mux: Box<dyn Multiplexer>,
     sinks: SinkSet,
@@ -541,7 +599,7 @@ impl Writer {
         Writer {
             mux,
             sinks: SinkSet::new(),
-            delivery: Delivery::new(config.pacing_lead),
+            delivery: Delivery::new(&config),
             writing: false,
             next_index: 0,
             streams: Vec::new(),
@@ -589,6 +647,12 @@ impl Writer {
     /// Packets made but waiting for their send time (real-time sinks attached).
     pub fn queued_packets(&self) -> usize {
         self.delivery.len()
+    }
+
+    /// Packets delivered before their send time because the pacing queue was over its bounds
+    /// (see [`WriterConfig::pacing_backlog`]).
+    pub fn early_packets(&self) -> u64 {
+        self.delivery.early()
     }
 
     /// True when any attached sink asks for real-time delivery.
@@ -674,7 +738,7 @@ impl Writer {
             }
             let prepared = PreparedPacket { unit, owner };
             if real_time {
-                self.delivery.push(prepared);
+                self.delivery.push(prepared, &mut self.sinks);
             } else {
                 self.delivery.flush(&mut self.sinks);
                 self.sinks.deliver(prepared);

@@ -350,6 +350,9 @@ fn stalled_server_keeps_memory_bounded_and_counts_drops() {
         .expect("connect");
     let stream = SyntheticStream::new(1000, 1);
     s.on_header(&stream.header).expect("header");
+    // The session is up and the server stopped reading.
+    assert!(server.wait_for(Duration::from_secs(5), |v| headers(v) == 1));
+    assert!(server.is_stalled());
     for i in 0..2000 {
         s.on_data_unit(opaque_unit(i, 16_000, i % 25 == 0))
             .expect("unit");
@@ -358,6 +361,9 @@ fn stalled_server_keeps_memory_bounded_and_counts_drops() {
             "queue {} > {limit}",
             s.queued_bytes()
         );
+        // The depth stat: the queue plus the packet the network task is writing.
+        let depth = s.stats().queue_depth as usize;
+        assert!(depth * 16_004 <= limit + 16_004, "depth {depth}");
     }
     let st = s.stats();
     // Kernel socket buffers take some; the rest is queued (bounded) or dropped (counted).
@@ -365,6 +371,73 @@ fn stalled_server_keeps_memory_bounded_and_counts_drops() {
     assert!(st.drops > 1000, "drops {}", st.drops);
     // The queue plus the one packet the network task is writing.
     assert!(st.queue_depth as usize * 16_004 <= limit + 16_004);
+}
+
+/// A caller that never awaits: `write_sample` in a tight loop, never `deliver_due`, to a
+/// PushSink whose server stopped reading. The writer's pacing queue stays within its bound
+/// (the oldest packets go to the sink early), the sink's queue within its own, and every
+/// packet the writer made is accounted for: written, queued, or dropped and counted.
+#[test]
+fn never_awaited_writer_to_a_stalled_server_stays_bounded() {
+    use push_sink::testing::SimpleMux;
+    use push_sink::{Sample, Writer, WriterConfig};
+    let server = PushServer::start(ServerConfig {
+        stall: true,
+        ..ServerConfig::default()
+    });
+    let limit = 256 * 1024;
+    let shared =
+        sink(PushSinkConfig::default().queue_limits(limit, Duration::from_secs(2))).into_shared();
+    shared
+        .lock()
+        .expect("lock")
+        .connect(&server.url("/never"), None, false)
+        .expect("connect");
+    let packet_size = 1400;
+    let backlog = Duration::from_secs(4);
+    let mut w = Writer::with_config(
+        Box::new(SimpleMux::new(packet_size)),
+        WriterConfig::default().pacing_bounds(backlog, 1 << 20),
+    );
+    w.add_sink(Box::new(shared.clone()));
+    w.begin_writing().expect("begin");
+    assert!(w.is_real_time(), "a push sink asks for pacing");
+    // The session is up and the server stopped reading.
+    assert!(server.wait_for(Duration::from_secs(5), |v| headers(v) == 1));
+    assert!(server.is_stalled());
+    // 200 s of 1 Mbit/s video written as fast as the loop runs.
+    for i in 0..5000u64 {
+        w.write_sample(Sample {
+            stream: 1,
+            presentation_time_ms: i * 40,
+            duration_ms: 40,
+            key_frame: i.is_multiple_of(25),
+            data: vec![i as u8; 5000].into(),
+        })
+        .expect("sample");
+        // Writer: at most the backlog's worth of packets (plus the one just made).
+        assert!(
+            w.queued_packets() * packet_size <= (1 << 20) + packet_size,
+            "writer queue {} packets",
+            w.queued_packets()
+        );
+        // Sink: at most `limit` bytes of (padding-stripped) frames; three of every four
+        // packets of a 5,000-byte sample are full, so the depth is bounded as well.
+        let queued = shared.lock().expect("lock").queued_bytes();
+        assert!(queued <= limit, "sink queue {queued} bytes");
+        let depth = shared.stats().queue_depth as usize;
+        assert!(depth <= 2 * limit / packet_size + 1, "sink depth {depth}");
+    }
+    assert!(w.early_packets() > 0, "the writer's bound was reached");
+    let made = w.packets_made();
+    let st = shared.stats();
+    assert_eq!(
+        st.packets + st.drops + st.queue_depth + w.queued_packets() as u64,
+        made,
+        "{st:?}"
+    );
+    assert!(st.drops > made / 2, "drops counted: {st:?}");
+    assert!(w.take_sink_failures().is_empty());
 }
 
 #[test]

@@ -276,6 +276,44 @@ fn real_time_sink_is_paced_by_send_time_on_a_fake_clock() {
     w.end_writing().expect("end");
 }
 
+#[test]
+fn pacing_queue_is_bounded_when_nobody_delivers() {
+    // 100 ms per packet, at most 1 s of send time or 4 packets' bytes queued.
+    let mut w = Writer::with_config(
+        Box::new(SimpleMux::new(500)),
+        WriterConfig::default()
+            .pacing_lead(Duration::ZERO)
+            .pacing_bounds(Duration::from_secs(1), 100 * 500),
+    );
+    let rt = RecordingSink::new(true, 0);
+    let log = rt.log();
+    w.add_sink(Box::new(rt));
+    w.begin_writing().expect("begin");
+    for f in 0..100u64 {
+        w.write_sample(sample(2, f * 100, 100, true))
+            .expect("sample");
+        // The newest minus the oldest send time stays within 1 s: 11 packets at most.
+        assert!(w.queued_packets() <= 11, "{}", w.queued_packets());
+    }
+    assert_eq!(w.queued_packets(), 11);
+    assert_eq!(w.early_packets(), 89);
+    let units = data_units(&calls(&log));
+    assert_eq!(units.len(), 89, "the oldest went to the sink early");
+    // The byte bound holds too.
+    let mut w = Writer::with_config(
+        Box::new(SimpleMux::new(500)),
+        WriterConfig::default().pacing_bounds(Duration::from_secs(3600), 4 * 500),
+    );
+    w.add_sink(Box::new(RecordingSink::new(true, 0)));
+    w.begin_writing().expect("begin");
+    for f in 0..50u64 {
+        w.write_sample(sample(2, f * 100, 100, true))
+            .expect("sample");
+        assert!(w.queued_packets() <= 4);
+    }
+    assert_eq!(w.early_packets(), 46);
+}
+
 #[tokio::test]
 async fn paced_writing_takes_real_time() {
     let mut w = Writer::with_config(
