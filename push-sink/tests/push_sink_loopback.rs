@@ -101,6 +101,28 @@ fn conformance_kit_passes_unconnected_and_connected() {
 }
 
 #[test]
+fn conformance_kit_passes_for_a_shared_sink_and_its_sessions_reach_the_server() {
+    let server = PushServer::start(ServerConfig::default());
+    let url = server.url("/kit-shared");
+    testing::run_all(&mut || {
+        let shared = sink(PushSinkConfig::default()).into_shared();
+        shared
+            .lock()
+            .expect("lock")
+            .connect(&url, None, false)
+            .expect("connect");
+        Box::new(shared)
+    })
+    .assert_ok();
+    // Connected before the kit's first header: each sink's PushSetup went out with it, and
+    // the server accepted the sessions and got their $H.
+    assert!(server.wait_for(Duration::from_secs(5), |v| headers(v) > 0));
+    let seen = server.seen();
+    assert!(!setups(&seen).is_empty());
+    assert!(headers(&seen) <= setups(&seen).len());
+}
+
+#[test]
 fn pushes_header_once_packets_in_order_and_end() {
     let server = PushServer::start(ServerConfig::default());
     let stream = SyntheticStream::new(1400, 200);
@@ -552,6 +574,94 @@ fn disconnect_then_connect_resumes_session() {
 }
 
 #[test]
+fn template_urls_arrive_as_paths_and_auto_destroy_as_sent() {
+    let server = PushServer::start(ServerConfig::default());
+    let header = SyntheticStream::new(500, 1).header;
+    for (template, auto_destroy, want) in [
+        (
+            Some("http://origin:8080/tpl/live a"),
+            false,
+            Some("/tpl/live%20a"),
+        ),
+        (Some("tpl"), true, Some("/tpl")),
+        (None, true, None),
+    ] {
+        let mut s = sink(PushSinkConfig::default());
+        s.on_header(&header).expect("header");
+        s.connect(&server.url("/point"), template, auto_destroy)
+            .expect("connect");
+        let seen = server.seen();
+        assert_eq!(
+            setups(&seen).last(),
+            Some(&&setup("/point", want, auto_destroy))
+        );
+        s.end_session().expect("end");
+    }
+    let mut s = sink(PushSinkConfig::default());
+    assert_eq!(
+        s.connect(&server.url("/point"), Some("http://origin"), false),
+        Err(PushError::InvalidArgument("the template URL has no path"))
+    );
+}
+
+#[test]
+fn a_forgotten_session_starts_again_with_a_new_header() {
+    let server = PushServer::start(ServerConfig {
+        inactivity_timeout: Some(Duration::from_millis(100)),
+        ..ServerConfig::default()
+    });
+    let policy = ReconnectPolicy {
+        initial_delay: Duration::from_millis(20),
+        ..ReconnectPolicy::default()
+    };
+    let stream = SyntheticStream::new(900, 20);
+    let mut s = sink(PushSinkConfig::default().reconnect(policy));
+    let mut status = s.status();
+    s.on_header(&stream.header).expect("header");
+    s.connect(&server.url("/forget"), None, false)
+        .expect("connect");
+    let first_id = s.push_id().expect("push-id");
+    feed(&mut s, &stream, 0..10);
+    s.disconnect().expect("disconnect");
+    // The server expires the session it kept for us.
+    assert!(server.wait_for(Duration::from_secs(5), |v| {
+        v.iter().any(|e| matches!(e, Seen::Expired { .. }))
+    }));
+    s.connect(&server.url("/forget"), None, false)
+        .expect("reconnect");
+    feed(&mut s, &stream, 10..20);
+    s.end_session().expect("end");
+    assert!(
+        server.wait_for(Duration::from_secs(5), ended),
+        "{:?}",
+        server.seen()
+    );
+    let seen = server.seen();
+    // The resume (PushStart with the old push-id) got 404; a new PushSetup and a new $H
+    // followed, and every packet arrived once.
+    assert_eq!(setups(&seen).len(), 2, "{seen:?}");
+    assert_eq!(headers(&seen), 2, "$H again for the new session");
+    let second_id = s.push_id();
+    assert_eq!(second_id, None, "the ended session's push-id is gone");
+    let ids: Vec<&String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Seen::Header { push_id, .. } => Some(push_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids[0], &first_id);
+    assert_ne!(ids[1], &first_id);
+    let want: Vec<Vec<u8>> = stream.packets.iter().map(stripped).collect();
+    assert_eq!(data(&seen), want);
+    let resumed_then_new = wait_status(
+        &mut status,
+        |e| matches!(e, PushStatus::Connected { resumed: false, push_id } if *push_id != first_id),
+    );
+    assert!(resumed_then_new.is_some(), "a new session was reported");
+}
+
+#[test]
 fn writer_pushes_through_a_shared_push_sink() {
     use push_sink::testing::SimpleMux;
     use push_sink::{Sample, Writer};
@@ -868,7 +978,15 @@ fn reconnect_gives_up_after_bounded_attempts() {
         std::thread::sleep(Duration::from_millis(50));
         let stream = SyntheticStream::new(800, 10);
         s.on_header(&stream.header).expect("header");
-        feed(&mut s, &stream, 0..10);
+        // Once the sink gave up, later packets are refused with its error.
+        for i in 0..10 {
+            let unit = stream
+                .unit_in(s.allocate_data_unit(stream.packet_size), i)
+                .expect("unit");
+            if let Err(e) = s.on_data_unit(unit) {
+                assert!(e.to_string().starts_with("connection failure"), "{e}");
+            }
+        }
         let start = std::time::Instant::now();
         let mut events = Vec::new();
         while start.elapsed() < Duration::from_secs(10) {

@@ -81,6 +81,12 @@ enum Woke {
 /// Most chunks handed to one vectored write.
 const MAX_IOV: usize = 64;
 
+/// How long a resumed connection waits for a refusal before sending. A PushStart is
+/// answered only when its body ends or on an error (MS-WMHTTP 3.2.5.3), so the only sign
+/// that the server still has the session is that it does not refuse at once; packets sent
+/// before a refusal would be lost with the connection.
+const RESUME_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Writes some of `out` (starting `off` bytes into its first chunk) in one vectored write.
 async fn write_some(
     wr: &mut OwnedWriteHalf,
@@ -122,6 +128,8 @@ pub(super) struct Driver {
     close_failed: Option<PushError>,
     /// The client resumed: report `Connected { resumed: true }` once its connection opens.
     announce_resume: bool,
+    /// A resumed connection sends nothing before this instant (see [`RESUME_GRACE`]).
+    hold_until: Option<Instant>,
     last_error: Option<PushError>,
     /// Since when the client waits for a response (PushSetup, or a used-up PushStart).
     waiting_since: Option<Instant>,
@@ -154,6 +162,7 @@ impl Driver {
             finished: false,
             close_failed: None,
             announce_resume: false,
+            hold_until: None,
             last_error: None,
             waiting_since: None,
             had_session: false,
@@ -333,7 +342,8 @@ impl Driver {
     fn ready(&self) -> bool {
         match (&self.client, &self.sock) {
             (Some(c), Some(s)) => {
-                c.connection() == Some(s.id)
+                self.hold_until.is_none_or(|t| Instant::now() >= t)
+                    && c.connection() == Some(s.id)
                     && c.remaining() > 0
                     && s.out.is_empty()
                     && self.stash.is_empty()
@@ -445,6 +455,9 @@ impl Driver {
                             });
                             self.waiting_since = None;
                             if std::mem::take(&mut self.announce_resume) {
+                                self.hold_until = Some(
+                                    Instant::now() + RESUME_GRACE.min(self.config.connect_timeout),
+                                );
                                 let push_id = self
                                     .client
                                     .as_ref()
@@ -540,6 +553,7 @@ impl Driver {
 
     /// Forgets the connection after a failure: what was not written is sent again later.
     fn drop_connection(&mut self) {
+        self.hold_until = None;
         if let Some(sock) = self.sock.take()
             && let Some(c) = self.client.as_mut()
         {
@@ -645,12 +659,14 @@ impl Driver {
             (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
             (a, b) => a.or(b),
         };
+        let hold = self.hold_until.filter(|t| *t > now);
         let Sock {
             rd, wr, out, off, ..
         } = sock;
         let buf = &mut self.read_buf;
         let woke = tokio::select! {
             _ = notified => Woke::Queue,
+            _ = tokio::time::sleep_until(hold.unwrap_or(now)), if hold.is_some() => Woke::Queue,
             r = rd.read(buf) => Woke::Read(r),
             r = write_some(wr, out, *off), if !out.is_empty() => Woke::Wrote(r),
             _ = tokio::time::sleep_until(deadline.map_or(now, |d| d.0)), if deadline.is_some() => {

@@ -58,8 +58,10 @@
 //! When the connection breaks the task reconnects with exponential backoff (bounded delay
 //! and attempts, [`ReconnectPolicy`]) and resumes the session by push-id
 //! ([`PushClient::resume`](push_protocol::push_client::PushClient::resume): a PushStart with
-//! the same `push-id` cookie and **no** `$H`, the server kept the header). A packet that was
-//! being written when the connection broke is sent again on the new connection. If the
+//! the same `push-id` cookie and **no** `$H`, the server kept the header). A server answers a
+//! PushStart only at the end of its body or with an error, so a resumed connection waits a
+//! moment (300 ms at most) for a refusal before it sends. A packet that was being written
+//! when the connection broke is sent again on the new connection. If the
 //! server no longer knows the push-id (404, 408, 409 or a new challenge), a new session
 //! starts: PushSetup with `push-id=0`, then `$H` again. Progress is reported on the status
 //! stream ([`PushSink::status`]).

@@ -73,6 +73,8 @@ pub struct ServerConfig {
     pub refuse: Option<u16>,
     /// `Server` header (default Cougar/9.01.01.3814).
     pub server_header: Option<String>,
+    /// Forget a session this long after its connection went away (default 30 s).
+    pub inactivity_timeout: Option<Duration>,
 }
 
 enum Cmd {
@@ -195,7 +197,7 @@ async fn serve(
     let mut server_config = PushServerConfig {
         // Quick expiry so an unresumed test session does not linger; long enough for the
         // reconnect backoff of the tests.
-        inactivity_timeout: Duration::from_secs(30),
+        inactivity_timeout: config.inactivity_timeout.unwrap_or(Duration::from_secs(30)),
         idle_timeout: Duration::from_secs(30),
         ..PushServerConfig::default()
     };
