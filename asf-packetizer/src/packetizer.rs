@@ -595,7 +595,27 @@ impl Packetizer {
         let earliest = open.earliest_by_bucket.max(bucket).ceil();
         let by_window = open.earliest_by_window.min(pt as f64 - st.window).floor();
         let send = (self.last_send as f64).max(earliest).max(by_window);
-        send > open.deadline.min(pt) as f64
+        if send <= open.deadline.min(pt) as f64 {
+            return false;
+        }
+        // Finishing the packet early only helps if the piece is on time in the next packet.
+        // When the input exceeds its declared rate (FFmpeg declares the codec's nominal
+        // bitrate; real streams run over it) the bucket is behind and the piece is late
+        // wherever it goes: finishing early would then only add padding (one payload per
+        // packet, 17 % more bytes on a 4 Mb/s WMV2 file) without making anything on time.
+        // Pack it, as FFmpeg does; the late payloads are counted.
+        let mut open_send = self.last_send as f64;
+        if open.earliest_by_bucket.is_finite() {
+            open_send = open_send.max(open.earliest_by_bucket.ceil());
+        }
+        if open.earliest_by_window.is_finite() {
+            open_send = open_send.max(open.earliest_by_window.floor());
+        }
+        let drained = st.bucket_empty_at.max(open_send) + f64::from(already) * 8.0 / st.bits_per_ms;
+        let fresh = open_send
+            .max((drained + bytes as f64 * 8.0 / st.bits_per_ms - st.window).ceil())
+            .max((pt as f64 - st.window).floor());
+        fresh <= pt as f64
     }
 
     fn open_packet(&mut self, alloc: &mut dyn PacketAllocator, multiple: bool) {

@@ -321,3 +321,35 @@ fn allocator_with_too_little_capacity_still_gets_whole_packets() {
     let objs = common::reassemble(&out, 3200);
     common::assert_same(&objs, &samples, 3100);
 }
+
+/// A stream that runs at four times its declared bitrate (as FFmpeg's WMV2 at `-b:v 4M`
+/// declares 1 Mbit/s): its payloads are late wherever they go, so finishing packets early
+/// would only add padding. Packets stay as full as FFmpeg makes them and the late payloads are
+/// counted.
+#[test]
+fn input_over_its_declared_rate_is_packed_densely() {
+    let mut p = Packetizer::new(profile(), PacketizerOptions::new(Mode::File)).expect("profile");
+    let mut packets = Vec::new();
+    for f in 0..250u64 {
+        // 20,000 bytes every 40 ms: 4 Mbit/s against the declared 1 Mbit/s.
+        p.push_sample(sample(1, f * 40, 20_000, f % 25 == 0), &mut packets)
+            .expect("video");
+        if f % 4 == 0 {
+            p.push_sample(sample(2, f * 40, 2973, true), &mut packets)
+                .expect("audio");
+        }
+    }
+    packets.extend(p.finish(0).expect("finish").packets);
+    let stats = p.stats();
+    let bytes = stats.packets * 3200;
+    assert!(stats.late_payloads > 0, "the input is over its rate");
+    assert!(
+        stats.padding_bytes * 100 < bytes * 5,
+        "{} padding bytes in {} packets",
+        stats.padding_bytes,
+        stats.packets
+    );
+    for pk in &packets {
+        PacketView::parse(pk.bytes(), 3200, 0).expect("packet parses");
+    }
+}
