@@ -5,10 +5,9 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use wmpush::asf_bits::{repad, starts_key_frame, strip_padding};
 use wmpush::generator::{SignalConfig, render_audio, render_frame};
 use wmpush::live_mux::LiveMux;
-use wmpush::point::{PointSettings, PublishingPoint};
+use wmpush::point::{PointSettings, PublishingPoint, StreamFacts};
 
 fn packets() -> Vec<Bytes> {
     let signal = SignalConfig::default();
@@ -30,10 +29,20 @@ fn packets() -> Vec<Bytes> {
 
 fn ingest(c: &mut Criterion) {
     let packets = packets();
-    let stripped: Vec<Vec<u8>> = packets
+    let stripped: Vec<Bytes> = packets
         .iter()
-        .map(|p| strip_padding(p).expect("valid"))
+        .map(|p| {
+            let mut b = bytes::BytesMut::from(&p[..]);
+            push_sink::push_sink::asf_packet::strip_padding(&mut b).expect("valid");
+            b.freeze()
+        })
         .collect();
+    let facts = StreamFacts {
+        packet_size: 3600,
+        max_bitrate: 0,
+        preroll_ms: 0,
+        video_streams: vec![1],
+    };
     let mut g = c.benchmark_group("ingest");
     g.throughput(Throughput::Bytes(
         packets.iter().map(|p| p.len() as u64).sum(),
@@ -41,8 +50,8 @@ fn ingest(c: &mut Criterion) {
     g.bench_function("repad_and_key_frame", |b| {
         b.iter(|| {
             for s in &stripped {
-                let full = repad(black_box(s), 3600).expect("fits");
-                black_box(starts_key_frame(&full, &[1]));
+                let full = facts.full_size(black_box(s.clone())).expect("fits");
+                black_box(facts.packet(&full));
             }
         })
     });

@@ -156,7 +156,7 @@ pub(crate) async fn pull(a: PullArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::new(Failure::Input, format!("cannot create {output}: {e}")))?;
         Box::new(std::io::BufWriter::new(f))
     };
-    let mut packet_size = 0usize;
+    let mut facts: Option<wmpush::point::StreamFacts> = None;
     let mut write_error = None;
     let mut headers = 0u32;
     let summary = pull_stream(&url, duration, |item| {
@@ -167,11 +167,10 @@ pub(crate) async fn pull(a: PullArgs) -> Result<(), CliError> {
                     // A plain ASF file has one header: stop at a stream change.
                     return false;
                 }
-                packet_size =
-                    wmpush::asf_bits::header_facts(&h).map_or(0, |f| f.packet_size as usize);
+                facts = wmpush::point::StreamFacts::read(&h).ok();
                 out.write_all(&h)
             }
-            Pulled::Packet(p) => match wmpush::asf_bits::repad(&p, packet_size) {
+            Pulled::Packet(p) => match facts.as_ref().and_then(|f| f.full_size(p)) {
                 Some(full) => out.write_all(&full),
                 None => Ok(()),
             },

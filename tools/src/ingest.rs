@@ -34,9 +34,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::asf_bits::{self, HeaderFacts};
 use crate::config::Template;
-use crate::point::PublishingPoint;
+use crate::point::{PublishingPoint, StreamFacts};
 use crate::server::{MAX_HEAD, ServerState, point_name};
 
 /// Requests queued from connection tasks to the driver before readers wait.
@@ -206,7 +205,7 @@ struct Session {
     /// The connection streaming it now, if any.
     conn: Option<ConnectionId>,
     /// Facts of the current header (`None` before the first `$H`).
-    facts: Option<HeaderFacts>,
+    facts: Option<StreamFacts>,
     /// Archive and relays.
     outputs: Outputs,
 }
@@ -456,8 +455,16 @@ impl Driver {
         if header.len() > state.config.limits.max_header_bytes {
             return self.drop_connection(conn, push_id, "ASF header over the size limit");
         }
-        let Some(facts) = asf_bits::header_facts(&header) else {
-            return self.drop_connection(conn, push_id, "$H does not hold a readable ASF header");
+        let facts = match StreamFacts::read(&header) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(%push_id, error = %e, "unreadable ASF header");
+                return self.drop_connection(
+                    conn,
+                    push_id,
+                    "$H does not hold a readable ASF header",
+                );
+            }
         };
         if let Some(max) = template.max_bitrate
             && facts.max_bitrate > max
@@ -534,33 +541,29 @@ impl Driver {
             // Taken over by another encoder.
             return self.drop_connection(conn, push_id, "another encoder took the point over");
         }
-        let size = facts.packet_size as usize;
         // Players and files get full-size packets: ffmpeg and VLC pad a short $D with
         // zeros but would read those zeros as payload when the packet has no explicit
         // length (ASF 5.2.2), so restore the padding once here and share that copy.
-        let packet = match asf_bits::repad(&packet, size) {
-            Some(full) => Bytes::from(full),
-            // A full-size packet we cannot parse (GStreamer's asfmux writes some
-            // that ffmpeg still plays): pass it on as is.
-            None if packet.len() == size => packet,
-            None => {
-                point.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    len = packet.len(),
-                    packet_size = size,
-                    "dropping a $D that is malformed or larger than the packet size"
-                );
-                return;
-            }
+        let len = packet.len();
+        let Some(packet) = facts.full_size(packet) else {
+            point.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                len,
+                packet_size = facts.packet_size,
+                "dropping a $D that is malformed or larger than the packet size"
+            );
+            return;
         };
-        let key = asf_bits::starts_key_frame(&packet, &facts.video_streams);
+        // A full-size packet asf-format cannot parse (some GStreamer asfmux output that
+        // ffmpeg still plays) is passed on as is, never as a join point.
+        let (send_time_ms, key) = facts.packet(&packet).unwrap_or((0, false));
         let outputs = &mut session.outputs;
         for r in outputs.relays.iter_mut().flatten() {
-            r.packet(&packet, key);
+            r.packet(&packet, send_time_ms, key);
         }
         if let Some(a) = outputs.archive.as_mut() {
             let info = PacketInfo {
-                send_time_ms: asf_bits::send_time(&packet).unwrap_or(0),
+                send_time_ms,
                 duration_ms: 0,
                 index: a.index,
                 key_frame: key,
@@ -736,12 +739,12 @@ impl Relay {
         }
     }
 
-    fn packet(&mut self, packet: &Bytes, key: bool) {
+    fn packet(&mut self, packet: &Bytes, send_time_ms: u32, key: bool) {
         if self.failed {
             return;
         }
         let info = PacketInfo {
-            send_time_ms: asf_bits::send_time(packet).unwrap_or(0),
+            send_time_ms,
             duration_ms: 0,
             index: self.index,
             key_frame: key,

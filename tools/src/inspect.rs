@@ -11,7 +11,6 @@ use asf_format::packet::PacketView;
 use asf_format::{AsfFile, Header, Limits, Severity, validate};
 use serde::Serialize;
 
-use crate::asf_bits;
 use crate::exit::{CliError, Failure};
 
 /// Longest `fields` text kept per object (long binary fields are cut).
@@ -98,7 +97,7 @@ pub struct PacketEntry {
     pub payloads: u32,
     /// Padding bytes.
     pub padding: u32,
-    /// A player can start here (a video key frame begins, cleanly).
+    /// A player can start here (see [`crate::point::join_point`]).
     pub key_frame_start: bool,
     /// Parse error, if the packet is unreadable.
     pub error: Option<String>,
@@ -344,7 +343,7 @@ pub fn inspect(name: &str, bytes: &[u8], with_packets: bool) -> Result<Inspectio
                         duration_ms: p.duration(),
                         payloads: p.payload_count(),
                         padding: p.padding_length(),
-                        key_frame_start: asf_bits::starts_key_frame(chunk, &video),
+                        key_frame_start: crate::point::join_point(&p, &video),
                         error: None,
                     },
                     Err(e) => PacketEntry {

@@ -9,7 +9,6 @@
 //! - [`demo`]: the embedded demo and its `--check`.
 //! - [`pull`]: the MS-WMSP pull client driver.
 
-pub mod asf_bits;
 pub mod auth;
 pub mod config;
 pub mod demo;

@@ -15,6 +15,97 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+/// What the server reads from a pushed ASF header, parsed by asf-format
+/// (ASF 3.1 Header Object, 3.2 File Properties, 3.3 Stream Properties).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFacts {
+    /// File Properties data packet size (minimum = maximum, ASF 3.2).
+    pub packet_size: usize,
+    /// File Properties Maximum Bitrate, bits per second.
+    pub max_bitrate: u32,
+    /// File Properties Preroll, milliseconds.
+    pub preroll_ms: u64,
+    /// Stream numbers of video streams (where players can start: key frames).
+    pub video_streams: Vec<u8>,
+}
+
+impl StreamFacts {
+    /// Reads the facts from an ASF header (Header Object first; the start of the
+    /// Data Object may follow). The error says what is wrong, for logs.
+    pub fn read(header: &[u8]) -> Result<StreamFacts, String> {
+        let (h, _) = asf_format::Header::parse_header(header, 0, &asf_format::Limits::default())
+            .map_err(|e| e.to_string())?;
+        let fp = h
+            .file_properties()
+            .ok_or("no File Properties Object in the ASF header")?;
+        let packet_size = fp
+            .packet_size()
+            .filter(|&s| s > 0)
+            .ok_or("File Properties packet sizes differ or are 0")?;
+        let mut video_streams = Vec::new();
+        for sp in h.stream_properties() {
+            if sp.is_video() && !video_streams.contains(&sp.stream_number()) {
+                video_streams.push(sp.stream_number());
+            }
+        }
+        Ok(StreamFacts {
+            packet_size: packet_size as usize,
+            max_bitrate: fp.max_bitrate,
+            preroll_ms: fp.preroll,
+            video_streams,
+        })
+    }
+
+    /// Send time and join-point flag ([`join_point`]) of one whole data packet,
+    /// parsed by asf-format (ASF 5.2). `None` when the packet does not parse.
+    pub fn packet(&self, packet: &[u8]) -> Option<(u32, bool)> {
+        let size = u32::try_from(packet.len()).ok()?;
+        let view = asf_format::packet::PacketView::parse(packet, size, 0).ok()?;
+        Some((view.send_time(), join_point(&view, &self.video_streams)))
+    }
+
+    /// `packet` at full packet size: a pushed `$D` may have had its padding
+    /// stripped (MS-WMHTTP 2.2.3.1.2), which players and files need back
+    /// (push-protocol's `restore_padding`). `None` when malformed or too large.
+    pub fn full_size(&self, packet: Bytes) -> Option<Bytes> {
+        if packet.len() == self.packet_size {
+            return Some(packet);
+        }
+        // The packet must read as a whole packet of its own length first (asf-format,
+        // ASF 5.2): push-protocol's restore_padding trusts a declared Packet Length
+        // shorter than the fields before it (reported to push-protocol's owner).
+        let own = u32::try_from(packet.len()).ok()?;
+        asf_format::packet::PacketView::parse(&packet, own, 0).ok()?;
+        push_protocol::pull_server::restore_padding(&packet, self.packet_size).ok()
+    }
+}
+
+/// Whether a player can start at this packet: a payload of a video stream with
+/// the key-frame bit starts its media object (ASF 5.2.3.1: Offset Into Media
+/// Object 0, or a compressed payload), and no payload before it in the packet
+/// continues an earlier object or belongs to video (a player would get a broken
+/// first frame). A stream without video can be joined at any packet.
+///
+/// Stream-level, unlike push-sink's per-packet `PacketView` rule, which also
+/// counts an audio-only packet of an audio/video stream (a player joining there
+/// would start without a picture).
+pub fn join_point(view: &asf_format::packet::PacketView<'_>, video_streams: &[u8]) -> bool {
+    if video_streams.is_empty() {
+        return true;
+    }
+    for p in view.payloads() {
+        let starts = p.is_compressed() || p.offset_into_media_object == 0;
+        let video = video_streams.contains(&p.stream_number);
+        if video && p.key_frame && starts {
+            return true;
+        }
+        if video || !starts {
+            return false;
+        }
+    }
+    false
+}
+
 /// What players of a point receive, in order.
 #[derive(Debug, Clone)]
 pub enum PointEvent {

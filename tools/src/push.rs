@@ -14,8 +14,8 @@ use push_sink::push_sink::asf_file::AsfFile;
 use push_sink::push_sink::{Credentials, PushError, PushSink, PushSinkConfig};
 use push_sink::{DataUnit, PacketInfo, WriterSink};
 
-use crate::asf_bits;
 use crate::exit::{CliError, Failure};
+use crate::point::StreamFacts;
 use crate::pull::{Pulled, StreamUrl};
 
 /// Settings of a push.
@@ -132,12 +132,13 @@ fn pacing_time_ms(packet: &[u8], packet_size: usize, preroll_ms: u64, send_time_
         .fold(send_time_ms, u32::min)
 }
 
-fn packet_info(packet: &[u8], index: u64, video: &[u8]) -> PacketInfo {
+fn packet_info(packet: &[u8], index: u64, facts: &StreamFacts) -> PacketInfo {
+    let (send_time_ms, key_frame) = facts.packet(packet).unwrap_or((0, false));
     PacketInfo {
-        send_time_ms: asf_bits::send_time(packet).unwrap_or(0),
+        send_time_ms,
         duration_ms: 0,
         index,
-        key_frame: asf_bits::starts_key_frame(packet, video),
+        key_frame,
     }
 }
 
@@ -183,12 +184,9 @@ fn read_plain(
     let more = read_exact_or_eof(r, size as usize - 30 + 50, 30)?
         .ok_or_else(|| input_error("input ends inside the ASF header at byte 30".into()))?;
     head.extend_from_slice(&more);
-    let Some(facts) = asf_bits::header_facts(&head) else {
-        return Err(input_error(
-            "byte 0: the ASF header has no readable File Properties".into(),
-        ));
-    };
-    let size = facts.packet_size as usize;
+    let facts = StreamFacts::read(&head)
+        .map_err(|e| input_error(format!("the ASF header is not readable: {e}")))?;
+    let size = facts.packet_size;
     if !(32..=65_535).contains(&size) {
         return Err(input_error(format!(
             "File Properties packet size {size} is not 32..=65535"
@@ -215,7 +213,7 @@ fn read_plain(
         };
         let mut p = lead;
         p.extend_from_slice(&rest);
-        let info = packet_info(&p, index, &facts.video_streams);
+        let info = packet_info(&p, index, &facts);
         if tx.send(Item::Packet(Bytes::from(p), info)).is_err() {
             return Ok(());
         }
@@ -236,7 +234,7 @@ fn read_framed(
     let mut dec = PullFrameDecoder::new();
     dec.push(&first);
     let mut header = BytesMut::new();
-    let mut facts: Option<asf_bits::HeaderFacts> = None;
+    let mut facts: Option<StreamFacts> = None;
     let mut index = 0;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -279,12 +277,12 @@ fn read_framed(
             b'D' => {
                 if facts.is_none() {
                     let h = header.split().freeze();
-                    let Some(fx) = asf_bits::header_facts(&h) else {
-                        return Err(input_error(format!(
-                            "byte {}: $D before a readable ASF header",
+                    let fx = StreamFacts::read(&h).map_err(|e| {
+                        input_error(format!(
+                            "byte {}: $D before a readable ASF header ({e})",
                             dec.offset()
-                        )));
-                    };
+                        ))
+                    })?;
                     if tx.send(Item::Header(live_header(h))).is_err() {
                         return Ok(());
                     }
@@ -293,15 +291,15 @@ fn read_framed(
                 let fx = facts
                     .as_ref()
                     .ok_or_else(|| input_error("no header".into()))?;
-                let Some(p) = asf_bits::repad(&f.payload, fx.packet_size as usize) else {
+                let Some(p) = fx.full_size(f.payload.clone()) else {
                     return Err(input_error(format!(
                         "byte {}: $D packet is malformed or larger than the packet size",
                         dec.offset()
                     )));
                 };
-                let info = packet_info(&p, index, &fx.video_streams);
+                let info = packet_info(&p, index, fx);
                 index += 1;
-                if tx.send(Item::Packet(Bytes::from(p), info)).is_err() {
+                if tx.send(Item::Packet(p, info)).is_err() {
                     return Ok(());
                 }
             }
@@ -407,24 +405,24 @@ fn relay(url: StreamUrl, tx: mpsc::SyncSender<Item>) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::new(Failure::Failed, format!("runtime: {e}")))?;
     rt.block_on(async move {
-        let mut facts: Option<asf_bits::HeaderFacts> = None;
+        let mut facts: Option<StreamFacts> = None;
         let mut index = 0;
         crate::pull::pull(&url, None, |item| {
             let out = match item {
                 Pulled::Header(h) => {
-                    facts = asf_bits::header_facts(&h);
+                    facts = StreamFacts::read(&h).ok();
                     Item::Header(h)
                 }
                 Pulled::Packet(p) => {
                     let Some(f) = facts.as_ref() else {
                         return false;
                     };
-                    let Some(full) = asf_bits::repad(&p, f.packet_size as usize) else {
+                    let Some(full) = f.full_size(p) else {
                         return true;
                     };
-                    let info = packet_info(&full, index, &f.video_streams);
+                    let info = packet_info(&full, index, f);
                     index += 1;
-                    Item::Packet(Bytes::from(full), info)
+                    Item::Packet(full, info)
                 }
             };
             tx.send(out).is_ok()
@@ -505,7 +503,7 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
     let started = Instant::now();
     let mut last_log = Instant::now();
     let mut pace_origin: Option<(Instant, u32)> = None;
-    let mut pace_facts = asf_bits::header_facts(&first);
+    let mut pace_facts = StreamFacts::read(&first).ok();
     let mut last_send = 0u32;
     let mut bytes = 0u64;
     let result = loop {
@@ -526,7 +524,7 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
         match item {
             Item::Header(h) => {
                 pace_origin = None;
-                pace_facts = asf_bits::header_facts(&h);
+                pace_facts = StreamFacts::read(&h).ok();
                 if let Err(e) = sink.on_header(&h) {
                     break Err(map_sink_error(e, &opts.url));
                 }
@@ -534,7 +532,7 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
             Item::Packet(p, info) => {
                 if !opts.no_pace {
                     let at = pace_facts.as_ref().map_or(info.send_time_ms, |f| {
-                        pacing_time_ms(&p, f.packet_size as usize, f.preroll_ms, info.send_time_ms)
+                        pacing_time_ms(&p, f.packet_size, f.preroll_ms, info.send_time_ms)
                     });
                     let (origin, t0) = *pace_origin.get_or_insert((Instant::now(), at));
                     let due = origin + Duration::from_millis(u64::from(at.saturating_sub(t0)));

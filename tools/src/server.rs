@@ -21,11 +21,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 
-use crate::asf_bits;
 use crate::auth::AuthFile;
 use crate::config::ServeConfig;
 use crate::ingest;
-use crate::point::{PointEvent, PointRegistry, PointStatus, PublishingPoint};
+use crate::point::{PointEvent, PointRegistry, PointStatus, PublishingPoint, StreamFacts};
 
 /// Longest request head read before answering 431.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -533,7 +532,7 @@ async fn serve_plain_asf(
         )
         .await;
     };
-    let Some(facts) = asf_bits::header_facts(&sub.header) else {
+    let Ok(facts) = StreamFacts::read(&sub.header) else {
         return respond(
             stream,
             503,
@@ -542,7 +541,6 @@ async fn serve_plain_asf(
         )
         .await;
     };
-    let size = facts.packet_size as usize;
     let _guard = PlayerGuard::new(&point, state);
     let head = format!(
         "HTTP/1.0 200 OK\r\nServer: {}\r\nContent-Type: video/x-ms-asf\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
@@ -552,7 +550,7 @@ async fn serve_plain_asf(
     stream.write_all(&sub.header).await?;
     let mut last_seq = None;
     for (seq, data) in sub.backlog {
-        write_padded(stream, &data, size).await?;
+        write_padded(stream, data, &facts).await?;
         last_seq = Some(seq);
     }
     let mut events = sub.events;
@@ -565,7 +563,7 @@ async fn serve_plain_asf(
                         continue;
                     }
                     last_seq = Some(seq);
-                    write_padded(stream, &data, size).await?;
+                    write_padded(stream, data, &facts).await?;
                 }
                 // A plain ASF stream cannot change its header mid-way: end it.
                 _ => break,
@@ -577,10 +575,14 @@ async fn serve_plain_asf(
     Ok(())
 }
 
-async fn write_padded(stream: &mut TcpStream, data: &Bytes, size: usize) -> anyhow::Result<()> {
-    if data.len() == size {
-        stream.write_all(data).await?;
-    } else if let Some(p) = asf_bits::repad(data, size) {
+/// Writes one packet at full packet size (malformed ones are skipped: a plain
+/// ASF stream has no way to say a packet is missing but its size).
+async fn write_padded(
+    stream: &mut TcpStream,
+    data: Bytes,
+    facts: &StreamFacts,
+) -> anyhow::Result<()> {
+    if let Some(p) = facts.full_size(data) {
         stream.write_all(&p).await?;
     }
     Ok(())

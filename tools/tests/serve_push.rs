@@ -106,15 +106,22 @@ fn players_get_end_of_stream_and_late_join_at_key_frame() {
     );
     push.join().expect("thread").expect("push");
     let bytes = std::fs::read(&out_file).expect("file");
-    let facts = wmpush::asf_bits::header_facts(&bytes).expect("header");
+    let facts = wmpush::point::StreamFacts::read(&bytes).expect("header");
     let header_len = u64::from_le_bytes(bytes[16..24].try_into().expect("8")) as usize + 50;
-    let first = &bytes[header_len..header_len + facts.packet_size as usize];
+    let first = &bytes[header_len..header_len + facts.packet_size];
+    // The first payload the late joiner gets starts a video key frame: no tail of an
+    // earlier media object comes before it (ASF 5.2.3.1 key bit, offset 0).
+    let view = asf_format::packet::PacketView::parse(first, facts.packet_size as u32, 0)
+        .expect("first packet parses");
+    let payload = view.payloads().next().expect("a payload");
     assert!(
-        wmpush::asf_bits::starts_key_frame(first, &facts.video_streams),
-        "late joiner starts at a video key frame"
+        facts.video_streams.contains(&payload.stream_number)
+            && payload.key_frame
+            && payload.offset_into_media_object == 0,
+        "late joiner starts at a video key frame: {payload:?}"
     );
     assert_eq!(
-        (bytes.len() - header_len) % facts.packet_size as usize,
+        (bytes.len() - header_len) % facts.packet_size,
         0,
         "fixed-size packets"
     );

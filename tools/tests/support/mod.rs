@@ -213,7 +213,11 @@ pub fn test_stream(seconds: u64) -> TestStream {
             mux.packets_for_frame(i, &pic, &pcm)
                 .into_iter()
                 // MS-WMHTTP 2.2.3.1.2: $D padding SHOULD be stripped.
-                .map(|p| wmpush::asf_bits::strip_padding(&p.data).expect("well formed"))
+                .map(|p| {
+                    let mut b = bytes::BytesMut::from(&p.data[..]);
+                    push_sink::push_sink::asf_packet::strip_padding(&mut b).expect("well formed");
+                    b.to_vec()
+                })
                 .collect(),
         );
     }
