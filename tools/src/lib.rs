@@ -21,3 +21,4 @@ pub mod point;
 pub mod pull;
 pub mod push;
 pub mod server;
+pub mod status_page;

@@ -288,7 +288,7 @@ async fn handle_connection(
             respond(&mut stream, 200, "application/json", body.as_bytes()).await
         }
         ("GET", "/_status.html") => {
-            let body = status_html(&status(&state));
+            let body = crate::status_page::render(&status(&state));
             respond(
                 &mut stream,
                 200,
@@ -630,39 +630,6 @@ pub fn status(state: &ServerState) -> StatusDocument {
         },
         points: state.points.all().iter().map(|p| p.status()).collect(),
     }
-}
-
-fn html_escape(s: &str) -> String {
-    push_protocol::asx::xml_escape(s)
-}
-
-/// The self-refreshing HTML status page.
-pub fn status_html(doc: &StatusDocument) -> String {
-    let mut rows = String::new();
-    for p in &doc.points {
-        rows.push_str(&format!(
-            "<tr><td class=\"name\">{}</td><td>{}</td><td>{}</td><td class=\"bitrate\">{:.1} kbit/s</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            html_escape(&p.name),
-            if p.live { "live" } else { "idle" },
-            if p.encoder_session { "yes" } else { "no" },
-            p.bitrate_bps as f64 / 1000.0,
-            p.players,
-            p.packets_in,
-            p.template.as_deref().map(html_escape).unwrap_or_default(),
-        ));
-    }
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"2\">\
-<title>wmpush status</title><style>body{{font-family:sans-serif}}td,th{{padding:4px 10px;border-bottom:1px solid #ccc}}</style></head>\n\
-<body><h1>wmpush {}</h1><p>up {:.0} s, listening on {}, {} player(s), {} encoder session(s)</p>\n\
-<table><tr><th>point</th><th>state</th><th>encoder</th><th>bitrate</th><th>players</th><th>packets</th><th>template</th></tr>\n{}</table></body></html>\n",
-        doc.server.version,
-        doc.server.uptime_secs,
-        html_escape(&doc.server.listen),
-        doc.server.players,
-        doc.server.encoder_sessions,
-        rows
-    )
 }
 
 fn prom_label(s: &str) -> String {
