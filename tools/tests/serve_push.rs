@@ -413,6 +413,19 @@ fn archive_is_indexed_and_decodes_also_after_kill() {
             "cut-off archive plays: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // ...and seeks: to a second in, one picture decoded.
+        let out = run_bounded(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-ss", "1.0", "-i"])
+                .arg(killed)
+                .args(["-frames:v", "1", "-f", "null", "-"]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success(),
+            "cut-off archive seeks: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -637,6 +650,77 @@ fn limits_refuse_only_newcomers_and_slow_heads_time_out() {
         "{s}"
     );
     // The player connected before was never disturbed.
+    let out = player.join().expect("player");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(&out_file).map(|m| m.len()).unwrap_or(0) > 20 * 3600);
+    push.join().expect("thread").expect("push");
+}
+
+#[test]
+fn session_and_player_limits_refuse_only_newcomers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("limits.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nmax_sessions = 1\n\n[default_template]\nmax_players = 1\n",
+    )
+    .expect("write");
+    let (_server, addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
+    let mut p = RawPusher::new(addr, "/one");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    let stream = test_stream(8);
+    let push = std::thread::spawn(move || p.push_stream(&stream, true));
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "one"
+    )
+    .is_some_and(|p| p["live"] == true)));
+    // The one player allowed.
+    let out_file = dir.path().join("player.asf");
+    let of = out_file.clone();
+    let player = std::thread::spawn(move || {
+        run_bounded(
+            wmpush()
+                .args([
+                    "pull",
+                    &format!("mmsh://{addr}/one"),
+                    "--duration",
+                    "4",
+                    "-o",
+                ])
+                .arg(&of),
+            Duration::from_secs(30),
+        )
+    });
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "one"
+    )
+    .is_some_and(|p| p["players"] == 1)));
+    // A second encoder is over the session limit: 503, and no point is left behind.
+    let mut second = RawPusher::new(addr, "/two");
+    assert_eq!(second.setup("", None).status, 503, "session limit");
+    let s = status_json(addr);
+    assert!(point(&s, "two").is_none(), "{s}");
+    assert_eq!(s["server"]["encoder_sessions"], 1);
+    // A second player is over the point's player limit: 503 (exit 6).
+    let out = run_bounded(
+        wmpush().args(["pull", &format!("mmsh://{addr}/one"), "-o", "-"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("503"));
+    // The first player played on, undisturbed.
     let out = player.join().expect("player");
     assert!(
         out.status.success(),
