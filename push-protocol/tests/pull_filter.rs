@@ -350,3 +350,29 @@ mod crosscheck {
         }
     }
 }
+
+/// Found by wmpush's packet proptest: a Packet Length (BYTE, 0) that ends inside the
+/// packet's own header used to panic with a subtraction overflow.
+#[test]
+fn restore_padding_refuses_a_packet_length_inside_the_header() {
+    use push_protocol::pull_server::restore_padding;
+    let mut bytes = vec![0x36u8];
+    bytes.extend_from_slice(&[0; 60]);
+    assert!(matches!(
+        restore_padding(&Bytes::from(bytes), 282),
+        Err(PullError::BadPacket { .. })
+    ));
+}
+
+proptest! {
+    #[test]
+    fn restore_padding_never_panics(
+        bytes in proptest::collection::vec(any::<u8>(), 0..120),
+        size in 0usize..400,
+    ) {
+        let bytes = Bytes::from(bytes);
+        if let Ok(out) = push_protocol::pull_server::restore_padding(&bytes, size) {
+            prop_assert_eq!(out.len(), size);
+        }
+    }
+}

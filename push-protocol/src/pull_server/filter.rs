@@ -267,6 +267,13 @@ pub fn restore_padding(packet: &Bytes, packet_size: usize) -> Result<Bytes, Pull
     if len > packet_size {
         return Err(bad(0, "packet larger than the packet size"));
     }
+    // A Packet Length that ends inside the fields read so far describes no packet.
+    if len < r.pos {
+        return Err(bad(
+            packet_length_at,
+            "packet length shorter than the packet's own header",
+        ));
+    }
     let old_width = width(padding_code);
     let old_padding = usize::try_from(old_padding).unwrap_or(usize::MAX);
     if old_padding > len - r.pos {
