@@ -22,6 +22,10 @@ use bytes::{Bytes, BytesMut};
 use crate::limits::Limits;
 use crate::packet::{PacketView, PayloadView, slice_of};
 
+/// Capacity reserved for an object being assembled when its declared size is larger (the
+/// buffer then doubles with the data).
+const INITIAL_OBJECT_CAPACITY: usize = 64 * 1024;
+
 /// One complete media object (a codec frame).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MediaObject {
@@ -200,8 +204,11 @@ impl Reassembler {
             self.drops.too_many_pending += 1;
             return;
         }
-        // Grow with the data, not from the declared size (a hostile size costs nothing).
-        let mut buf = BytesMut::with_capacity(p.data.len().saturating_mul(2).min(size as usize));
+        // Grow with the data, not from the declared size (a hostile size costs at most 64 KiB
+        // per pending object): up to 64 KiB at once, so a typical video frame is one
+        // allocation instead of a chain of reallocations.
+        let first = p.data.len().saturating_mul(2).max(INITIAL_OBJECT_CAPACITY);
+        let mut buf = BytesMut::with_capacity(first.min(size as usize));
         buf.extend_from_slice(p.data);
         self.pending.push(Pending {
             stream,

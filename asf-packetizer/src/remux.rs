@@ -10,6 +10,7 @@
 use asf_format::Limits;
 use asf_format::media_object::Reassembler;
 use asf_format::stream::{Event, StreamReader};
+use bytes::Bytes;
 
 use crate::header::HeaderFixup;
 use crate::packetizer::{Mode, Packet, Packetizer, PacketizerOptions, PacketizerStats, Sample};
@@ -103,15 +104,23 @@ impl Remuxer {
     /// Feeds input; writes whatever output is ready to `out`.
     pub fn push(&mut self, input: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<()> {
         self.reader.feed(input);
+        self.drain(&mut |b: Bytes| out(&b))
+    }
+
+    /// As [`Remuxer::push`], with the output handed over as [`Bytes`] (the packets without
+    /// copying), so a caller can gather many and write them at once (`writev`) instead of
+    /// copying each into a write buffer.
+    pub fn push_owned(&mut self, input: &[u8], out: &mut dyn FnMut(Bytes)) -> Result<()> {
+        self.reader.feed(input);
         self.drain(out)
     }
 
-    fn write(&mut self, bytes: &[u8], out: &mut dyn FnMut(&[u8])) {
+    fn write(&mut self, bytes: Bytes, out: &mut dyn FnMut(Bytes)) {
         self.bytes_written += bytes.len() as u64;
         out(bytes);
     }
 
-    fn drain(&mut self, out: &mut dyn FnMut(&[u8])) -> Result<()> {
+    fn drain(&mut self, out: &mut dyn FnMut(Bytes)) -> Result<()> {
         while let Some(ev) = self.reader.poll_event()? {
             match ev {
                 Event::Header { info, header, .. } => {
@@ -137,7 +146,7 @@ impl Remuxer {
                         p.header()?
                     };
                     self.packetizer = Some(p);
-                    self.write(&h, out);
+                    self.write(h, out);
                 }
                 Event::Packet { offset, data } => {
                     if self
@@ -157,7 +166,7 @@ impl Remuxer {
     }
 
     /// Moves reassembled objects into the packetizer and packets to the output.
-    fn pump(&mut self, out: &mut dyn FnMut(&[u8])) -> Result<()> {
+    fn pump(&mut self, out: &mut dyn FnMut(Bytes)) -> Result<()> {
         let Some(p) = &mut self.packetizer else {
             return Err(Error::Format(asf_format::Error::Malformed {
                 offset: 0,
@@ -183,18 +192,23 @@ impl Remuxer {
                 Err(e) => return Err(e),
             }
         }
-        let packets = core::mem::take(&mut self.packets);
-        for pk in &packets {
-            self.write(pk.bytes(), out);
+        let mut packets = core::mem::take(&mut self.packets);
+        for pk in packets.drain(..) {
+            self.write(pk.into_bytes(), out);
         }
         self.packets = packets;
-        self.packets.clear();
         Ok(())
     }
 
     /// Ends the input: writes the last packets and (file mode) the index objects, and returns
     /// the summary with the header fix-up.
     pub fn finish(&mut self, out: &mut dyn FnMut(&[u8])) -> Result<RemuxSummary> {
+        self.finish_owned(&mut |b: Bytes| out(&b))
+    }
+
+    /// As [`Remuxer::finish`], with the output handed over as [`Bytes`] (see
+    /// [`Remuxer::push_owned`]).
+    pub fn finish_owned(&mut self, out: &mut dyn FnMut(Bytes)) -> Result<RemuxSummary> {
         self.reader.finish();
         match self.drain(out) {
             Ok(()) => {}
@@ -216,11 +230,10 @@ impl Remuxer {
             .ok_or(Error::InvalidArgument("the input has no Header Object"))?;
         let end = p.finish(creation)?;
         let stats = p.stats();
-        for pk in &end.packets {
-            self.write(pk.bytes(), out);
+        for pk in end.packets {
+            self.write(pk.into_bytes(), out);
         }
-        let index = end.index_objects.clone();
-        self.write(&index, out);
+        self.write(end.index_objects, out);
         Ok(RemuxSummary {
             fixup: end.fixup,
             bytes_written: self.bytes_written,

@@ -317,7 +317,8 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
 
 /// `wmpush remux IN OUT`: streams IN (a file or `-` for standard input) through
 /// asf-packetizer's [`Remuxer`](asf_packetizer::Remuxer) in 1 MiB chunks and writes the output
-/// as it is produced, so memory does not grow with the file.
+/// as it is produced (packets gathered without copying, about 1 MiB per `writev`), so memory
+/// does not grow with the file.
 ///
 /// File mode: when OUT is a regular file the final header (sizes, counts, durations, Seekable
 /// flag) is written over the first one at the end. When OUT is `-` (always treated as a
@@ -327,27 +328,65 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
 /// packets). On failure a partly written regular OUT file is removed.
 pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
     use asf_packetizer::{Mode, RemuxOptions, Remuxer};
-    use std::io::{BufWriter, Read as _, Seek as _, SeekFrom};
+    use std::io::{Read as _, Seek as _, SeekFrom};
 
-    /// Input is read in chunks of this size (constant memory; large enough that syscalls
-    /// cost nothing measurable).
+    /// Input is read, and output written, in chunks of about this size (constant memory;
+    /// large enough that syscalls cost nothing measurable).
     const CHUNK: usize = 1 << 20;
 
-    /// The output with the first write error kept (the remuxer's output callback cannot
+    /// The output: pieces (packets, without copying) gathered up to [`CHUNK`] bytes and written
+    /// with one `writev`; the first write error is kept (the remuxer's output callback cannot
     /// return one).
     struct Output {
-        writer: BufWriter<Box<dyn std::io::Write>>,
+        sink: Box<dyn std::io::Write>,
+        pending: Vec<bytes::Bytes>,
+        pending_len: usize,
         error: Option<std::io::Error>,
         written: u64,
     }
     impl Output {
-        fn put(&mut self, bytes: &[u8]) {
+        /// Slices per `writev` (IOV_MAX is 1024 on Linux).
+        const MAX_SLICES: usize = 1024;
+
+        fn put(&mut self, bytes: bytes::Bytes) {
+            if self.error.is_some() || bytes.is_empty() {
+                return;
+            }
+            self.pending_len += bytes.len();
+            self.pending.push(bytes);
+            if self.pending_len >= CHUNK || self.pending.len() >= Self::MAX_SLICES {
+                self.flush();
+            }
+        }
+
+        fn flush(&mut self) {
             if self.error.is_none() {
-                match self.writer.write_all(bytes) {
-                    Ok(()) => self.written += bytes.len() as u64,
-                    Err(e) => self.error = Some(e),
+                let mut slices: Vec<std::io::IoSlice<'_>> = self
+                    .pending
+                    .iter()
+                    .map(|b| std::io::IoSlice::new(b))
+                    .collect();
+                let mut rest = &mut slices[..];
+                while !rest.is_empty() {
+                    match self.sink.write_vectored(rest) {
+                        Ok(0) => {
+                            self.error = Some(std::io::ErrorKind::WriteZero.into());
+                            break;
+                        }
+                        Ok(n) => {
+                            self.written += n as u64;
+                            std::io::IoSlice::advance_slices(&mut rest, n);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            self.error = Some(e);
+                            break;
+                        }
+                    }
                 }
             }
+            self.pending.clear();
+            self.pending_len = 0;
         }
     }
 
@@ -398,7 +437,9 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
         ..RemuxOptions::default()
     };
     let mut out = Output {
-        writer: BufWriter::with_capacity(CHUNK, sink),
+        sink,
+        pending: Vec::with_capacity(Output::MAX_SLICES),
+        pending_len: 0,
         error: None,
         written: 0,
     };
@@ -415,19 +456,20 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
                 Err(e) => return Err(read_error(e)),
             };
             remuxer
-                .push(&chunk[..n], &mut |b: &[u8]| out.put(b))
+                .push_owned(&chunk[..n], &mut |b| out.put(b))
                 .map_err(remux_error)?;
             if let Some(e) = out.error.take() {
                 return Err(write_error(e));
             }
         }
         let summary = remuxer
-            .finish(&mut |b: &[u8]| out.put(b))
+            .finish_owned(&mut |b| out.put(b))
             .map_err(remux_error)?;
+        out.flush();
         if let Some(e) = out.error.take() {
             return Err(write_error(e));
         }
-        out.writer.flush().map_err(write_error)?;
+        out.sink.flush().map_err(write_error)?;
         if let (Some(f), Some(fix)) = (&file, &summary.fixup) {
             let mut f = f;
             f.seek(SeekFrom::Start(fix.offset))
