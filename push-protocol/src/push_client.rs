@@ -121,6 +121,8 @@ enum State {
     Idle,
     AwaitSetup,
     AwaitCredentials,
+    /// PushSetup accepted, waiting for the header (`connect_setup` without one).
+    Ready,
     Streaming,
     AwaitStartResponse,
     Dropped,
@@ -137,6 +139,7 @@ pub struct PushClient {
     conn: Option<ConnectionId>,
     push_id: String,
     header: Vec<u8>,
+    header_set: bool,
     sent_header: bool,
     credentials: Option<(String, String)>,
     auth: Option<ClientAuth>,
@@ -159,6 +162,7 @@ impl PushClient {
             conn: None,
             push_id: "0".to_string(),
             header: Vec::new(),
+            header_set: false,
             sent_header: false,
             credentials: None,
             auth: None,
@@ -206,8 +210,55 @@ impl PushClient {
             });
         }
         self.header = header.to_vec();
+        self.header_set = true;
         self.send_setup(true, None);
         Ok(())
+    }
+
+    /// Starts a session before the header is known (what `IWMWriterPushSink::Connect` does:
+    /// the application connects, then `BeginWriting` delivers the header): sends the
+    /// PushSetup now, so a refusal, a redirect or an authentication challenge is known early,
+    /// and the PushStart with `$H` follows [`set_header`](Self::set_header). Between the two
+    /// the server's Inactivity-Timeout runs (MS-WMHTTP 3.2.2, 120 s by default).
+    pub fn connect_setup(&mut self) -> Result<(), Error> {
+        if self.state != State::Idle {
+            return Err(Error::Misuse("connect called twice"));
+        }
+        self.header_set = false;
+        self.send_setup(true, None);
+        Ok(())
+    }
+
+    /// Gives the header of a session begun with [`connect_setup`](Self::connect_setup); once
+    /// the PushSetup is accepted the PushStart goes out with `$H` = `header`. A later new
+    /// header is a stream change ([`change_stream`](Self::change_stream)).
+    pub fn set_header(&mut self, header: &[u8], rng: &mut dyn Rng) -> Result<(), Error> {
+        if self.header_set {
+            return Err(Error::Misuse(
+                "the session already has its header; a new one is change_stream",
+            ));
+        }
+        if matches!(self.state, State::Idle | State::Done | State::Failed) {
+            return Err(Error::Misuse("no push session is being set up"));
+        }
+        if header.len() > framing::MAX_PAYLOAD {
+            return Err(Error::TooLarge {
+                what: "ASF file header for $H",
+                len: header.len(),
+                limit: framing::MAX_PAYLOAD,
+            });
+        }
+        self.header = header.to_vec();
+        self.header_set = true;
+        if self.state == State::Ready {
+            self.start_push(rng);
+        }
+        Ok(())
+    }
+
+    /// Whether the session's header is known (given to `connect` or `set_header`).
+    pub fn has_header(&self) -> bool {
+        self.header_set
     }
 
     /// Answers [`ClientEvent::AuthenticationNeeded`]: retries the PushSetup on a new connection.
@@ -305,6 +356,11 @@ impl PushClient {
 
     fn start_push(&mut self, rng: &mut dyn Rng) {
         let Some(id) = self.conn else { return };
+        if !self.header_set {
+            // Nothing to push before the header: wait for set_header.
+            self.state = State::Ready;
+            return;
+        }
         let length = if self.config.proxy {
             self.config.proxy_budget
         } else {
@@ -383,7 +439,11 @@ impl PushClient {
 
     fn queue(&mut self, frame: Vec<u8>) -> Result<(), Error> {
         match self.state {
-            State::Streaming | State::AwaitStartResponse | State::Dropped | State::AwaitSetup => {
+            State::Streaming
+            | State::AwaitStartResponse
+            | State::Dropped
+            | State::AwaitSetup
+            | State::Ready => {
                 self.pending.push_back(frame);
                 self.flush_pending();
                 Ok(())
@@ -451,11 +511,31 @@ impl PushClient {
         Ok(())
     }
 
+    /// After a dropped connection: a new connection and a PushSetup carrying the session's
+    /// push-id (MS-WMHTTP 3.2.5.2: a PushSetup with a known push-id loads that state), then,
+    /// once it is accepted ([`ClientEvent::SetupAccepted`]), the PushStart without a new `$H`.
+    /// Unlike [`resume`](Self::resume), the server says explicitly whether it still knows the
+    /// session: a server that forgot it answers with an error ([`ClientEvent::Rejected`]),
+    /// and the application then starts a new session.
+    pub fn resume_with_setup(&mut self, rng: &mut dyn Rng) -> Result<(), Error> {
+        if self.state != State::Dropped || self.push_id == "0" {
+            return Err(Error::Misuse(
+                "resume needs a dropped session with a push-id",
+            ));
+        }
+        let authz = self.authorization(rng);
+        self.send_setup(true, authz);
+        Ok(())
+    }
+
     /// The connection was closed by the peer or the network.
     pub fn handle_connection_closed(&mut self, conn: ConnectionId) {
         if self.conn == Some(conn) {
             self.conn = None;
-            if matches!(self.state, State::Streaming | State::AwaitStartResponse) {
+            if matches!(
+                self.state,
+                State::Streaming | State::AwaitStartResponse | State::Ready
+            ) {
                 self.state = State::Dropped;
             }
         }
@@ -520,7 +600,11 @@ impl PushClient {
                 self.events.push_back(ClientEvent::SetupAccepted {
                     push_id: self.push_id.clone(),
                 });
-                self.start_push(rng);
+                if self.header_set {
+                    self.start_push(rng);
+                } else {
+                    self.state = State::Ready;
+                }
             }
             (State::AwaitSetup, 300..=305 | 307 | 308) => {
                 self.redirects += 1;
@@ -530,7 +614,9 @@ impl PushClient {
                         self.apply_location(&loc);
                         self.events
                             .push_back(ClientEvent::Redirected { location: loc });
+                        // A new session at the new URL: it needs the header again.
                         self.push_id = "0".to_string();
+                        self.sent_header = false;
                         self.send_setup(true, None);
                     }
                     _ => {

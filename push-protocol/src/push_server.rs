@@ -193,6 +193,8 @@ struct Session {
     active: Option<ConnectionId>,
     last_seen: Instant,
     allow_unauth_start: bool,
+    idle_timeout: Duration,
+    inactivity_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -603,6 +605,8 @@ impl PushServer {
                         active: None,
                         last_seen: now,
                         allow_unauth_start: false,
+                        idle_timeout: self.config.idle_timeout,
+                        inactivity_timeout: self.config.inactivity_timeout,
                     },
                 );
                 id
@@ -793,19 +797,61 @@ impl PushServer {
         }
     }
 
+    /// Sets the Idle-Timeout and Inactivity-Timeout (MS-WMHTTP 3.2.2) of one session, e.g.
+    /// from the settings of the publishing point it pushes to; the configured values are the
+    /// defaults. Returns whether the session exists.
+    pub fn set_session_timeouts(
+        &mut self,
+        push_id: &str,
+        idle: Duration,
+        inactivity: Duration,
+    ) -> bool {
+        match self.sessions.get_mut(push_id) {
+            Some(s) => {
+                s.idle_timeout = idle;
+                s.inactivity_timeout = inactivity;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends a session on the application's behalf (an unreadable `$H`, a stream over the
+    /// point's limits, a point removed by its operator): answers `status` on the session's
+    /// live PushStart connection, if any, closes it ([`ServerEvent::ConnectionClose`]) and
+    /// forgets the session, so a later PushStart or PushSetup with its push-id is an unknown
+    /// id. Returns whether the session existed.
+    pub fn end_session(&mut self, push_id: &str, status: u16) -> bool {
+        let Some(s) = self.sessions.remove(push_id) else {
+            return false;
+        };
+        if let Some(conn) = s.active {
+            self.fail(conn, status, Some(push_id));
+        }
+        true
+    }
+
+    fn idle_timeout_of(&self, push_id: &str) -> Duration {
+        self.sessions
+            .get(push_id)
+            .map_or(self.config.idle_timeout, |s| s.idle_timeout)
+    }
+
     /// The earliest instant [`handle_timeout`](Self::handle_timeout) has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let idle = self.conns.values().filter_map(|c| match &c.state {
-            ConnState::Streaming { last_packet, .. } => {
-                Some(*last_packet + self.config.idle_timeout)
-            }
+            ConnState::Streaming {
+                last_packet,
+                push_id,
+                ..
+            } => Some(*last_packet + self.idle_timeout_of(push_id)),
             _ => None,
         });
         let inactive = self
             .sessions
             .values()
             .filter(|s| s.active.is_none())
-            .map(|s| s.last_seen + self.config.inactivity_timeout);
+            .map(|s| s.last_seen + s.inactivity_timeout);
         idle.chain(inactive).min()
     }
 
@@ -819,7 +865,9 @@ impl PushServer {
                     last_packet,
                     push_id,
                     ..
-                } if now >= *last_packet + self.config.idle_timeout => Some((*id, push_id.clone())),
+                } if now >= *last_packet + self.idle_timeout_of(push_id) => {
+                    Some((*id, push_id.clone()))
+                }
                 _ => None,
             })
             .collect();
@@ -831,9 +879,7 @@ impl PushServer {
         let inactive: Vec<String> = self
             .sessions
             .iter()
-            .filter(|(_, s)| {
-                s.active.is_none() && now >= s.last_seen + self.config.inactivity_timeout
-            })
+            .filter(|(_, s)| s.active.is_none() && now >= s.last_seen + s.inactivity_timeout)
             .map(|(id, _)| id.clone())
             .collect();
         for id in inactive {

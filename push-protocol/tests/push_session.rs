@@ -711,3 +711,182 @@ fn buffered_memory_is_bounded_per_connection() {
     assert_eq!(q.packets().last().map(Vec::len), Some(65_531));
     assert!(q.server.buffered_bytes() < 1000);
 }
+
+#[test]
+fn setup_before_the_header_then_push_start_with_it() {
+    let mut p = Pair::new(cfg(), PushServerConfig::default());
+    p.client.connect_setup().expect("idle");
+    assert!(p.client.connect_setup().is_err(), "twice");
+    p.pump();
+    // The PushSetup is accepted with no header known: no PushStart yet.
+    assert!(matches!(
+        p.client_events
+            .iter()
+            .find(|e| matches!(e, ClientEvent::SetupAccepted { .. })),
+        Some(ClientEvent::SetupAccepted { .. })
+    ));
+    assert!(!p.client.has_header());
+    assert!(
+        !p.server_events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::Header { .. })),
+        "no $H before the header is given"
+    );
+    let mut r = p.rng();
+    p.client
+        .set_header(&header(), &mut r)
+        .expect("session set up");
+    let mut r = p.rng();
+    assert!(p.client.set_header(&header(), &mut r).is_err(), "once");
+    p.client.send_packet(b"one").expect("streaming");
+    p.client.end_session().expect("streaming");
+    p.pump();
+    let headers: Vec<_> = p
+        .server_events
+        .iter()
+        .filter(|e| matches!(e, ServerEvent::Header { .. }))
+        .collect();
+    assert_eq!(headers.len(), 1);
+    assert_eq!(p.packets(), vec![b"one".to_vec()]);
+    assert!(p.client_events.contains(&ClientEvent::Finished));
+
+    // A refusal is known before any header exists.
+    let mut q = Pair::new(cfg(), PushServerConfig::default());
+    q.accept = false;
+    q.client.connect_setup().expect("idle");
+    q.pump();
+    let conn = q
+        .server_events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::SetupRequested { connection, .. } => Some(*connection),
+            _ => None,
+        })
+        .expect("setup");
+    q.server.refuse(conn, 404);
+    q.pump();
+    assert!(
+        q.client_events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Rejected { status: 404, .. })),
+        "{:?}",
+        q.client_events
+    );
+}
+
+#[test]
+fn resume_with_setup_is_accepted_explicitly_and_sends_no_new_header() {
+    let mut p = established(PushServerConfig::default(), cfg());
+    let id = p.client.push_id().to_string();
+    p.client.send_packet(b"before").expect("streaming");
+    p.pump();
+    p.client.disconnect();
+    p.pump();
+    let accepted_before = p
+        .client_events
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::SetupAccepted { .. }))
+        .count();
+    let mut r = p.rng();
+    p.client.resume_with_setup(&mut r).expect("dropped");
+    p.client.send_packet(b"after").expect("queued");
+    p.pump();
+    assert!(p.server_events.iter().any(|e| matches!(
+        e,
+        ServerEvent::SetupRequested { resume: Some(r), .. } if *r == id
+    )));
+    let accepted_after = p
+        .client_events
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::SetupAccepted { .. }))
+        .count();
+    assert_eq!(accepted_after, accepted_before + 1);
+    assert_eq!(p.client.push_id(), id);
+    let headers = p
+        .server_events
+        .iter()
+        .filter(|e| matches!(e, ServerEvent::Header { .. }))
+        .count();
+    assert_eq!(headers, 1, "no second $H on resume");
+    assert_eq!(p.packets(), vec![b"before".to_vec(), b"after".to_vec()]);
+
+    // A server that forgot the session refuses the resume explicitly.
+    let mut q = established(PushServerConfig::default(), cfg());
+    q.client.disconnect();
+    q.pump();
+    q.advance(Duration::from_secs(600));
+    assert_eq!(q.server.session_count(), 0, "expired");
+    let mut r = q.rng();
+    q.client.resume_with_setup(&mut r).expect("dropped");
+    q.pump();
+    assert!(
+        q.client_events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Rejected { .. })),
+        "{:?}",
+        q.client_events
+    );
+}
+
+#[test]
+fn application_ends_a_session_with_a_status() {
+    let mut p = established(PushServerConfig::default(), cfg());
+    let id = p.client.push_id().to_string();
+    let conn = p.client.connection().expect("streaming");
+    assert!(p.server.end_session(&id, 413));
+    assert!(!p.server.end_session(&id, 413), "forgotten");
+    p.pump();
+    assert_eq!(p.statuses().last(), Some(&413));
+    assert!(
+        p.server_events
+            .contains(&ServerEvent::ConnectionClose { connection: conn })
+    );
+    assert_eq!(p.server.session_count(), 0);
+    assert!(!p.server.has_session(&id));
+    // Its push-id is unknown now.
+    let start = format!(
+        "POST /live HTTP/1.1\r\nContent-Type: application/x-wms-pushstart\r\nContent-Length: 10\r\nCookie: push-id={id}\r\n\r\n"
+    );
+    assert_eq!(p.raw(90, start.as_bytes()), 404);
+}
+
+#[test]
+fn per_session_timeouts_override_the_defaults() {
+    let mut p = established(PushServerConfig::default(), cfg());
+    let id = p.client.push_id().to_string();
+    assert!(!p.server.set_session_timeouts(
+        "nope",
+        Duration::from_secs(1),
+        Duration::from_secs(1)
+    ));
+    assert!(p.server.set_session_timeouts(
+        &id,
+        Duration::from_secs(5),
+        Duration::from_secs(7)
+    ));
+    // Idle: no packet for 5 s (the default would be 60 s) gets the 408.
+    p.advance(Duration::from_secs(4));
+    assert_eq!(p.server.session_count(), 1);
+    p.advance(Duration::from_secs(2));
+    assert!(p.statuses().contains(&408), "{:?}", p.statuses());
+    assert_eq!(p.server.session_count(), 0);
+    // Inactivity between requests: 7 s instead of 120 s.
+    let mut q = established(PushServerConfig::default(), cfg());
+    let id = q.client.push_id().to_string();
+    assert!(q.server.set_session_timeouts(
+        &id,
+        Duration::from_secs(60),
+        Duration::from_secs(7)
+    ));
+    q.client.disconnect();
+    q.pump();
+    q.advance(Duration::from_secs(6));
+    assert_eq!(q.server.session_count(), 1);
+    q.advance(Duration::from_secs(2));
+    assert_eq!(q.server.session_count(), 0);
+    assert!(
+        q.server_events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::SessionExpired { .. }))
+    );
+}
