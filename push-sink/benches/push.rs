@@ -1,8 +1,16 @@
 //! PushSink throughput, unpaced, to a loopback receiver, next to a raw loopback TCP copy of
-//! the same bytes (the ceiling). Inputs are generated in code (the conformance kit's
-//! synthetic stream: 3,200-byte packets).
+//! exactly the bytes PushSink puts on the wire (the ceiling). Inputs are generated in code:
 //!
-//! The receiver answers PushSetup with 204 and then reads and discards the PushStart body.
+//! - `push_sink_unpaced` / `raw_tcp_copy`: the conformance kit's synthetic stream (3,200-byte
+//!   packets, mostly padding, which PushSink strips before `$D`); the raw copy writes the same
+//!   stripped `$D` frames.
+//! - `push_sink_unpaced_dense` / `raw_tcp_copy_dense`: 3,200-byte packets with nothing to strip
+//!   (every byte goes on the wire); the raw copy writes the same 3,204-byte frames.
+//!
+//! PushSink's path: `allocate_data_unit` + copy in + `on_data_unit` (padding strip, bounded
+//! queue), its tokio task handing each packet to push-protocol's `PushClient` (`$D` framing)
+//! and writing the client's transmits. The receiver answers PushSetup with 204 and then reads
+//! and discards the PushStart body.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -12,9 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use push_sink::WriterSink;
 use push_sink::push_sink::{PushSink, PushSinkConfig};
 use push_sink::testing::SyntheticStream;
+use push_sink::{DataUnit, WriterSink};
 
 const PACKET_SIZE: usize = 3200;
 const PACKETS: usize = 2000;
@@ -81,48 +89,99 @@ fn wait_for(counter: &AtomicU64, target: u64) {
 
 fn bench_push(c: &mut Criterion) {
     let stream = SyntheticStream::new(PACKET_SIZE, 64);
-    let mut group = c.benchmark_group("push_loopback");
-    group.throughput(Throughput::Bytes((PACKETS * PACKET_SIZE) as u64));
-    group.sample_size(10);
+    let rounds = PACKETS / stream.len();
+    // The $D frames PushSink writes for the synthetic stream: padding stripped.
+    let frames: Vec<Vec<u8>> = (0..stream.len())
+        .map(|i| {
+            let mut b = bytes::BytesMut::from(&stream.packets[i][..]);
+            let _ = push_sink::push_sink::asf_packet::strip_padding(&mut b);
+            let mut f = Vec::with_capacity(4 + b.len());
+            f.extend_from_slice(b"$D");
+            f.extend_from_slice(&(b.len() as u16).to_le_bytes());
+            f.extend_from_slice(&b);
+            f
+        })
+        .collect();
+    let sparse_bytes: u64 = frames.iter().map(|f| f.len() as u64).sum::<u64>() * rounds as u64;
+    let dense_frame = {
+        let mut f = b"$D".to_vec();
+        f.extend_from_slice(&(PACKET_SIZE as u16).to_le_bytes());
+        f.resize(4 + PACKET_SIZE, 0xFF);
+        f
+    };
+    let dense_bytes = (PACKETS * dense_frame.len()) as u64;
 
-    // PushSink: allocate_data_unit + copy + on_data_unit (padding strip, framing, queue,
-    // network task), until the receiver has every byte.
     let counter = Arc::new(AtomicU64::new(0));
     let addr = receiver(counter.clone());
     let config = PushSinkConfig::default().queue_limits(1 << 30, Duration::from_secs(3600));
     let mut sink = PushSink::new(config).expect("sink");
+    // Header first: connect returns once the session is accepted.
+    sink.on_header(&stream.header).expect("header");
     sink.connect(&format!("http://{addr}/bench"), None, false)
         .expect("connect");
-    sink.on_header(&stream.header).expect("header");
-    // Framed, stripped size of each packet, measured once.
-    let before = counter.load(Ordering::Relaxed);
-    let header_bytes = 4 + stream.header.len() as u64;
-    let mut framed_total = 0u64;
-    for i in 0..stream.len() {
-        let mut b = bytes::BytesMut::from(&stream.packets[i][..]);
-        let _ = push_sink::push_sink::asf_packet::strip_padding(&mut b);
-        framed_total += 4 + b.len() as u64;
-    }
-    let per_round = framed_total * (PACKETS / stream.len()) as u64;
-    wait_for(&counter, before + header_bytes);
+    wait_for(&counter, 4 + stream.header.len() as u64);
+
+    let mut group = c.benchmark_group("push_loopback");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(sparse_bytes));
     group.bench_function("push_sink_unpaced", |b| {
         b.iter(|| {
             let start = counter.load(Ordering::Relaxed);
-            for i in 0..PACKETS - PACKETS % stream.len() {
+            for i in 0..rounds * stream.len() {
                 let buf = sink.allocate_data_unit(PACKET_SIZE);
                 let unit = stream.unit_in(buf, i % stream.len()).expect("unit");
                 sink.on_data_unit(unit).expect("on_data_unit");
             }
-            wait_for(&counter, start + per_round);
+            wait_for(&counter, start + sparse_bytes);
         })
     });
+    let (mut raw, raw_counter) = raw_socket();
+    group.bench_function("raw_tcp_copy", |b| {
+        b.iter(|| {
+            let start = raw_counter.load(Ordering::Relaxed);
+            for i in 0..rounds * frames.len() {
+                raw.write_all(black_box(&frames[i % frames.len()]))
+                    .expect("write");
+            }
+            wait_for(&raw_counter, start + sparse_bytes);
+        })
+    });
+
+    group.throughput(Throughput::Bytes(dense_bytes));
+    let info = stream.infos[0];
+    group.bench_function("push_sink_unpaced_dense", |b| {
+        b.iter(|| {
+            let start = counter.load(Ordering::Relaxed);
+            for _ in 0..PACKETS {
+                let mut buf = sink.allocate_data_unit(PACKET_SIZE);
+                let headroom = buf.len();
+                // Not an ASF packet: nothing to strip, every byte is sent.
+                buf.resize(headroom + PACKET_SIZE, 0xFF);
+                let unit = DataUnit::new(buf, headroom, info).expect("unit");
+                sink.on_data_unit(unit).expect("on_data_unit");
+            }
+            wait_for(&counter, start + dense_bytes);
+        })
+    });
+    group.bench_function("raw_tcp_copy_dense", |b| {
+        b.iter(|| {
+            let start = raw_counter.load(Ordering::Relaxed);
+            for _ in 0..PACKETS {
+                raw.write_all(black_box(&dense_frame)).expect("write");
+            }
+            wait_for(&raw_counter, start + dense_bytes);
+        })
+    });
+    group.finish();
     assert_eq!(
         sink.stats().drops,
         0,
         "the bench queue is large enough for no drops"
     );
+}
 
-    // The ceiling: the same number of bytes written to a loopback socket.
+/// A loopback socket to a reader that counts what it receives.
+fn raw_socket() -> (TcpStream, Arc<AtomicU64>) {
     let raw_counter = Arc::new(AtomicU64::new(0));
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let raw_addr = listener.local_addr().expect("addr");
@@ -138,19 +197,9 @@ fn bench_push(c: &mut Criterion) {
             }
         }
     });
-    let mut raw = TcpStream::connect(raw_addr).expect("connect raw");
+    let raw = TcpStream::connect(raw_addr).expect("connect raw");
     raw.set_nodelay(true).expect("nodelay");
-    let packet = stream.packets[0].clone();
-    group.bench_function("raw_tcp_copy", |b| {
-        b.iter(|| {
-            let start = raw_counter.load(Ordering::Relaxed);
-            for _ in 0..PACKETS {
-                raw.write_all(black_box(&packet)).expect("write");
-            }
-            wait_for(&raw_counter, start + (PACKETS * packet.len()) as u64);
-        })
-    });
-    group.finish();
+    (raw, raw_counter)
 }
 
 criterion_group!(benches, bench_push);

@@ -68,6 +68,16 @@ struct Sock {
     off: usize,
     /// Last time a write made progress (or the connection opened).
     progress: Instant,
+    /// Bytes put in `out` since the connection opened.
+    queued: u64,
+    /// Bytes written since the connection opened.
+    written: u64,
+}
+
+impl Sock {
+    fn pending(&self) -> u64 {
+        self.queued - self.written
+    }
 }
 
 /// What one wait on the socket and the queue produced.
@@ -80,6 +90,13 @@ enum Woke {
 
 /// Most chunks handed to one vectored write.
 const MAX_IOV: usize = 64;
+
+/// The client is handed more packets while less than this is waiting to be written, so
+/// writes carry many frames at once; it also bounds what sits outside the sink's queue.
+const FEED_AHEAD: u64 = 64 * 1024;
+
+/// Most items handed to the client before the task writes and looks at the socket again.
+const MAX_BATCH: usize = 64;
 
 /// How long a resumed connection waits for a refusal before sending. A PushStart is
 /// answered only when its body ends or on an error (MS-WMHTTP 3.2.5.3), so the only sign
@@ -117,8 +134,9 @@ pub(super) struct Driver {
     sock: Option<Sock>,
     /// Transmits taken from the client, not yet moved to their connection.
     stash: VecDeque<(ConnectionId, Vec<u8>)>,
-    /// Packets handed to the client whose bytes are not all written yet.
-    unsettled: Vec<Item>,
+    /// Packets handed to the client whose bytes are not all written yet, each with the
+    /// connection's byte count at its end (`u64::MAX` until its bytes are in `out`).
+    unsettled: VecDeque<(u64, Item)>,
     /// Credentials were given in the current PushSetup round (a second challenge fails).
     creds_given: bool,
     /// The credentials that worked, reused for a new session after a reconnect.
@@ -156,7 +174,7 @@ impl Driver {
             entry_ended: false,
             sock: None,
             stash: VecDeque::new(),
-            unsettled: Vec::new(),
+            unsettled: VecDeque::new(),
             creds_given: false,
             cached_creds: None,
             finished: false,
@@ -330,10 +348,23 @@ impl Driver {
             });
             return Err(Trouble::Broken(e));
         }
-        if (self.client.is_none() || self.ready())
-            && let Some(item) = self.shared.pop()
-        {
-            return self.handle_item(item).await;
+        let mut fed = 0;
+        while fed < MAX_BATCH && (self.client.is_none() || self.ready()) {
+            let Some(item) = self.shared.pop() else {
+                break;
+            };
+            if let Some(end) = self.handle_item(item).await? {
+                return Ok(Some(end));
+            }
+            self.pump().await?;
+            self.mark_unsettled();
+            fed += 1;
+            if self.finished {
+                break;
+            }
+        }
+        if fed > 0 {
+            return Ok(None);
         }
         self.wait().await
     }
@@ -345,7 +376,7 @@ impl Driver {
                 self.hold_until.is_none_or(|t| Instant::now() >= t)
                     && c.connection() == Some(s.id)
                     && c.remaining() > 0
-                    && s.out.is_empty()
+                    && s.pending() < FEED_AHEAD
                     && self.stash.is_empty()
             }
             _ => false,
@@ -378,7 +409,7 @@ impl Driver {
                 // cannot be sent.
                 None => self.settle_dropped(item),
                 Some(c) => match c.send_packet(packet) {
-                    Ok(()) => self.unsettled.push(item),
+                    Ok(()) => self.unsettled.push_back((u64::MAX, item)),
                     Err(_) => self.settle_dropped(item),
                 },
             },
@@ -410,24 +441,45 @@ impl Driver {
         }
     }
 
-    /// Everything handed to the client is on the wire: count it delivered.
-    fn settle_written(&mut self) {
-        if self.unsettled.is_empty() {
-            return;
+    /// Marks the packets just handed to the client with the byte count at their end, once
+    /// their bytes are in `out`.
+    fn mark_unsettled(&mut self) {
+        let Some(sock) = &self.sock else { return };
+        for (end, _) in self.unsettled.iter_mut().rev() {
+            if *end != u64::MAX {
+                break;
+            }
+            *end = sock.queued;
         }
-        for item in self.unsettled.drain(..) {
-            if let Item::Packet {
-                packet,
-                original_len,
-                ..
-            } = item
+    }
+
+    /// Counts delivered the packets whose bytes are all written (`all`: every packet handed
+    /// to the client, after a complete flush).
+    fn settle_written(&mut self, all: bool) {
+        let written = self.sock.as_ref().map_or(0, |s| s.written);
+        let mut any = false;
+        while let Some((end, _)) = self.unsettled.front() {
+            if !all && *end > written {
+                break;
+            }
+            if let Some((
+                _,
+                Item::Packet {
+                    packet,
+                    original_len,
+                    ..
+                },
+            )) = self.unsettled.pop_front()
             {
                 self.shared.settle(Some(original_len));
                 self.shared.recycle(packet);
+                any = true;
             }
         }
-        // Packets flow again on this connection.
-        self.failures = 0;
+        if any {
+            // Packets flow again on this connection.
+            self.failures = 0;
+        }
     }
 
     /// Drains the client: its transmits into the stash, its events acted on.
@@ -452,6 +504,8 @@ impl Driver {
                                 out: VecDeque::new(),
                                 off: 0,
                                 progress: Instant::now(),
+                                queued: 0,
+                                written: 0,
                             });
                             self.waiting_since = None;
                             if std::mem::take(&mut self.announce_resume) {
@@ -515,6 +569,7 @@ impl Driver {
         let mut rest = VecDeque::new();
         for (id, bytes) in self.stash.drain(..) {
             if id == sock.id {
+                sock.queued += bytes.len() as u64;
                 sock.out.push_back(bytes);
             } else {
                 rest.push_back((id, bytes));
@@ -541,7 +596,7 @@ impl Driver {
             sock.wr.shutdown().await
         };
         match tokio::time::timeout(limit, write).await {
-            Ok(Ok(())) => self.settle_written(),
+            Ok(Ok(())) => self.settle_written(true),
             Ok(Err(e)) => self.close_failed = Some(PushError::ConnectionFailure(e.to_string())),
             Err(_) => {
                 self.close_failed = Some(PushError::ConnectionFailure(
@@ -562,7 +617,7 @@ impl Driver {
         self.stash.clear();
         self.waiting_since = None;
         let unsent = std::mem::take(&mut self.unsettled);
-        self.shared.unpop(unsent.into_iter());
+        self.shared.unpop(unsent.into_iter().map(|(_, item)| item));
     }
 
     /// Keeps the client (and its push-id) for a `connect` that resumes the session.
@@ -691,10 +746,9 @@ impl Driver {
             }
             Woke::Wrote(Ok(n)) if n > 0 => {
                 advance(&mut sock.out, &mut sock.off, n);
+                sock.written += n as u64;
                 sock.progress = Instant::now();
-                if sock.out.is_empty() {
-                    self.settle_written();
-                }
+                self.settle_written(false);
             }
             Woke::Wrote(r) => {
                 // The server may have answered (an error status) before it closed: read
@@ -779,7 +833,7 @@ impl Driver {
 
     fn end(&mut self, end: TaskEnd) -> TaskEnd {
         if matches!(end, TaskEnd::Ended) {
-            self.settle_written();
+            self.settle_written(true);
             self.set_push_id(None);
             self.shared.report(PushStatus::Ended);
         }
