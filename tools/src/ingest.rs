@@ -562,13 +562,7 @@ impl Driver {
             r.packet(&packet, send_time_ms, key);
         }
         if let Some(a) = outputs.archive.as_mut() {
-            let info = PacketInfo {
-                send_time_ms,
-                duration_ms: 0,
-                index: a.index,
-                key_frame: key,
-            };
-            a.index += 1;
+            let info = numbered(&mut a.index, send_time_ms, key);
             if let Err(e) = a.sink.on_data_unit(DataUnit::shared(packet.clone(), info)) {
                 tracing::warn!(error = %e, "archive write failed");
             }
@@ -648,6 +642,18 @@ fn point_template(state: &ServerState, point: &PublishingPoint) -> Template {
         .template(point.settings().template.as_deref())
         .cloned()
         .unwrap_or_default()
+}
+
+/// The [`PacketInfo`] of the next packet a sink gets; counts `index` up.
+fn numbered(index: &mut u64, send_time_ms: u32, key_frame: bool) -> PacketInfo {
+    let info = PacketInfo {
+        send_time_ms,
+        duration_ms: 0,
+        index: *index,
+        key_frame,
+    };
+    *index += 1;
+    info
 }
 
 /// Archive of one push session.
@@ -743,13 +749,7 @@ impl Relay {
         if self.failed {
             return;
         }
-        let info = PacketInfo {
-            send_time_ms,
-            duration_ms: 0,
-            index: self.index,
-            key_frame: key,
-        };
-        self.index += 1;
+        let info = numbered(&mut self.index, send_time_ms, key);
         if let Err(e) = self
             .sink
             .on_data_unit(DataUnit::shared(packet.clone(), info))

@@ -587,42 +587,61 @@ fn browsers_get_asx_plain_http_asf_and_player_limits() {
     push.join().expect("thread").expect("push");
 }
 
-#[test]
-fn limits_refuse_only_newcomers_and_slow_heads_time_out() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("limits.toml");
-    std::fs::write(
-        &cfg,
-        "[server]\nmax_connections = 4\nheader_timeout_secs = 1\n",
-    )
-    .expect("write");
-    let (_server, addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
-    let mut p = RawPusher::new(addr, "/lim");
+/// `wmpush serve` with `config` (TOML text, written into `dir`), and a raw
+/// encoder pushing 8 s of the test stream to `/name`, live when this returns.
+fn serve_with_live_push(
+    dir: &std::path::Path,
+    config: &str,
+    name: &str,
+) -> (
+    Running,
+    std::net::SocketAddr,
+    std::thread::JoinHandle<std::io::Result<()>>,
+) {
+    let cfg = dir.join("serve.toml");
+    std::fs::write(&cfg, config).expect("write");
+    let (server, addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
+    let mut p = RawPusher::new(addr, &format!("/{name}"));
     assert_eq!(p.setup("", None).status, 204);
     p.start(None);
     let stream = test_stream(8);
     let push = std::thread::spawn(move || p.push_stream(&stream, true));
     assert!(wait_until(Duration::from_secs(5), || point(
         &status_json(addr),
-        "lim"
+        name
     )
     .is_some_and(|p| p["live"] == true)));
-    let out_file = dir.path().join("player.asf");
-    let of = out_file.clone();
-    let player = std::thread::spawn(move || {
+    (server, addr, push)
+}
+
+/// `wmpush pull mmsh://ADDR/NAME --duration 4 -o FILE` in a thread.
+fn pull_in_background(
+    addr: std::net::SocketAddr,
+    name: &str,
+    file: &std::path::Path,
+) -> std::thread::JoinHandle<std::process::Output> {
+    let url = format!("mmsh://{addr}/{name}");
+    let file = file.to_owned();
+    std::thread::spawn(move || {
         run_bounded(
             wmpush()
-                .args([
-                    "pull",
-                    &format!("mmsh://{addr}/lim"),
-                    "--duration",
-                    "4",
-                    "-o",
-                ])
-                .arg(&of),
+                .args(["pull", &url, "--duration", "4", "-o"])
+                .arg(&file),
             Duration::from_secs(30),
         )
-    });
+    })
+}
+
+#[test]
+fn limits_refuse_only_newcomers_and_slow_heads_time_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, addr, push) = serve_with_live_push(
+        dir.path(),
+        "[server]\nmax_connections = 4\nheader_timeout_secs = 1\n",
+        "lim",
+    );
+    let out_file = dir.path().join("player.asf");
+    let player = pull_in_background(addr, "lim", &out_file);
     std::thread::sleep(Duration::from_millis(1000));
     // Two clients that never finish their request head (slowloris) fill the slots.
     let mut idle_a = std::net::TcpStream::connect(addr).expect("connect");
@@ -663,40 +682,14 @@ fn limits_refuse_only_newcomers_and_slow_heads_time_out() {
 #[test]
 fn session_and_player_limits_refuse_only_newcomers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("limits.toml");
-    std::fs::write(
-        &cfg,
+    let (_server, addr, push) = serve_with_live_push(
+        dir.path(),
         "[server]\nmax_sessions = 1\n\n[default_template]\nmax_players = 1\n",
-    )
-    .expect("write");
-    let (_server, addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
-    let mut p = RawPusher::new(addr, "/one");
-    assert_eq!(p.setup("", None).status, 204);
-    p.start(None);
-    let stream = test_stream(8);
-    let push = std::thread::spawn(move || p.push_stream(&stream, true));
-    assert!(wait_until(Duration::from_secs(5), || point(
-        &status_json(addr),
-        "one"
-    )
-    .is_some_and(|p| p["live"] == true)));
+        "one",
+    );
     // The one player allowed.
     let out_file = dir.path().join("player.asf");
-    let of = out_file.clone();
-    let player = std::thread::spawn(move || {
-        run_bounded(
-            wmpush()
-                .args([
-                    "pull",
-                    &format!("mmsh://{addr}/one"),
-                    "--duration",
-                    "4",
-                    "-o",
-                ])
-                .arg(&of),
-            Duration::from_secs(30),
-        )
-    });
+    let player = pull_in_background(addr, "one", &out_file);
     assert!(wait_until(Duration::from_secs(5), || point(
         &status_json(addr),
         "one"
