@@ -572,8 +572,15 @@ fn browsers_get_asx_plain_http_asf_and_player_limits() {
     s.read_exact(&mut head).expect("header");
     assert_eq!(&head[..4], &[0x30, 0x26, 0xB2, 0x75]);
     // With max_players = 1 that plain-HTTP player is the one: an MMSH Play gets 503.
+    assert_play_refused_503(addr, "tv");
+    drop(s);
+    push.join().expect("thread").expect("push");
+}
+
+/// `wmpush pull` of `/name` is refused with 503 (exit 6).
+fn assert_play_refused_503(addr: std::net::SocketAddr, name: &str) {
     let out = run_bounded(
-        wmpush().args(["pull", &format!("mmsh://{addr}/tv"), "-o", "-"]),
+        wmpush().args(["pull", &format!("mmsh://{addr}/{name}"), "-o", "-"]),
         Duration::from_secs(20),
     );
     assert_eq!(
@@ -583,8 +590,6 @@ fn browsers_get_asx_plain_http_asf_and_player_limits() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("503"));
-    drop(s);
-    push.join().expect("thread").expect("push");
 }
 
 /// `wmpush serve` with `config` (TOML text, written into `dir`), and a raw
@@ -702,17 +707,7 @@ fn session_and_player_limits_refuse_only_newcomers() {
     assert!(point(&s, "two").is_none(), "{s}");
     assert_eq!(s["server"]["encoder_sessions"], 1);
     // A second player is over the point's player limit: 503 (exit 6).
-    let out = run_bounded(
-        wmpush().args(["pull", &format!("mmsh://{addr}/one"), "-o", "-"]),
-        Duration::from_secs(20),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("503"));
+    assert_play_refused_503(addr, "one");
     // The first player played on, undisturbed.
     let out = player.join().expect("player");
     assert!(
