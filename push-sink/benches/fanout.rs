@@ -4,6 +4,11 @@
 //!
 //! Bench ids: `fanout/players/10`, `fanout/players/100`, and `fanout/players/1000` (skipped
 //! under `--test`, where criterion runs each bench once, to keep CI fast).
+//!
+//! Per client, it also prints (stderr) the process CPU time per second of stream and the RSS
+//! growth from connecting the players (`/proc/self/stat`, `/proc/self/status`; Linux only).
+//! Both include the in-process loopback players themselves (a tokio task and an 8 KiB read
+//! buffer each), so they overstate what the sink alone costs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +22,31 @@ use push_sink::{DataUnit, WriterSink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PACKET_SIZE: usize = 5000;
+
+/// Process CPU time (user + system) from `/proc/self/stat`, if readable. Clock ticks are
+/// taken as 100 per second (`CLK_TCK` on Linux).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Resident set size in KiB from `/proc/self/status`, if readable.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
 const PACKETS_PER_ITER: usize = 100;
 
 const PLAY: &[u8] = b"GET / HTTP/1.0\r\nUser-Agent: NSPlayer/7.10.0.3059\r\nPragma: no-cache,rate=1.000000,request-context=2\r\nPragma: xPlayStrm=1\r\nPragma: stream-switch-count=2\r\nPragma: stream-switch-entry=ffff:1:0 ffff:2:0 \r\n\r\n";
@@ -46,6 +76,7 @@ fn bench_fanout(c: &mut Criterion) {
         sink.on_data_unit(DataUnit::shared(stream.packets[0].clone(), stream.infos[0]))
             .expect("first packet");
         let received = Arc::new(AtomicU64::new(0));
+        let rss_before = rss_kib();
         for _ in 0..players {
             let received = received.clone();
             rt.spawn(async move {
@@ -55,7 +86,7 @@ fn bench_fanout(c: &mut Criterion) {
                 if s.write_all(PLAY).await.is_err() {
                     return;
                 }
-                let mut buf = vec![0u8; 64 * 1024];
+                let mut buf = vec![0u8; 8 * 1024];
                 while let Ok(n) = s.read(&mut buf).await {
                     if n == 0 {
                         break;
@@ -76,8 +107,11 @@ fn bench_fanout(c: &mut Criterion) {
         let info = stream.infos[1];
         let per_player = (PACKETS_PER_ITER * (12 + packet.len())) as u64;
         group.throughput(Throughput::Bytes(per_player * players as u64));
+        let rounds = Arc::new(AtomicU64::new(0));
+        let cpu_before = cpu_time();
         group.bench_with_input(BenchmarkId::new("players", players), &players, |b, &n| {
             b.iter(|| {
+                rounds.fetch_add(1, Ordering::Relaxed);
                 let before = received.load(Ordering::Relaxed);
                 for _ in 0..PACKETS_PER_ITER {
                     sink.on_data_unit(DataUnit::shared(packet.clone(), info))
@@ -92,6 +126,17 @@ fn bench_fanout(c: &mut Criterion) {
             })
         });
         assert_eq!(sink.stats().drops, 0, "no player was too slow");
+        // Each round is one second of the 4 Mbit/s stream to every player.
+        let rounds = rounds.load(Ordering::Relaxed).max(1);
+        if let (Some(c0), Some(c1), Some(r0), Some(r1)) =
+            (cpu_before, cpu_time(), rss_before, rss_kib())
+        {
+            let cpu_per_client = (c1 - c0).as_secs_f64() * 1e6 / (rounds as f64 * players as f64);
+            let rss_per_client = r1.saturating_sub(r0) as f64 / players as f64;
+            eprintln!(
+                "fanout/players/{players}: {rounds} stream-seconds; process CPU {cpu_per_client:.1} µs per client per stream-second; RSS +{rss_per_client:.1} KiB per client"
+            );
+        }
         sink.close();
     }
     group.finish();
