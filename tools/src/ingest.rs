@@ -162,7 +162,9 @@ pub fn push_server_config(state: &ServerState) -> PushServerConfig {
 /// Owns the [`PushServer`] and serves every encoder connection until shutdown;
 /// then finalises archives and ends relays.
 pub async fn run_driver(state: Arc<ServerState>, mut inputs: mpsc::Receiver<Input>) {
-    let mut server = PushServer::new(push_server_config(&state));
+    let config = push_server_config(&state);
+    let inactivity_timeout = config.inactivity_timeout;
+    let mut server = PushServer::new(config);
     if let Some(auth) = &state.auth {
         for (user, ha1) in auth.users() {
             server.add_user(user, Credential::Ha1(ha1.to_owned()));
@@ -171,6 +173,7 @@ pub async fn run_driver(state: Arc<ServerState>, mut inputs: mpsc::Receiver<Inpu
     let mut driver = Driver {
         state: state.clone(),
         server,
+        inactivity_timeout,
         conns: HashMap::new(),
         sessions: HashMap::new(),
     };
@@ -206,6 +209,8 @@ struct Session {
     conn: Option<ConnectionId>,
     /// Facts of the current header (`None` before the first `$H`).
     facts: Option<StreamFacts>,
+    /// AutoDestroy from the PushSetup.
+    auto_destroy: bool,
     /// Archive and relays.
     outputs: Outputs,
 }
@@ -221,6 +226,8 @@ struct Refusal(u16, &'static str);
 struct Driver {
     state: Arc<ServerState>,
     server: PushServer,
+    /// MS-WMHTTP 3.2.2 Inactivity-Timeout of every session.
+    inactivity_timeout: std::time::Duration,
     conns: HashMap<ConnectionId, Connection>,
     sessions: HashMap<String, Session>,
 }
@@ -343,10 +350,21 @@ impl Driver {
             Ok(created) => match self.server.accept_setup(conn, Instant::now(), &mut rng) {
                 Ok(push_id) => {
                     tracing::info!(?peer, point = %name, %push_id, auto_destroy, "PushSetup accepted");
+                    // MS-WMHTTP 3.2.2: the point's template sets this session's Idle-Timeout.
+                    let idle = self
+                        .state
+                        .points
+                        .get(&name)
+                        .map_or(self.state.config.default_template.idle_timeout, |p| {
+                            point_template(&self.state, &p).idle_timeout
+                        });
+                    self.server
+                        .set_session_timeouts(&push_id, idle, self.inactivity_timeout);
                     self.sessions.entry(push_id).or_insert_with(|| Session {
                         point: name,
                         conn: None,
                         facts: None,
+                        auto_destroy,
                         outputs: Outputs::default(),
                     });
                 }
@@ -449,27 +467,23 @@ impl Driver {
             session.conn = conn;
         }
         let Some(point) = state.points.get(&session.point) else {
-            return self.drop_connection(conn, push_id, "the point was removed");
+            return self.refuse_stream(push_id, 404, "the point was removed");
         };
         let template = point_template(&state, &point);
         if header.len() > state.config.limits.max_header_bytes {
-            return self.drop_connection(conn, push_id, "ASF header over the size limit");
+            return self.refuse_stream(push_id, 413, "ASF header over the size limit");
         }
         let facts = match StreamFacts::read(&header) {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(%push_id, error = %e, "unreadable ASF header");
-                return self.drop_connection(
-                    conn,
-                    push_id,
-                    "$H does not hold a readable ASF header",
-                );
+                return self.refuse_stream(push_id, 400, "$H does not hold a readable ASF header");
             }
         };
         if let Some(max) = template.max_bitrate
             && facts.max_bitrate > max
         {
-            return self.drop_connection(conn, push_id, "stream bitrate over the point's limit");
+            return self.refuse_stream(push_id, 413, "stream bitrate over the point's limit");
         }
         if !point.claim(push_id) {
             match point.encoder() {
@@ -479,9 +493,9 @@ impl Driver {
                     point.claim(push_id);
                 }
                 _ => {
-                    return self.drop_connection(
-                        conn,
+                    return self.refuse_stream(
                         push_id,
+                        409,
                         "another encoder is pushing to this point",
                     );
                 }
@@ -532,14 +546,14 @@ impl Driver {
             session.conn = conn;
         }
         let Some(facts) = session.facts.as_ref() else {
-            return self.drop_connection(conn, push_id, "$D before any $H (MS-WMHTTP 3.2.5.3)");
+            return self.refuse_stream(push_id, 400, "$D before any $H (MS-WMHTTP 3.2.5.3)");
         };
         let Some(point) = state.points.get(&session.point) else {
-            return self.drop_connection(conn, push_id, "the point was removed");
+            return self.refuse_stream(push_id, 404, "the point was removed");
         };
         if !point.claim(push_id) {
             // Taken over by another encoder.
-            return self.drop_connection(conn, push_id, "another encoder took the point over");
+            return self.refuse_stream(push_id, 409, "another encoder took the point over");
         }
         // Players and files get full-size packets: ffmpeg and VLC pad a short $D with
         // zeros but would read those zeros as payload when the packet has no explicit
@@ -570,18 +584,14 @@ impl Driver {
         point.publish(packet, key);
     }
 
-    /// Closes `conn` over a stream the application refuses (the push server has
-    /// no status for a PushStart body it already accepted).
-    fn drop_connection(&mut self, conn: Option<ConnectionId>, push_id: &str, why: &'static str) {
-        tracing::warn!(%push_id, why, "push stream refused: closing its connection");
-        let Some(conn) = conn else {
-            return;
-        };
-        if let Some(c) = self.conns.get(&conn) {
-            let _ = c.out.send(Output::Close);
-        }
-        self.server.handle_connection_closed(conn, Instant::now());
-        self.connection_lost(conn);
+    /// Ends a stream the application refuses after its PushStart was accepted: the
+    /// push server answers `status` on its connection, closes it and forgets the
+    /// session; the point's stream ends (AutoDestroy applies).
+    fn refuse_stream(&mut self, push_id: &str, status: u16, why: &'static str) {
+        tracing::warn!(%push_id, status, why, "push stream refused");
+        self.server.end_session(push_id, status);
+        let auto_destroy = self.sessions.get(push_id).is_some_and(|s| s.auto_destroy);
+        self.end_session(push_id, auto_destroy);
     }
 
     /// The connection streaming a session is gone: its point's stream ends

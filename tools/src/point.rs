@@ -71,11 +71,6 @@ impl StreamFacts {
         if packet.len() == self.packet_size {
             return Some(packet);
         }
-        // The packet must read as a whole packet of its own length first (asf-format,
-        // ASF 5.2): push-protocol's restore_padding trusts a declared Packet Length
-        // shorter than the fields before it (reported to push-protocol's owner).
-        let own = u32::try_from(packet.len()).ok()?;
-        asf_format::packet::PacketView::parse(&packet, own, 0).ok()?;
         push_protocol::pull_server::restore_padding(&packet, self.packet_size).ok()
     }
 }

@@ -718,3 +718,40 @@ fn session_and_player_limits_refuse_only_newcomers() {
     assert!(std::fs::metadata(&out_file).map(|m| m.len()).unwrap_or(0) > 20 * 3600);
     push.join().expect("thread").expect("push");
 }
+
+#[test]
+fn refused_streams_get_a_status_and_their_session_is_forgotten() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("limits.toml");
+    std::fs::write(&cfg, "[default_template]\nmax_bitrate = 1000\n").expect("write");
+    let (_server, addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
+    // An unreadable $H: 400 on the PushStart, the session is gone, AutoDestroy applies.
+    let mut p = RawPusher::new(addr, "/junk");
+    assert_eq!(p.setup("AutoDestroy: 1\r\n", None).status, 204);
+    p.start(None);
+    p.send(&frame(b'H', b"this is not an ASF header"))
+        .expect("send");
+    assert_eq!(p.response().status, 400);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let s = status_json(addr);
+            s["server"]["encoder_sessions"] == 0 && point(&s, "junk").is_none()
+        }),
+        "{}",
+        status_json(addr)
+    );
+    // Its push-id is unknown now.
+    let mut again = RawPusher::new(addr, "/junk");
+    again.push_id = p.push_id.clone();
+    again.start(None);
+    assert_eq!(again.response().status, 404);
+    // A stream over the template's bitrate limit: 413, nothing goes live.
+    let mut p = RawPusher::new(addr, "/big");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    p.send(&frame(b'H', &test_stream(1).header)).expect("send");
+    assert_eq!(p.response().status, 413);
+    let s = status_json(addr);
+    assert!(point(&s, "big").is_some_and(|p| p["live"] == false), "{s}");
+    assert_eq!(s["server"]["encoder_sessions"], 0);
+}
