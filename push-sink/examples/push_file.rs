@@ -109,8 +109,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     });
-    sink.connect(&args.url, args.template.as_deref(), args.auto_destroy)?;
+    // The header first: `connect` then waits for the server's answer to the PushSetup (and
+    // reports a refusal or wrong credentials as its error).
     sink.on_header(&file.live_header())?;
+    sink.connect(&args.url, args.template.as_deref(), args.auto_destroy)?;
     let clock = SystemClock::new();
     let mut pacer = Pacer::new(Duration::from_millis(500));
     for packet in file.packets() {
