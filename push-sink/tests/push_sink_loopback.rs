@@ -719,6 +719,55 @@ fn writer_pushes_through_a_shared_push_sink() {
 }
 
 #[test]
+fn redirect_is_followed() {
+    let server = PushServer::start(ServerConfig {
+        redirect_to: Some("/moved".into()),
+        ..ServerConfig::default()
+    });
+    let stream = SyntheticStream::new(700, 3);
+    let mut s = sink(PushSinkConfig::default());
+    s.on_header(&stream.header).expect("header");
+    s.connect(&server.url("/old"), Some("/tpl"), true)
+        .expect("connect via redirect");
+    feed(&mut s, &stream, 0..3);
+    s.end_session().expect("end");
+    assert!(server.wait_for(Duration::from_secs(5), ended));
+    let seen = server.seen();
+    assert_eq!(seen[0], Seen::Redirected("/old".into()));
+    assert_eq!(seen[1], setup("/moved", Some("/tpl"), true));
+    assert_eq!(data(&seen).len(), 3);
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    // Accepts, reads nothing, answers nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let keep = std::thread::spawn(move || {
+        let held: Vec<std::net::TcpStream> =
+            listener.incoming().take(1).filter_map(Result::ok).collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        drop(held);
+    });
+    let mut config = PushSinkConfig::default();
+    config.connect_timeout = Duration::from_millis(300);
+    let mut s = sink(config);
+    s.on_header(&SyntheticStream::new(500, 1).header)
+        .expect("header");
+    let start = std::time::Instant::now();
+    let r = s.connect(&format!("http://{addr}/silent"), None, false);
+    assert!(
+        matches!(&r, Err(PushError::ConnectionFailure(m)) if m.contains("timed out")),
+        "{r:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "bounded by connect_timeout"
+    );
+    let _ = keep.join();
+}
+
+#[test]
 fn administrator_kick_is_reported_and_not_retried() {
     let server = PushServer::start(ServerConfig {
         kick_after: Some(5),

@@ -52,6 +52,8 @@ pub enum Seen {
     Killed,
     /// The harness answered 403 mid-stream and closed (fault injection).
     Kicked,
+    /// The harness redirected a PushSetup for this path (before `PushServer` saw it).
+    Redirected(String),
 }
 
 /// Harness behaviour.
@@ -75,6 +77,9 @@ pub struct ServerConfig {
     pub server_header: Option<String>,
     /// Forget a session this long after its connection went away (default 30 s).
     pub inactivity_timeout: Option<Duration>,
+    /// Answer a PushSetup for any other path with `302 Found` and `Location` = this path
+    /// (the harness does this itself: `PushServer` does not redirect).
+    pub redirect_to: Option<String>,
 }
 
 enum Cmd {
@@ -223,6 +228,7 @@ async fn serve(
     let mut killed = false;
     let mut kicked = false;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut fresh: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(120) {
         tokio::select! {
@@ -237,8 +243,23 @@ async fn serve(
                 match input {
                     Input::Opened(id, cmd) => {
                         conns.insert(id, cmd);
+                        fresh.insert(id);
                     }
-                    Input::Data(id, bytes) => server.handle_input(id, &bytes, now, &mut fixed_rng),
+                    Input::Data(id, bytes) => {
+                        let first = fresh.remove(&id);
+                        match (&config.redirect_to, first.then(|| setup_path(&bytes)).flatten()) {
+                            (Some(to), Some(path)) if path != *to => {
+                                seen.lock().expect("lock").push(Seen::Redirected(path));
+                                if let Some(c) = conns.remove(&id) {
+                                    let _ = c.send(Cmd::Write(format!(
+                                        "HTTP/1.1 302 Found\r\nServer: Cougar/9.01.01.3814\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n"
+                                    ).into_bytes()));
+                                    let _ = c.send(Cmd::Close);
+                                }
+                            }
+                            _ => server.handle_input(id, &bytes, now, &mut fixed_rng),
+                        }
+                    }
                     Input::Closed(id) => {
                         conns.remove(&id);
                         server.handle_connection_closed(id, now);
@@ -341,6 +362,18 @@ async fn serve(
             }
         }
     }
+}
+
+/// The request target of a PushSetup at the start of `bytes`, if it is one.
+fn setup_path(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    if !text.contains("application/x-wms-pushsetup") {
+        return None;
+    }
+    let line = text.lines().next()?;
+    let mut parts = line.split(' ');
+    (parts.next()? == "POST").then_some(())?;
+    parts.next().map(str::to_string)
 }
 
 /// One connection: a reader feeding the harness and a writer taking its commands.
