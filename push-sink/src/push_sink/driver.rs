@@ -493,7 +493,9 @@ impl Driver {
             };
             match event {
                 ClientEvent::OpenConnection { id, authority } => {
-                    self.close_sock().await;
+                    // The client is done with the old connection (an answered challenge, a
+                    // redirect): how its close went does not matter.
+                    let _ = self.close_sock().await;
                     match self.open(&authority).await {
                         Ok(stream) => {
                             let (rd, wr) = stream.into_split();
@@ -531,7 +533,8 @@ impl Driver {
                 ClientEvent::CloseConnection { id } => {
                     if self.sock.as_ref().is_some_and(|s| s.id == id) {
                         self.move_stash();
-                        self.close_sock().await;
+                        // The last bytes of a session ($E(0)) must reach the server.
+                        self.close_failed = self.close_sock().await.err();
                     }
                 }
                 ClientEvent::SetupAccepted { push_id } => {
@@ -580,9 +583,9 @@ impl Driver {
 
     /// Writes what is left for the open connection (bounded by the write timeout), then
     /// closes it.
-    async fn close_sock(&mut self) {
+    async fn close_sock(&mut self) -> Result<(), PushError> {
         let Some(mut sock) = self.sock.take() else {
-            return;
+            return Ok(());
         };
         let limit = self.config.write_timeout;
         let write = async {
@@ -596,13 +599,14 @@ impl Driver {
             sock.wr.shutdown().await
         };
         match tokio::time::timeout(limit, write).await {
-            Ok(Ok(())) => self.settle_written(true),
-            Ok(Err(e)) => self.close_failed = Some(PushError::ConnectionFailure(e.to_string())),
-            Err(_) => {
-                self.close_failed = Some(PushError::ConnectionFailure(
-                    "timed out writing the last bytes".to_string(),
-                ))
+            Ok(Ok(())) => {
+                self.settle_written(true);
+                Ok(())
             }
+            Ok(Err(e)) => Err(PushError::ConnectionFailure(e.to_string())),
+            Err(_) => Err(PushError::ConnectionFailure(
+                "timed out writing the last bytes".to_string(),
+            )),
         }
     }
 

@@ -532,6 +532,8 @@ pub struct PushSink {
     runtime: RuntimeHost,
     shared: Arc<Shared>,
     task: Option<tokio::task::JoinHandle<TaskEnd>>,
+    /// Stops the task of a `disconnect`/`end_session` that timed out waiting for it.
+    stopping: Option<tokio::task::AbortHandle>,
     session: Arc<Mutex<Option<Session>>>,
     connected: bool,
     ended: bool,
@@ -565,6 +567,7 @@ impl PushSink {
                 failed: Mutex::new(None),
             }),
             task: None,
+            stopping: None,
             session: Arc::new(Mutex::new(None)),
             connected: false,
             ended: false,
@@ -705,12 +708,16 @@ impl PushSink {
         if let Some(t) = self.task.take() {
             t.abort();
         }
+        if let Some(h) = self.stopping.take() {
+            h.abort();
+        }
         self.connected = false;
     }
 
     /// A receiver for the network task's end (`None` when there is no task).
     fn task_end(&mut self) -> Option<Receiver<Option<TaskEnd>>> {
         let task = self.task.take()?;
+        self.stopping = Some(task.abort_handle());
         let (tx, rx) = std::sync::mpsc::channel();
         self.runtime.spawn(async move {
             let _ = tx.send(task.await.ok());
@@ -768,7 +775,17 @@ impl PushSink {
         self.task_end().ok_or(PushError::NoConnection)
     }
 
+    /// The task did not finish in time: stop it (it would otherwise run on unseen).
+    fn stop_unfinished(&mut self, end: &Option<TaskEnd>) {
+        if let Some(h) = self.stopping.take()
+            && end.is_none()
+        {
+            h.abort();
+        }
+    }
+
     fn end_disconnect(&mut self, end: Option<TaskEnd>) -> Result<(), PushError> {
+        self.stop_unfinished(&end);
         self.connected = false;
         self.shared.report(PushStatus::Disconnected);
         match end {
@@ -778,6 +795,7 @@ impl PushSink {
     }
 
     fn end_end_session(&mut self, end: Option<TaskEnd>) -> Result<(), PushError> {
+        self.stop_unfinished(&end);
         self.connected = false;
         self.ended = true;
         match end {
