@@ -93,7 +93,18 @@ pub fn verify(
     let Some(first) = packets.first() else {
         return Err("no data packet was pulled".into());
     };
-    let Some(start) = published.iter().position(|(p, _)| p == *first) else {
+    // A player joining mid-stream starts at a packet that begins a key frame. The server may
+    // hand it that packet as published, or with the payloads before the key frame (tails of
+    // objects the player never saw) turned into padding (push-sink's join-packet trim, so
+    // decoders do not get a broken first frame); both are correct starts.
+    let video = push_sink::push_sink::asf_file::header_video_streams(header);
+    let is_video = |s: u8| video.contains(&s);
+    let Some(start) = published.iter().position(|(p, key)| {
+        p == *first
+            || (*key
+                && push_sink::push_sink::asf_packet::trim_before_key_frame(p, is_video)
+                    .is_some_and(|t| t == **first))
+    }) else {
         return Err("the first pulled packet was never published (corrupted?)".into());
     };
     if !published[start].1 {
@@ -101,7 +112,7 @@ pub fn verify(
             "the pulled stream starts at packet {start}, which is not a key frame"
         ));
     }
-    for (i, p) in packets.iter().enumerate() {
+    for (i, p) in packets.iter().enumerate().skip(1) {
         match published.get(start + i) {
             Some((q, _)) if q == *p => {}
             Some(_) => {
