@@ -830,6 +830,52 @@ fn administrator_kick_is_reported_and_not_retried() {
 }
 
 proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// The drop policy on any run of packets into an unconnected sink (nothing drains the
+    /// queue): the byte bound always holds (with or without a time bound) and every packet is
+    /// queued or counted as dropped; with only the byte bound in play, a key-frame packet leaves the queue only
+    /// when no other packet was left to drop.
+    #[test]
+    fn drop_policy_invariants(
+        packets in proptest::collection::vec((16usize..3000, proptest::bool::ANY, 0u32..200), 1..120),
+        max_bytes in 2_000usize..40_000,
+        max_ms in proptest::option::of(100u64..5_000),
+    ) {
+        let time_bound = max_ms.map_or(Duration::from_secs(1 << 30), Duration::from_millis);
+        let mut s = sink(PushSinkConfig::default().queue_limits(max_bytes, time_bound));
+        let mut time = 0u32;
+        for (i, &(size, key, gap)) in packets.iter().enumerate() {
+            time += gap;
+            let info = push_sink::PacketInfo {
+                send_time_ms: time,
+                duration_ms: 0,
+                index: i as u64,
+                key_frame: key,
+            };
+            let keys_before = s.queued_key_frames();
+            s.on_data_unit(DataUnit::shared(Bytes::from(vec![0xFF; size]), info)).expect("unit");
+            let st = s.stats();
+            proptest::prop_assert!(s.queued_bytes() <= max_bytes);
+            proptest::prop_assert_eq!(st.queue_depth + st.drops, i as u64 + 1);
+            if max_ms.is_none() {
+                let enqueued = size + 4 <= max_bytes;
+                let keys_after = s.queued_key_frames();
+                let keys_lost = (keys_before + usize::from(key && enqueued)).saturating_sub(keys_after);
+                if keys_lost > 0 {
+                    let non_key_left = st.queue_depth as usize - keys_after;
+                    proptest::prop_assert!(
+                        non_key_left <= usize::from(!key && enqueued),
+                        "a key frame went while {non_key_left} other packets stayed"
+                    );
+                }
+            }
+        }
+    }
+
+}
+
+proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
 
     /// Any run of packets (sizes, key flags, shared or zero-copy units, header changes)

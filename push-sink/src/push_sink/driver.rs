@@ -860,3 +860,84 @@ fn advance(out: &mut VecDeque<Vec<u8>>, off: &mut usize, mut n: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push_sink::{Counters, Queue};
+    use tokio::sync::{Notify, broadcast};
+
+    #[test]
+    fn advance_drops_written_bytes_across_chunks() {
+        let mut out: VecDeque<Vec<u8>> = [vec![1; 3], vec![2; 4], vec![3; 2]].into();
+        let mut off = 0;
+        advance(&mut out, &mut off, 2);
+        assert_eq!((out.len(), off), (3, 2));
+        advance(&mut out, &mut off, 3);
+        assert_eq!(
+            (out.len(), off),
+            (2, 2),
+            "first chunk gone, 2 of the second written"
+        );
+        advance(&mut out, &mut off, 4);
+        assert_eq!((out.len(), off), (0, 0));
+        advance(&mut out, &mut off, 5);
+        assert!(out.is_empty(), "writing past the end is harmless");
+    }
+
+    fn driver() -> Driver {
+        let (status, _) = broadcast::channel(4);
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            notify: Notify::new(),
+            counters: Mutex::new(Counters::default()),
+            status,
+            header: Mutex::new(None),
+            pool: Mutex::new(Vec::new()),
+            failed: Mutex::new(None),
+        });
+        let (tx, _rx) = std::sync::mpsc::channel();
+        Driver::new(
+            PushSinkConfig::default(),
+            shared,
+            Arc::new(Mutex::new(None)),
+            tx,
+        )
+    }
+
+    #[test]
+    fn refusals_map_to_the_documented_errors() {
+        let mut d = driver();
+        let fatal = |t: Trouble| match t {
+            Trouble::Fatal(e) => Some(e),
+            _ => None,
+        };
+        assert_eq!(
+            fatal(d.rejected(204, "Server header is not Cougar or Rex".into())),
+            Some(PushError::NotAMediaServer(
+                "Server header is not Cougar or Rex".into()
+            ))
+        );
+        assert_eq!(
+            fatal(d.rejected(401, "Unauthorized".into())),
+            Some(PushError::AuthenticationFailed { status: 401 })
+        );
+        assert_eq!(
+            fatal(d.rejected(404, "Not Found".into())),
+            Some(PushError::Refused { status: 404 }),
+            "before any session, a 404 is the server's answer to the PushSetup"
+        );
+        d.had_session = true;
+        for status in [401, 404, 407, 408, 409, 410] {
+            assert!(
+                matches!(d.rejected(status, String::new()), Trouble::SessionLost(_)),
+                "{status} after a session: start a new one"
+            );
+        }
+        assert_eq!(
+            fatal(d.rejected(403, "Forbidden".into())),
+            Some(PushError::Refused { status: 403 }),
+            "an administrator's refusal is final"
+        );
+    }
+}
