@@ -206,11 +206,16 @@ fn header_change_sends_end_entry_and_change() {
 }
 
 #[test]
-fn basic_and_digest_authentication() {
-    for (basic, digest) in [(true, false), (false, true)] {
+fn basic_digest_md5_and_digest_sha256_authentication() {
+    for (basic, digest, digest_sha256) in [
+        (true, false, false),
+        (false, true, false),
+        (false, false, true),
+    ] {
         let server = PushServer::start(ServerConfig {
             basic,
             digest,
+            digest_sha256,
             users: vec![("enc".to_string(), "s3cret".to_string())],
             ..ServerConfig::default()
         });

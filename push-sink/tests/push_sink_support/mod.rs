@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub basic: bool,
     /// Offer Digest (MD5); users are `users`.
     pub digest: bool,
+    /// Offer Digest with SHA-256 (RFC 7616) instead of MD5.
+    pub digest_sha256: bool,
     /// Accepted users and passwords.
     pub users: Vec<(String, String)>,
     /// Kill the connection carrying packets after this many `$D` (once).
@@ -213,6 +215,11 @@ async fn serve(
         server_config
             .auth
             .push(ServerScheme::Digest(DigestAlgorithm::Md5));
+    }
+    if config.digest_sha256 {
+        server_config
+            .auth
+            .push(ServerScheme::Digest(DigestAlgorithm::Sha256));
     }
     if config.basic {
         server_config.auth.push(ServerScheme::Basic);
