@@ -7,7 +7,7 @@ use asf_format::objects::{BitrateRecord, IndexSpecifier};
 use asf_format::objects::{
     CodecEntry, CodecList, ContentDescription, ContentDescriptor, ExtendedContentDescription,
     ExtendedStreamProperties, FileProperties, HeaderExtension, IndexParameters, LanguageList,
-    Metadata, Padding, StreamBitrateProperties, StreamName, StreamProperties,
+    Metadata, MetadataLibrary, Padding, StreamBitrateProperties, StreamName, StreamProperties,
 };
 use asf_format::strings::WString;
 use asf_format::{Header, HeaderObject, guids};
@@ -228,6 +228,13 @@ pub fn build_header(
             trailing: Vec::new(),
         }));
     }
+    if !profile.metadata.library_records.is_empty() {
+        ext.objects
+            .push(HeaderObject::MetadataLibrary(MetadataLibrary {
+                records: profile.metadata.library_records.clone(),
+                trailing: Vec::new(),
+            }));
+    }
     if !indexed.is_empty() {
         let ip = IndexParameters {
             interval: INDEX_INTERVAL_MS as u32,
@@ -249,7 +256,14 @@ pub fn build_header(
             ext.objects.push(HeaderObject::IndexParameters(ip));
         }
     }
-    objects.push(HeaderObject::HeaderExtension(ext));
+    if profile.metadata.library_records.is_empty() {
+        objects.push(HeaderObject::HeaderExtension(ext));
+    } else {
+        // WM writers put the Header Extension (with the Metadata Library) right after File
+        // Properties, before the Extended Content Description; FFmpeg numbers WM/Picture
+        // streams in the order it reads them, so the same order keeps the same streams.
+        objects.insert(fp_index + 1, HeaderObject::HeaderExtension(ext));
+    }
     objects.push(HeaderObject::CodecList(CodecList {
         entries: profile
             .streams

@@ -373,6 +373,9 @@ pub struct FileMetadata {
     /// Metadata Object records (per-stream values such as `AspectRatioX`/`AspectRatioY`),
     /// written to the Header Extension when not empty.
     pub records: Vec<MetadataRecord>,
+    /// Metadata Library Object records (large or language-specific values such as a
+    /// `WM/Picture` cover), written to the Header Extension when not empty.
+    pub library_records: Vec<MetadataRecord>,
 }
 
 impl FileMetadata {
@@ -553,6 +556,12 @@ impl Profile {
             _ => None,
         }) {
             metadata.records = md.records.clone();
+        }
+        if let Some(ml) = header.all_objects().find_map(|o| match o {
+            HeaderObject::MetadataLibrary(m) => Some(m),
+            _ => None,
+        }) {
+            metadata.library_records = ml.records.clone();
         }
         let p = Profile { streams, metadata };
         p.validate()?;

@@ -111,6 +111,36 @@ fn live_header_has_broadcast_values() {
     assert_eq!(back.metadata.title, "T");
 }
 
+/// Metadata Library records (where WM writers put a `WM/Picture` cover) are written to the
+/// Header Extension and read back, so a remux keeps them.
+#[test]
+fn metadata_library_records_round_trip() {
+    let mut p = profile();
+    let picture = asf_format::objects::MetadataRecord {
+        language_index: 0,
+        stream_number: 0,
+        name: asf_format::strings::WString::new("WM/Picture"),
+        value: asf_format::objects::TypedValue::bytes(&[0x89, b'P', b'N', b'G', 1, 2, 3]),
+    };
+    p.metadata.library_records = vec![picture.clone()];
+    let mut packetizer = Packetizer::new(p, PacketizerOptions::new(Mode::File)).expect("profile");
+    let bytes = packetizer.header().expect("header");
+    let (h, _) = parse(&bytes);
+    let library = h
+        .all_objects()
+        .find_map(|o| match o {
+            HeaderObject::MetadataLibrary(m) => Some(m.records.clone()),
+            _ => None,
+        })
+        .expect("a Metadata Library Object");
+    assert_eq!(library, vec![picture.clone()]);
+    let back = Profile::from_header(&h).expect("profile");
+    assert_eq!(back.metadata.library_records, vec![picture]);
+    // The fix-up keeps the header's length with the library in it.
+    let end = packetizer.finish(0).expect("finish");
+    assert_eq!(end.fixup.expect("file mode").bytes.len(), bytes.len());
+}
+
 #[test]
 fn file_fixup_rewrites_in_place() {
     let mut o = PacketizerOptions::new(Mode::File);
