@@ -64,7 +64,9 @@ fn fan_out(c: &mut Criterion) {
     for players in [0usize, 100] {
         let point = PublishingPoint::new("bench", PointSettings::default());
         point.set_header(Bytes::from_static(b"header"));
-        let mut subs: Vec<_> = (0..players).filter_map(|_| point.subscribe()).collect();
+        let subs: Vec<_> = (0..players)
+            .filter_map(|_| point.subscribe(None, None).ok())
+            .collect();
         g.throughput(Throughput::Elements(packets.len() as u64));
         g.bench_function(format!("{players}_players"), |b| {
             b.iter(|| {
@@ -72,8 +74,8 @@ fn fan_out(c: &mut Criterion) {
                     point.publish(p.clone(), false);
                 }
                 // Players drain their queues (one shared copy each).
-                for s in &mut subs {
-                    while s.events.try_recv().is_ok() {}
+                for s in &subs {
+                    while let Some(Some(_)) = s.try_next() {}
                 }
             })
         });

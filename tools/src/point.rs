@@ -1,19 +1,19 @@
-//! Publishing points: the ASF header and recent packets of one live stream,
-//! shared by every player.
+//! Publishing points: the ASF header and live packets of one stream, shared by
+//! every player through push-sink's [`BroadcastHub`].
 //!
-//! Each packet is held once (`Bytes` clones share the allocation) and handed
-//! to players through a broadcast channel; a late joiner gets the packets
-//! since the most recent key frame, then the live ones, with no gap and no
-//! duplicate (both are taken under one lock).
+//! Each packet is held once (`Bytes` clones share the allocation); the hub keeps
+//! the packets since the most recent join point for late joiners and one bounded
+//! queue per player, so a slow player is dropped and never slows the encoder or
+//! the other players.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
+use push_sink::hub::{BroadcastHub, HubConfig, SubscribeError, Subscription};
 use serde::Serialize;
-use tokio::sync::broadcast;
 
 /// What the server reads from a pushed ASF header, parsed by asf-format
 /// (ASF 3.1 Header Object, 3.2 File Properties, 3.3 Stream Properties).
@@ -101,22 +101,6 @@ pub fn join_point(view: &asf_format::packet::PacketView<'_>, video_streams: &[u8
     false
 }
 
-/// What players of a point receive, in order.
-#[derive(Debug, Clone)]
-pub enum PointEvent {
-    /// One ASF data packet.
-    Packet {
-        /// Sequence number of the packet within the point (from 0).
-        seq: u64,
-        /// The packet bytes (shared, never copied per player).
-        data: Bytes,
-    },
-    /// The stream continues with a new ASF header (a `$C` from the encoder).
-    Header(Bytes),
-    /// The encoder ended the stream (`$E(0)`), or the server is shutting down.
-    End,
-}
-
 /// Settings of one publishing point (from the config file or a template).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PointSettings {
@@ -144,9 +128,6 @@ impl Default for PointSettings {
 #[derive(Debug, Default)]
 struct PointState {
     header: Option<Bytes>,
-    backlog: VecDeque<(u64, Bytes)>,
-    backlog_bytes: usize,
-    next_seq: u64,
     ended: bool,
     encoder: Option<String>,
     started: Option<Instant>,
@@ -163,19 +144,8 @@ pub struct PointCounters {
     pub players: AtomicU64,
     /// Players ever connected.
     pub players_total: AtomicU64,
-    /// Packets dropped for slow players.
+    /// Pushed packets dropped as malformed (the hub counts those dropped for slow players).
     pub dropped: AtomicU64,
-}
-
-/// A snapshot for a joining player.
-#[derive(Debug)]
-pub struct Subscription {
-    /// The current ASF header.
-    pub header: Bytes,
-    /// Packets since the most recent key frame, oldest first.
-    pub backlog: Vec<(u64, Bytes)>,
-    /// Live events after the backlog.
-    pub events: broadcast::Receiver<PointEvent>,
 }
 
 /// One publishing point.
@@ -184,7 +154,7 @@ pub struct PublishingPoint {
     name: String,
     settings: PointSettings,
     state: Mutex<PointState>,
-    events: broadcast::Sender<PointEvent>,
+    hub: BroadcastHub,
     /// Live counters.
     pub counters: PointCounters,
     created: Instant,
@@ -193,12 +163,15 @@ pub struct PublishingPoint {
 impl PublishingPoint {
     /// A new, empty point called `name` (the URL path without the leading `/`).
     pub fn new(name: &str, settings: PointSettings) -> PublishingPoint {
-        let (events, _) = broadcast::channel(4096);
+        let hub = BroadcastHub::new(
+            HubConfig::with_max_clients(settings.max_players)
+                .backlog_max_bytes(settings.backlog_bytes),
+        );
         PublishingPoint {
             name: name.to_owned(),
             settings,
             state: Mutex::new(PointState::default()),
-            events,
+            hub,
             counters: PointCounters::default(),
             created: Instant::now(),
         }
@@ -249,16 +222,13 @@ impl PublishingPoint {
     /// Sets the ASF header (first `$H`, or a `$C` later: players then get a header change).
     pub fn set_header(&self, header: Bytes) {
         let mut s = self.lock();
-        let had = s.header.replace(header.clone()).is_some() && !s.ended;
+        s.header = Some(header.clone());
         s.ended = false;
-        s.backlog.clear();
-        s.backlog_bytes = 0;
         if s.started.is_none() {
             s.started = Some(Instant::now());
         }
-        if had {
-            let _ = self.events.send(PointEvent::Header(header));
-        }
+        drop(s);
+        self.hub.set_header(header);
     }
 
     /// The current header, if a stream was ever started.
@@ -266,40 +236,20 @@ impl PublishingPoint {
         self.lock().header.clone()
     }
 
-    /// Publishes one data packet; `key` says it starts a key frame (late joiners start there).
-    pub fn publish(&self, data: Bytes, key: bool) -> u64 {
+    /// Publishes one data packet; `key` says a player can start at it ([`join_point`]).
+    pub fn publish(&self, data: Bytes, key: bool) {
         self.counters.packets_in.fetch_add(1, Ordering::Relaxed);
         self.counters
             .bytes_in
             .fetch_add(data.len() as u64, Ordering::Relaxed);
-        let mut s = self.lock();
-        let seq = s.next_seq;
-        s.next_seq += 1;
-        if key {
-            s.backlog.clear();
-            s.backlog_bytes = 0;
-        }
-        s.backlog_bytes += data.len();
-        s.backlog.push_back((seq, data.clone()));
-        while s.backlog_bytes > self.settings.backlog_bytes {
-            match s.backlog.pop_front() {
-                Some((_, d)) => s.backlog_bytes -= d.len(),
-                None => break,
-            }
-        }
-        // No receivers is fine: nobody is watching.
-        let _ = self.events.send(PointEvent::Packet { seq, data });
-        seq
+        self.hub.publish(data, key);
     }
 
-    /// Ends the stream: players get `$E(0)`. The header is kept so the point
-    /// can be restarted by the next push.
+    /// Ends the stream: players get `$E(0)`. The header is kept so `/_status`
+    /// still shows the point; the next push starts it again.
     pub fn end(&self) {
-        let mut s = self.lock();
-        s.ended = true;
-        s.backlog.clear();
-        s.backlog_bytes = 0;
-        let _ = self.events.send(PointEvent::End);
+        self.lock().ended = true;
+        self.hub.end_of_stream();
     }
 
     /// True when a stream is live (header present and not ended).
@@ -308,18 +258,20 @@ impl PublishingPoint {
         s.header.is_some() && !s.ended
     }
 
-    /// Joins as a player: `None` when nothing is live.
-    pub fn subscribe(&self) -> Option<Subscription> {
-        let s = self.lock();
-        if s.ended {
-            return None;
-        }
-        let header = s.header.clone()?;
-        Some(Subscription {
-            header,
-            backlog: s.backlog.iter().cloned().collect(),
-            events: self.events.subscribe(),
-        })
+    /// The hub the point's players are served from (push-sink's `serve_player`).
+    pub fn hub(&self) -> &BroadcastHub {
+        &self.hub
+    }
+
+    /// Joins as a player: the current header, then the packets from the most
+    /// recent join point, then the live ones. Refused when nothing is live or
+    /// `max_players` are watching.
+    pub fn subscribe(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+        user_agent: Option<String>,
+    ) -> Result<Subscription, SubscribeError> {
+        self.hub.subscribe(peer, user_agent)
     }
 
     /// A JSON-friendly snapshot for `/_status`.
@@ -343,7 +295,7 @@ impl PublishingPoint {
             },
             players: self.counters.players.load(Ordering::Relaxed),
             players_total: self.counters.players_total.load(Ordering::Relaxed),
-            dropped_packets: self.counters.dropped.load(Ordering::Relaxed),
+            dropped_packets: self.counters.dropped.load(Ordering::Relaxed) + self.hub.stats().drops,
             uptime_secs: uptime,
         }
     }
@@ -372,7 +324,7 @@ pub struct PointStatus {
     pub players: u64,
     /// Players ever connected.
     pub players_total: u64,
-    /// Packets dropped for slow players.
+    /// Packets dropped: malformed pushed packets, and packets slow players missed.
     pub dropped_packets: u64,
     /// Seconds since the point was created.
     pub uptime_secs: f64,
@@ -428,31 +380,45 @@ impl PointRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use push_sink::hub::HubItem;
 
     fn header() -> Bytes {
         Bytes::from_static(b"header")
     }
 
+    /// Every packet queued for `sub` now.
+    fn queued(sub: &Subscription) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        while let Some(Some(HubItem::Packet(p))) = sub.try_next() {
+            out.push(p);
+        }
+        out
+    }
+
     #[test]
     fn late_joiner_starts_at_last_key_frame_without_gap() {
         let p = PublishingPoint::new("live", PointSettings::default());
-        assert!(p.subscribe().is_none(), "nothing live yet");
+        assert!(p.subscribe(None, None).is_err(), "nothing live yet");
         p.set_header(header());
         p.publish(Bytes::from_static(b"k0"), true);
         p.publish(Bytes::from_static(b"d1"), false);
         p.publish(Bytes::from_static(b"k2"), true);
         p.publish(Bytes::from_static(b"d3"), false);
-        let mut sub = p.subscribe().expect("live");
-        let seqs: Vec<u64> = sub.backlog.iter().map(|(s, _)| *s).collect();
-        assert_eq!(seqs, vec![2, 3]);
+        let sub = p.subscribe(None, None).expect("live");
+        assert_eq!(sub.header(), &header());
+        assert_eq!(queued(&sub), vec![&b"k2"[..], &b"d3"[..]]);
         p.publish(Bytes::from_static(b"d4"), false);
-        match sub.events.try_recv() {
-            Ok(PointEvent::Packet { seq, .. }) => assert_eq!(seq, 4),
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_eq!(queued(&sub), vec![&b"d4"[..]]);
+        assert_eq!(
+            p.status().players,
+            0,
+            "counted by the server's player guard"
+        );
         p.end();
-        assert!(matches!(sub.events.try_recv(), Ok(PointEvent::End)));
-        assert!(p.subscribe().is_none());
+        assert_eq!(sub.try_next(), Some(Some(HubItem::End)));
+        assert!(p.subscribe(None, None).is_err());
+        assert!(!p.is_live());
+        assert_eq!(p.header(), Some(header()), "header kept for a restart");
     }
 
     #[test]
@@ -469,8 +435,24 @@ mod tests {
         for _ in 0..10 {
             p.publish(Bytes::from_static(b"four"), false);
         }
-        let sub = p.subscribe().expect("live");
-        assert!(sub.backlog.iter().map(|(_, d)| d.len()).sum::<usize>() <= 10);
+        let sub = p.subscribe(None, None).expect("live");
+        assert!(queued(&sub).iter().map(|d| d.len()).sum::<usize>() <= 10);
+    }
+
+    #[test]
+    fn max_players_are_enforced_by_the_hub() {
+        let p = PublishingPoint::new(
+            "x",
+            PointSettings {
+                max_players: 1,
+                ..PointSettings::default()
+            },
+        );
+        p.set_header(header());
+        let first = p.subscribe(None, None).expect("first player");
+        assert!(p.subscribe(None, None).is_err(), "second player refused");
+        drop(first);
+        assert!(p.subscribe(None, None).is_ok(), "a place is free again");
     }
 
     #[test]
@@ -487,8 +469,11 @@ mod tests {
     fn header_change_reaches_players() {
         let p = PublishingPoint::new("x", PointSettings::default());
         p.set_header(header());
-        let mut sub = p.subscribe().expect("live");
+        let sub = p.subscribe(None, None).expect("live");
         p.set_header(Bytes::from_static(b"header2"));
-        assert!(matches!(sub.events.try_recv(), Ok(PointEvent::Header(h)) if &h[..] == b"header2"));
+        assert_eq!(
+            sub.try_next(),
+            Some(Some(HubItem::Header(Bytes::from_static(b"header2"))))
+        );
     }
 }

@@ -1,10 +1,11 @@
 //! The publishing-point server behind `wmpush serve` and `wmpush demo`.
 //!
 //! A composition: every TCP connection is classified by its first request
-//! line; `GET` from players is handed to push-protocol's MS-WMSP
-//! [`PullServerConnection`] fed from a [`PublishingPoint`]; `POST` from
-//! encoders goes to [`crate::ingest`]; `/_status`, `/_status.html` and
-//! `/_metrics` report on everything.
+//! line, peeked without reading it; `GET` from players goes to push-sink's
+//! `hub::serve_player` (push-protocol's MS-WMSP [`PullServerConnection`] fed
+//! from the [`PublishingPoint`]'s broadcast hub); `POST` from encoders goes to
+//! [`crate::ingest`] (push-protocol's `PushServer`); `/_status`,
+//! `/_status.html` and `/_metrics` report on everything.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,17 +15,18 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use bytes::Bytes;
 use push_protocol::pull_server::{
-    PullRequestKind, PullServerConfig, PullServerConnection, PullServerEvent, Session,
+    PullRequestKind, PullServerConfig, PullServerConnection, PullServerEvent,
 };
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::auth::AuthFile;
 use crate::config::ServeConfig;
 use crate::ingest;
-use crate::point::{PointEvent, PointRegistry, PointStatus, PublishingPoint, StreamFacts};
+use crate::point::{PointRegistry, PointStatus, PublishingPoint, StreamFacts};
+use push_sink::hub::HubItem;
 
 /// Longest request head read before answering 431.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -218,30 +220,50 @@ async fn refuse_busy(mut stream: TcpStream) {
         .await;
 }
 
-/// Reads one request head (up to and including the blank line). Returns the
-/// bytes read, which may include the start of a body, and the head length.
-pub(crate) async fn read_head(
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
+/// Waits until a whole request head (up to and including the blank line) is in
+/// the socket's receive buffer, without consuming it: the player path hands the
+/// untouched connection to push-sink's `serve_player`, which reads the request
+/// itself. Returns the bytes seen (the head and maybe more) and the head length,
+/// `None` when the peer closed first. Bounded by `timeout` and [`MAX_HEAD`].
+pub(crate) async fn peek_head(
+    stream: &TcpStream,
     timeout: Duration,
-) -> anyhow::Result<Option<usize>> {
+) -> anyhow::Result<Option<(Vec<u8>, usize)>> {
     let deadline = tokio::time::Instant::now() + timeout;
+    let late = || anyhow::anyhow!("request head not received in time");
+    let mut buf = vec![0u8; MAX_HEAD + 1];
+    let mut seen = 0;
     loop {
-        if let Some(end) = find_head_end(buf) {
-            return Ok(Some(end));
-        }
-        if buf.len() > MAX_HEAD {
-            anyhow::bail!("request head larger than {MAX_HEAD} bytes");
-        }
-        let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
+        let n = tokio::time::timeout_at(deadline, stream.peek(&mut buf))
             .await
-            .context("request head not received in time")??;
+            .map_err(|_| late())??;
         if n == 0 {
             return Ok(None);
         }
-        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = find_head_end(&buf[..n]) {
+            buf.truncate(n);
+            return Ok(Some((buf, end)));
+        }
+        if n > MAX_HEAD {
+            anyhow::bail!("request head larger than {MAX_HEAD} bytes");
+        }
+        if n == seen {
+            // Peeking again returns the same bytes at once: wait a little for more.
+            let next = (tokio::time::Instant::now() + Duration::from_millis(5)).min(deadline);
+            tokio::time::sleep_until(next).await;
+            if tokio::time::Instant::now() >= deadline {
+                return Err(late());
+            }
+        }
+        seen = n;
     }
+}
+
+/// Reads (consumes) the `len` bytes of a head seen by [`peek_head`].
+async fn consume(stream: &mut TcpStream, len: usize) -> anyhow::Result<Vec<u8>> {
+    let mut head = vec![0u8; len];
+    stream.read_exact(&mut head).await?;
+    Ok(head)
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
@@ -254,9 +276,8 @@ async fn handle_connection(
     peer: SocketAddr,
 ) -> anyhow::Result<()> {
     let _ = stream.set_nodelay(true);
-    let mut buf = Vec::with_capacity(2048);
     let timeout = state.config.limits.head_timeout;
-    let Some(_head_end) = (match read_head(&mut stream, &mut buf, timeout).await {
+    let Some((buf, head_len)) = (match peek_head(&stream, timeout).await {
         Ok(x) => x,
         Err(e) => {
             let _ = stream
@@ -282,6 +303,16 @@ async fn handle_connection(
         None => (target.clone(), String::new()),
     };
     tracing::debug!(%peer, %method, %target, "request");
+    // Every path but the player's reads its head now (the player's is read by
+    // push-sink's serve_player).
+    let player = method == "GET"
+        && !path.starts_with("/_")
+        && !query.split('&').any(|kv| kv == "format=asf");
+    let head = if player {
+        Vec::new()
+    } else {
+        consume(&mut stream, head_len).await?
+    };
     match (method.as_str(), path.as_str()) {
         ("GET", "/_status") => {
             let body = serde_json::to_string_pretty(&status(&state))?;
@@ -310,8 +341,8 @@ async fn handle_connection(
         ("GET", _) if query.split('&').any(|kv| kv == "format=asf") => {
             serve_plain_asf(&state, &mut stream, point_name(&path)).await
         }
-        ("GET", _) => serve_player(&state, stream, buf).await,
-        ("POST", _) => ingest::handle_push(state.clone(), stream, peer, buf).await,
+        ("GET", _) if player => serve_player(&state, stream, &buf[..head_len]).await,
+        ("POST", _) => ingest::handle_push(state.clone(), stream, peer, head).await,
         _ => respond(&mut stream, 405, "text/plain", b"method not allowed\n").await,
     }
 }
@@ -388,20 +419,24 @@ async fn flush(conn: &mut PullServerConnection, stream: &mut TcpStream) -> anyho
     Ok(())
 }
 
-/// MS-WMSP player: Describe, Play or (for browsers) an ASX metafile.
+/// MS-WMSP player: Describe, Play or (for browsers) an ASX metafile, served from
+/// the point's hub by push-sink's `serve_player` (one shared copy of each packet,
+/// a bounded queue per player). `head` is the request head, still unread in
+/// `stream`: it is only looked at here to find the point and apply the limits.
 async fn serve_player(
     state: &Arc<ServerState>,
-    mut stream: TcpStream,
-    head: Vec<u8>,
+    stream: TcpStream,
+    head: &[u8],
 ) -> anyhow::Result<()> {
     let config = PullServerConfig {
         fallback_host: state.config.listen.to_string(),
         ..PullServerConfig::default()
     };
-    let mut conn = PullServerConnection::new(config, Instant::now());
-    conn.handle_input(&head, Instant::now());
+    // A throwaway connection classifies the request; refusals are answered from it.
+    let mut probe = PullServerConnection::new(config.clone(), Instant::now());
+    probe.handle_input(head, Instant::now());
     let request = loop {
-        match conn.poll_event() {
+        match probe.poll_event() {
             Some(PullServerEvent::Request(r)) => break Some(r),
             Some(PullServerEvent::Refused { status, reason }) => {
                 tracing::debug!(status, reason, "player request refused");
@@ -412,106 +447,45 @@ async fn serve_player(
         }
     };
     let Some(request) = request else {
-        flush(&mut conn, &mut stream).await?;
-        return Ok(());
+        return refuse_player(stream, head.len(), probe, None).await;
     };
     let path = request.path.split('?').next().unwrap_or("/").to_owned();
     let name = point_name(&path);
     let Some(point) = state.points.get(name) else {
-        conn.reject(404)?;
-        flush(&mut conn, &mut stream).await?;
-        return Ok(());
+        return refuse_player(stream, head.len(), probe, Some(404)).await;
     };
-    if request.kind == PullRequestKind::Metafile {
-        conn.accept(Bytes::new(), Session::New { client_id: 0 })?;
-        flush(&mut conn, &mut stream).await?;
-        return Ok(());
-    }
-    let players = point.counters.players.load(Ordering::Relaxed) as usize;
-    if request.kind == PullRequestKind::Play
-        && (players >= point.settings().max_players
-            || state.players_now.load(Ordering::Relaxed) as usize
-                >= state.config.limits.max_players)
+    let play = request.kind == PullRequestKind::Play;
+    if play && state.players_now.load(Ordering::Relaxed) as usize >= state.config.limits.max_players
     {
-        conn.reject(503)?;
-        flush(&mut conn, &mut stream).await?;
-        return Ok(());
+        return refuse_player(stream, head.len(), probe, Some(503)).await;
     }
-    let Some(sub) = point.subscribe() else {
-        // The point exists but nothing is being pushed to it.
-        conn.reject(503)?;
-        flush(&mut conn, &mut stream).await?;
-        return Ok(());
-    };
-    let client_id = rand::random::<u32>() | 1;
-    conn.accept(sub.header.clone(), Session::New { client_id })?;
-    if request.kind != PullRequestKind::Play {
-        flush(&mut conn, &mut stream).await?;
-        let _ = stream.shutdown().await;
-        return Ok(());
-    }
-    let _guard = PlayerGuard::new(&point, state);
-    tracing::info!(
-        point = name,
-        client_id,
-        backlog = sub.backlog.len(),
-        "player joined"
-    );
-    let mut last_seq = None;
-    for (seq, data) in sub.backlog {
-        conn.send_packet(data)?;
-        last_seq = Some(seq);
-        flush(&mut conn, &mut stream).await?;
-    }
-    let mut events = sub.events;
-    let mut shutdown = state.shutdown_signal();
-    let (mut reader, mut writer) = stream.into_split();
-    let mut scratch = [0u8; 512];
-    loop {
-        tokio::select! {
-            ev = events.recv() => match ev {
-                Ok(PointEvent::Packet { seq, data }) => {
-                    if last_seq.is_some_and(|l| seq <= l) {
-                        continue;
-                    }
-                    last_seq = Some(seq);
-                    if conn.send_packet(data).is_err() {
-                        point.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Ok(PointEvent::Header(h)) => conn.change_header(h)?,
-                Ok(PointEvent::End) | Err(broadcast::error::RecvError::Closed) => {
-                    conn.end_of_stream()?;
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    // A player too slow for the stream: drop it rather than
-                    // hold memory for it or slow the others.
-                    point.counters.dropped.fetch_add(n, Ordering::Relaxed);
-                    tracing::warn!(point = name, lagged = n, "slow player dropped");
-                    conn.end_of_stream()?;
-                }
-            },
-            r = reader.read(&mut scratch) => {
-                if matches!(r, Ok(0) | Err(_)) {
-                    conn.handle_peer_closed();
-                    return Ok(());
-                }
-            }
-            _ = shutdown.changed() => {
-                if conn.is_streaming() {
-                    conn.end_of_stream()?;
-                }
-            }
-        }
-        while let Some(b) = conn.poll_transmit() {
-            writer.write_all(&b).await?;
-        }
-        if conn.is_done() {
-            let _ = writer.shutdown().await;
-            return Ok(());
-        }
-    }
+    let _guard = play.then(|| PlayerGuard::new(&point, state));
+    let serve = push_sink::hub::ServeConfig::default()
+        .pull(config)
+        .header_wait(PLAYER_HEADER_WAIT);
+    let outcome = push_sink::hub::serve_player(point.hub(), stream, &serve).await?;
+    tracing::info!(point = name, ?outcome, "player done");
+    Ok(())
 }
+
+/// Answers a player request the server refuses itself (`status`, or what the
+/// classifying connection already decided), after reading its head.
+async fn refuse_player(
+    mut stream: TcpStream,
+    head_len: usize,
+    mut probe: PullServerConnection,
+    status: Option<u16>,
+) -> anyhow::Result<()> {
+    consume(&mut stream, head_len).await?;
+    if let Some(status) = status {
+        probe.reject(status)?;
+    }
+    flush(&mut probe, &mut stream).await
+}
+
+/// How long a player asking for a point that is not live waits for a stream
+/// before it gets 503.
+pub const PLAYER_HEADER_WAIT: Duration = Duration::from_secs(1);
 
 /// `GET /POINT?format=asf`: the broadcast as a plain ASF byte stream over
 /// HTTP (header, then fixed-size packets), for `ffplay http://...`.
@@ -523,16 +497,14 @@ async fn serve_plain_asf(
     let Some(point) = state.points.get(name) else {
         return respond(stream, 404, "text/plain", b"no such publishing point\n").await;
     };
-    let Some(sub) = point.subscribe() else {
-        return respond(
-            stream,
-            503,
-            "text/plain",
-            b"nothing is being pushed to this point\n",
-        )
-        .await;
+    let sub = match point.subscribe(stream.peer_addr().ok(), Some("plain HTTP ASF".into())) {
+        Ok(s) => s,
+        Err(e) => {
+            let why = format!("{e}\n");
+            return respond(stream, 503, "text/plain", why.as_bytes()).await;
+        }
     };
-    let Ok(facts) = StreamFacts::read(&sub.header) else {
+    let Ok(facts) = StreamFacts::read(sub.header()) else {
         return respond(
             stream,
             503,
@@ -547,24 +519,12 @@ async fn serve_plain_asf(
         push_protocol::pull_server::DEFAULT_SERVER
     );
     stream.write_all(head.as_bytes()).await?;
-    stream.write_all(&sub.header).await?;
-    let mut last_seq = None;
-    for (seq, data) in sub.backlog {
-        write_padded(stream, data, &facts).await?;
-        last_seq = Some(seq);
-    }
-    let mut events = sub.events;
+    stream.write_all(sub.header()).await?;
     let mut shutdown = state.shutdown_signal();
     loop {
         tokio::select! {
-            ev = events.recv() => match ev {
-                Ok(PointEvent::Packet { seq, data }) => {
-                    if last_seq.is_some_and(|l| seq <= l) {
-                        continue;
-                    }
-                    last_seq = Some(seq);
-                    write_padded(stream, data, &facts).await?;
-                }
+            item = sub.next() => match item {
+                Some(HubItem::Packet(data)) => write_padded(stream, data, &facts).await?,
                 // A plain ASF stream cannot change its header mid-way: end it.
                 _ => break,
             },
