@@ -64,7 +64,9 @@
 //! when the connection broke is sent again on the new connection. If the
 //! server no longer knows the push-id (404, 408, 409 or a new challenge), a new session
 //! starts: PushSetup with `push-id=0`, then `$H` again. Progress is reported on the status
-//! stream ([`PushSink::status`]).
+//! stream ([`PushSink::status`]); `Connected { resumed: true }` is reported when the resumed
+//! connection opens, so a refusal of the resume shows as a following `Reconnecting` and a
+//! `Connected { resumed: false }` with the new push-id.
 //!
 //! # Mapping of WriterSink calls (implementation notes §4.1, inferred)
 //!
