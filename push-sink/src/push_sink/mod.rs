@@ -4,7 +4,7 @@
 //! # Layering
 //!
 //! Everything on the wire is push-protocol's sans-IO
-//! [`PushClient`](push_protocol::push_client::PushClient): request heads, Digest/Basic
+//! [`PushClient`]: request heads, Digest/Basic
 //! answers, redirects, the PushStart budget with its `$F` fill, resume by push-id, `$H`,
 //! `$D`, `$E(0)`, `$E(1)` + `$C`. This module is its tokio driver: one task per `connect`
 //! owns the TCP connection the client asks for, feeds it received bytes
