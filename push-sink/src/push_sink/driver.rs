@@ -98,12 +98,6 @@ const FEED_AHEAD: u64 = 64 * 1024;
 /// Most items handed to the client before the task writes and looks at the socket again.
 const MAX_BATCH: usize = 64;
 
-/// How long a resumed connection waits for a refusal before sending. A PushStart is
-/// answered only when its body ends or on an error (MS-WMHTTP 3.2.5.3), so the only sign
-/// that the server still has the session is that it does not refuse at once; packets sent
-/// before a refusal would be lost with the connection.
-const RESUME_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
-
 /// Writes some of `out` (starting `off` bytes into its first chunk) in one vectored write.
 async fn write_some(
     wr: &mut OwnedWriteHalf,
@@ -144,10 +138,8 @@ pub(super) struct Driver {
     finished: bool,
     /// A write of the connection's last bytes failed while closing it.
     close_failed: Option<PushError>,
-    /// The client resumed: report `Connected { resumed: true }` once its connection opens.
-    announce_resume: bool,
-    /// A resumed connection sends nothing before this instant (see [`RESUME_GRACE`]).
-    hold_until: Option<Instant>,
+    /// The client resumes: its next SetupAccepted reports `Connected { resumed: true }`.
+    resuming: bool,
     last_error: Option<PushError>,
     /// Since when the client waits for a response (PushSetup, or a used-up PushStart).
     waiting_since: Option<Instant>,
@@ -179,8 +171,7 @@ impl Driver {
             cached_creds: None,
             finished: false,
             close_failed: None,
-            announce_resume: false,
-            hold_until: None,
+            resuming: false,
             last_error: None,
             waiting_since: None,
             had_session: false,
@@ -199,23 +190,11 @@ impl Driver {
             self.client = Some(client);
             self.had_session = true;
             self.resume()
-        } else if self.header.is_some() {
-            self.new_client()
-        } else if !self.shared.has_header_queued() {
-            // No header yet: PushClient sends $H right after the PushSetup, so the PushSetup
-            // waits for the first header. Check what can be checked now.
-            let authority = self.session_url_authority();
-            match self.open(&authority).await {
-                Ok(_) => {
-                    if let Some(tx) = self.first.take() {
-                        let _ = tx.send(Ok(()));
-                    }
-                    Ok(())
-                }
-                Err(e) => Err(Trouble::Fatal(e)),
-            }
         } else {
-            Ok(())
+            // With or without a header: the PushSetup goes out now (IWMWriterPushSink::Connect
+            // creates the session before BeginWriting delivers the header), so `connect`
+            // reports a refusal, a redirect or wrong credentials itself.
+            self.new_client()
         };
         let mut next = started.err();
         loop {
@@ -228,6 +207,14 @@ impl Driver {
                 },
             };
             self.drop_connection();
+            // `connect` resuming a session the server forgot: a new session at once (with
+            // `$H`), still on behalf of that `connect`.
+            if let (Trouble::SessionLost(e), true) = (&trouble, self.first.is_some()) {
+                tracing::debug!(error = %e, "push sink: session forgotten, starting a new one");
+                self.set_push_id(None);
+                next = self.new_client().err();
+                continue;
+            }
             // The first connect reports its error to the caller, no retry.
             if let Some(tx) = self.first.take() {
                 let e = trouble.error().clone();
@@ -268,13 +255,6 @@ impl Driver {
         }
     }
 
-    fn session_url_authority(&self) -> String {
-        lock(&self.session)
-            .as_ref()
-            .map(|s| s.url.authority.clone())
-            .unwrap_or_default()
-    }
-
     fn set_push_id(&self, id: Option<String>) {
         if let Some(s) = lock(&self.session).as_mut() {
             s.push_id = id;
@@ -282,14 +262,15 @@ impl Driver {
     }
 
     /// A new `PushClient` for a new session (push-id 0, `$H` first). Without a header the
-    /// client waits for one (the queue's next header starts it).
+    /// PushSetup goes out alone and the PushStart waits for the queue's next header.
     fn new_client(&mut self) -> Result<(), Trouble> {
         self.client = None;
         self.creds_given = false;
         self.entry_ended = false;
-        let Some(header) = self.header.clone() else {
-            return Ok(());
-        };
+        self.resuming = false;
+        // A refusal of this new session is not the loss of an earlier one.
+        self.had_session = false;
+        let header = self.header.clone();
         let config = {
             let guard = lock(&self.session);
             let Some(s) = guard.as_ref() else {
@@ -307,22 +288,27 @@ impl Driver {
             c
         };
         let mut client = PushClient::new(config);
-        client
-            .connect(&header)
-            .map_err(|e| Trouble::Fatal(PushError::ConnectionFailure(e.to_string())))?;
+        match &header {
+            Some(h) => client.connect(h),
+            None => client.connect_setup(),
+        }
+        .map_err(|e| Trouble::Fatal(PushError::ConnectionFailure(e.to_string())))?;
         self.client = Some(client);
         Ok(())
     }
 
-    /// Resumes the client's session on a new connection (PushStart with its push-id, no
-    /// `$H`); a client that cannot resume (no accepted session) starts a new session.
+    /// Resumes the client's session on a new connection: a PushSetup with its push-id,
+    /// which the server accepts (then the PushStart follows without `$H`) or refuses (the
+    /// session is lost: a new one starts); a client that cannot resume (no accepted session)
+    /// starts a new session.
     fn resume(&mut self) -> Result<(), Trouble> {
+        self.creds_given = false;
         let resumed = match self.client.as_mut() {
-            Some(c) => c.resume(&mut rng()).is_ok(),
+            Some(c) => c.resume_with_setup(&mut rng()).is_ok(),
             None => false,
         };
         if resumed {
-            self.announce_resume = true;
+            self.resuming = true;
             Ok(())
         } else {
             self.new_client()
@@ -349,7 +335,7 @@ impl Driver {
             return Err(Trouble::Broken(e));
         }
         let mut fed = 0;
-        while fed < MAX_BATCH && (self.client.is_none() || self.ready()) {
+        while fed < MAX_BATCH && (self.client.is_none() || self.awaits_header() || self.ready()) {
             let Some(item) = self.shared.pop() else {
                 break;
             };
@@ -369,12 +355,16 @@ impl Driver {
         self.wait().await
     }
 
+    /// The session was set up without a header: the queue's next header starts it.
+    fn awaits_header(&self) -> bool {
+        self.client.as_ref().is_some_and(|c| !c.has_header())
+    }
+
     /// The client streams on the open connection and everything before is written.
     fn ready(&self) -> bool {
         match (&self.client, &self.sock) {
             (Some(c), Some(s)) => {
-                self.hold_until.is_none_or(|t| Instant::now() >= t)
-                    && c.connection() == Some(s.id)
+                c.connection() == Some(s.id)
                     && c.remaining() > 0
                     && s.pending() < FEED_AHEAD
                     && self.stash.is_empty()
@@ -392,6 +382,13 @@ impl Driver {
                         self.header = Some(h);
                         self.new_client()?;
                     }
+                    Some(c) if !c.has_header() => {
+                        // Set up by `connect` before the header: the PushStart goes out with it.
+                        c.set_header(&h, &mut rng()).map_err(|e| {
+                            Trouble::Fatal(PushError::ConnectionFailure(e.to_string()))
+                        })?;
+                        self.header = Some(h);
+                    }
                     Some(c) => {
                         if self.header.as_ref() != Some(&h) || self.entry_ended {
                             // MS-WMHTTP 2.2.3.4/2.2.3.5: $E(1) then $C with the new header.
@@ -408,6 +405,7 @@ impl Driver {
                 // MS-WMHTTP 3.2.5.3: a session starts with $H; a packet before any header
                 // cannot be sent.
                 None => self.settle_dropped(item),
+                Some(c) if !c.has_header() => self.settle_dropped(item),
                 Some(c) => match c.send_packet(packet) {
                     Ok(()) => self.unsettled.push_back((u64::MAX, item)),
                     Err(_) => self.settle_dropped(item),
@@ -415,8 +413,15 @@ impl Driver {
             },
             Item::EndEntry => self.entry_ended = true,
             Item::EndSession => match self.client.as_mut() {
-                // No header ever came, so no session exists on the server.
+                // No header ever came: nothing was streamed. A session set up without one is
+                // left to the server's Inactivity-Timeout (MS-WMHTTP 3.2.2).
                 None => return Ok(Some(TaskEnd::Ended)),
+                Some(c) if !c.has_header() => {
+                    c.disconnect();
+                    self.pump().await?;
+                    self.drop_connection();
+                    return Ok(Some(TaskEnd::Ended));
+                }
                 Some(c) => c
                     .end_session()
                     .map_err(|e| Trouble::Fatal(PushError::ConnectionFailure(e.to_string())))?,
@@ -510,17 +515,6 @@ impl Driver {
                                 written: 0,
                             });
                             self.waiting_since = None;
-                            if std::mem::take(&mut self.announce_resume) {
-                                self.hold_until = Some(
-                                    Instant::now() + RESUME_GRACE.min(self.config.connect_timeout),
-                                );
-                                let push_id = self
-                                    .client
-                                    .as_ref()
-                                    .map(|c| c.push_id().to_string())
-                                    .unwrap_or_default();
-                                self.connected(push_id, true);
-                            }
                         }
                         Err(e) => {
                             if let Some(c) = self.client.as_mut() {
@@ -541,7 +535,8 @@ impl Driver {
                     self.had_session = true;
                     self.creds_given = false;
                     self.failures = 0;
-                    self.connected(push_id, false);
+                    let resumed = std::mem::take(&mut self.resuming);
+                    self.connected(push_id, resumed);
                 }
                 ClientEvent::Rejected { status, reason } => {
                     return Err(self.rejected(status, reason));
@@ -612,7 +607,6 @@ impl Driver {
 
     /// Forgets the connection after a failure: what was not written is sent again later.
     fn drop_connection(&mut self) {
-        self.hold_until = None;
         if let Some(sock) = self.sock.take()
             && let Some(c) = self.client.as_mut()
         {
@@ -718,14 +712,12 @@ impl Driver {
             (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
             (a, b) => a.or(b),
         };
-        let hold = self.hold_until.filter(|t| *t > now);
         let Sock {
             rd, wr, out, off, ..
         } = sock;
         let buf = &mut self.read_buf;
         let woke = tokio::select! {
             _ = notified => Woke::Queue,
-            _ = tokio::time::sleep_until(hold.unwrap_or(now)), if hold.is_some() => Woke::Queue,
             r = rd.read(buf) => Woke::Read(r),
             r = write_some(wr, out, *off), if !out.is_empty() => Woke::Wrote(r),
             _ = tokio::time::sleep_until(deadline.map_or(now, |d| d.0)), if deadline.is_some() => {

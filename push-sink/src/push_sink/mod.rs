@@ -508,12 +508,6 @@ impl Shared {
             None => false,
         }
     }
-    fn has_header_queued(&self) -> bool {
-        self.queue()
-            .items
-            .iter()
-            .any(|i| matches!(i, Item::Header(_)))
-    }
 }
 
 /// The session state the sink keeps between connections.
