@@ -17,18 +17,16 @@
 //! - [`connect`](PushSink::connect)`(url, template_url, auto_destroy)`: PushSetup. The server
 //!   creates the publishing point from the template when it does not exist (`Template-URL`
 //!   and `AutoDestroy` directives, MS-WMHTTP 2.2.2.1); `auto_destroy` asks the server to
-//!   remove it when the session ends. When the sink already has the ASF header (an
-//!   `on_header` before `connect`, or an earlier session), `connect` blocks until the server
-//!   accepted the session or refused it. When it has no header yet, `connect` checks the URL,
-//!   resolves the host and opens a TCP connection to it, and the PushSetup goes out with the
-//!   first header (push-protocol's `PushClient` sends `$H` right after the PushSetup is
-//!   accepted, so it needs the header first); a refusal then arrives on the status stream
-//!   ([`PushStatus::Error`]) and as the error of the next `on_header`/`on_data_unit` and of
-//!   `end_session`.
+//!   remove it when the session ends. `connect` blocks until the server accepted the session
+//!   or refused it, whether or not the sink has the ASF header yet: without one (the SDK's
+//!   order, `Connect` before `BeginWriting`) the PushSetup goes out alone and the PushStart
+//!   with `$H` follows the first `on_header` (push-protocol's `PushClient::connect_setup` and
+//!   `set_header`). The server forgets a set-up session after its Inactivity-Timeout
+//!   (MS-WMHTTP 3.2.2, 120 s by default); a header given later starts a new session.
 //! - [`disconnect`](PushSink::disconnect): drops the TCP connection without `$E(0)`; the
 //!   server keeps the session for a while (the SDK says 5 minutes) so a later `connect` to
-//!   the same URL resumes it: a PushStart with the same push-id and no `$H` (MS-WMHTTP
-//!   3.2.5.3).
+//!   the same URL resumes it: a PushSetup carrying the push-id, which the server accepts or
+//!   refuses, then a PushStart with no `$H` (MS-WMHTTP 3.2.5.2, 3.2.5.3).
 //! - [`end_session`](PushSink::end_session): sends what is queued, then `$E(0)`, and closes:
 //!   the server deletes the session and honours AutoDestroy.
 //! - Dropping the sink closes the connection at once, like `disconnect` without sending
@@ -57,16 +55,15 @@
 //!
 //! When the connection breaks the task reconnects with exponential backoff (bounded delay
 //! and attempts, [`ReconnectPolicy`]) and resumes the session by push-id
-//! ([`PushClient::resume`](push_protocol::push_client::PushClient::resume): a PushStart with
-//! the same `push-id` cookie and **no** `$H`, the server kept the header). A server answers a
-//! PushStart only at the end of its body or with an error, so a resumed connection waits a
-//! moment (300 ms at most) for a refusal before it sends. A packet that was being written
+//! ([`PushClient::resume_with_setup`](push_protocol::push_client::PushClient::resume_with_setup):
+//! a PushSetup with the same `push-id` cookie, answered explicitly, then a PushStart with
+//! **no** `$H`, the server kept the header). A packet that was being written
 //! when the connection broke is sent again on the new connection. If the
 //! server no longer knows the push-id (404, 408, 409 or a new challenge), a new session
 //! starts: PushSetup with `push-id=0`, then `$H` again. Progress is reported on the status
-//! stream ([`PushSink::status`]); `Connected { resumed: true }` is reported when the resumed
-//! connection opens, so a refusal of the resume shows as a following `Reconnecting` and a
-//! `Connected { resumed: false }` with the new push-id.
+//! stream ([`PushSink::status`]); `Connected { resumed: true }` is reported when the server
+//! accepts the resume; a refused resume shows as `Connected { resumed: false }` with the new
+//! push-id.
 //!
 //! # Mapping of WriterSink calls (implementation notes §4.1, inferred)
 //!
