@@ -159,49 +159,17 @@ pub fn trim_before_key_frame(packet: &[u8], is_video: impl Fn(u8) -> bool) -> Op
 /// bytes removed.
 ///
 /// MS-WMHTTP 2.2.3.3: "the Padding Data SHOULD be removed ... and the Padding Length field
-/// updated". Where the payloads end is asf-format's reading of the length fields (ASF 5.2.2),
-/// which includes GStreamer asfmux's form (Packet Length + Padding Length = packet size, the
-/// padding after Packet Length): cutting at the end of the last payload is right for every
-/// form. A packet with neither a Packet Length nor a Padding Length field cannot describe a
-/// shorter length and is left whole.
-/// (asf-format's `DataPacket` would rebuild the packet in a new buffer; this keeps the pooled
-/// buffer and its headroom, so the push sink sends without a copy.)
+/// updated". This is push-protocol's [`strip_padding`](push_protocol::framing::strip_padding)
+/// (asf-format's reading of the length fields, including GStreamer asfmux's form) applied to
+/// a pooled buffer, which keeps its allocation and headroom, so the push sink frames it
+/// without a copy. A packet with neither a Packet Length nor a Padding Length field keeps its
+/// length.
 pub fn strip_padding(packet: &mut BytesMut) -> Result<usize, Error> {
-    let (new_len, length_at, length_w, padding_at, padding_w) = {
-        let view = parse_whole(packet, |_| {})?;
-        let ltf = view.length_type_flags();
-        // ASF 5.2.1/5.2.2: [EC flags + data] Length Type Flags, Property Flags, Packet Length,
-        // Sequence, Padding Length.
-        let flags_at = view
-            .error_correction()
-            .map_or(0, |(_, data)| 1 + data.len());
-        let length_at = flags_at + 2;
-        let length_w = ltf.packet_length_type().size();
-        let padding_at = length_at + length_w + ltf.sequence_type().size();
-        (
-            packet.len() - view.padding().len(),
-            length_at,
-            length_w,
-            padding_at,
-            ltf.padding_length_type().size(),
-        )
-    };
-    if (padding_w == 0 && length_w == 0) || new_len == packet.len() {
-        return Ok(0);
-    }
-    if length_w > 0 {
-        if length_w < 4 && new_len >> (8 * length_w) != 0 {
-            return Err(bad("new Packet Length does not fit its field"));
-        }
-        let bytes = u32::try_from(new_len)
-            .map_err(|_| bad("packet longer than 4 GiB"))?
-            .to_le_bytes();
-        packet[length_at..length_at + length_w].copy_from_slice(&bytes[..length_w]);
-    }
-    packet[padding_at..padding_at + padding_w].fill(0);
-    let cut = packet.len() - new_len;
+    let len = packet.len();
+    let new_len = push_protocol::framing::strip_padding(packet, len)
+        .map_err(|e| Error::Custom(format!("malformed ASF data packet: {e}").into()))?;
     packet.truncate(new_len);
-    Ok(cut)
+    Ok(len - new_len)
 }
 
 #[cfg(test)]
