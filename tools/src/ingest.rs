@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use push_protocol::auth::{Credential, DigestAlgorithm, ServerScheme};
@@ -102,7 +102,13 @@ pub async fn handle_push(
     // A connection that sends nothing for this long is dropped, so a client that
     // stops between requests cannot hold a connection slot (PushServer times out
     // PushStart bodies with 408 and forgets sessions; this bounds the rest).
-    let silence = state.config.default_template.idle_timeout + state.config.limits.head_timeout;
+    let longest_idle = state
+        .config
+        .templates
+        .values()
+        .map(|t| t.idle_timeout)
+        .fold(state.config.default_template.idle_timeout, Duration::max);
+    let silence = longest_idle + state.config.limits.head_timeout;
     let (mut reader, mut writer) = stream.into_split();
     let mut chunk = vec![0u8; 64 * 1024];
     let result = loop {
