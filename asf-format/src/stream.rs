@@ -58,6 +58,8 @@
 //! # Ok::<(), asf_format::Error>(())
 //! ```
 
+use std::collections::VecDeque;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::data::DataObjectHeader;
@@ -252,9 +254,15 @@ enum State {
 pub struct StreamReader {
     limits: Limits,
     buf: BytesMut,
+    /// Input given with [`StreamReader::push`] while `buf` still held bytes, in order: moved
+    /// into `buf` when the events need it (see [`StreamReader::refill`]).
+    queued: VecDeque<Bytes>,
     offset: u64,
     state: State,
     packet_size: u32,
+    /// [`StreamReader::finish`] was called.
+    input_ended: bool,
+    /// No more input: `input_ended` and nothing queued (what the event logic looks at).
     finished: bool,
     error: Option<Error>,
     /// At top level right after a Data Object's packets: data packets may still follow
@@ -276,9 +284,11 @@ impl StreamReader {
         StreamReader {
             limits,
             buf: BytesMut::new(),
+            queued: VecDeque::new(),
             offset: 0,
             state: State::Header,
             packet_size: 0,
+            input_ended: false,
             finished: false,
             error: None,
             after_packets: false,
@@ -287,28 +297,64 @@ impl StreamReader {
         }
     }
 
-    /// Appends input.
+    /// Appends input (copied).
     pub fn feed(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        if self.queued.is_empty() {
+            self.buf.extend_from_slice(data);
+        } else {
+            self.queued.push_back(Bytes::copy_from_slice(data));
+        }
     }
 
-    /// Appends input given as [`Bytes`].
+    /// Appends input given as [`Bytes`], without copying it where it can: packets that lie
+    /// within one pushed chunk are handed out as slices of it; only a packet that straddles two
+    /// chunks is copied (so a file read in large chunks is not copied at all, but for one packet
+    /// per chunk). A chunk shared with other [`Bytes`] handles is copied when it becomes the
+    /// buffer.
     pub fn push(&mut self, data: Bytes) {
-        if self.buf.is_empty() {
+        if data.is_empty() {
+            return;
+        }
+        if self.buf.is_empty() && self.queued.is_empty() {
             self.buf = BytesMut::from(data);
         } else {
-            self.buf.extend_from_slice(&data);
+            self.queued.push_back(data);
         }
     }
 
     /// Declares the end of input.
     pub fn finish(&mut self) {
-        self.finished = true;
+        self.input_ended = true;
     }
 
     /// Bytes fed but not yet consumed by an event.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.queued.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// Moves queued input into the buffer: the whole next chunk when the buffer is empty
+    /// (no copy), else, between data packets, only the bytes that complete the packet in the
+    /// buffer (so it empties and the rest of the chunk comes without copying), else the whole
+    /// chunk (copied). Moves at least one byte when anything is queued.
+    fn refill(&mut self) {
+        let Some(mut next) = self.queued.pop_front() else {
+            return;
+        };
+        if self.buf.is_empty() {
+            self.buf = BytesMut::from(next);
+            return;
+        }
+        let ps = self.packet_size as usize;
+        let k = if matches!(self.state, State::Packets(_)) && ps > self.buf.len() {
+            (ps - self.buf.len()).min(next.len())
+        } else {
+            next.len()
+        };
+        self.buf.extend_from_slice(&next[..k]);
+        next.advance(k);
+        if !next.is_empty() {
+            self.queued.push_front(next);
+        }
     }
 
     /// Absolute offset of the next unconsumed byte.
@@ -340,7 +386,14 @@ impl StreamReader {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        let r = self.step();
+        let r = loop {
+            self.finished = self.input_ended && self.queued.is_empty();
+            match self.step() {
+                // The buffer holds too little for the next event: take queued input.
+                Ok(None) if !self.queued.is_empty() => self.refill(),
+                r => break r,
+            }
+        };
         if let Err(e) = &r {
             self.error = Some(e.clone());
         }

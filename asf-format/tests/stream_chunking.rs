@@ -214,3 +214,59 @@ fn objects_after_the_data_are_index_or_other_events() {
     let e = read_all(&bad, Limits::default()).unwrap_err();
     assert!(e.offset().is_some_and(|o| o > at as u64), "{e}");
 }
+
+/// Chunks pushed ahead of polling are queued and give the same events; packets that lie inside
+/// one pushed chunk are slices of it (not copied), only packets straddling two chunks are
+/// copied.
+#[test]
+fn pushed_chunks_are_read_without_copying() {
+    let packets = packetize(&objs(60), 1000);
+    let file = build_file(&packets, 1000, false, true);
+    let whole = read_all(&file, Limits::default()).expect("one shot");
+    let chunks: Vec<Bytes> = file
+        .chunks(4096 + 333)
+        .map(Bytes::copy_from_slice)
+        .collect();
+    // Address ranges of the chunks; the chunks themselves are moved in (a chunk shared with
+    // another handle would be copied).
+    let ranges: Vec<(usize, usize)> = chunks
+        .iter()
+        .map(|c| (c.as_ptr() as usize, c.as_ptr() as usize + c.len()))
+        .collect();
+    let n_chunks = chunks.len();
+    let mut r = StreamReader::new(Limits::default());
+    for c in chunks {
+        r.push(c);
+    }
+    assert_eq!(r.buffered(), file.len());
+    r.finish();
+    let mut events = Vec::new();
+    while let Some(e) = r.poll_event().expect("reads") {
+        let end = e == Event::End;
+        events.push(e);
+        if end {
+            break;
+        }
+    }
+    assert_eq!(events, whole);
+    // Which packets are slices of a pushed chunk: compare addresses.
+    let inside = |data: &Bytes| {
+        let p = data.as_ptr() as usize;
+        ranges
+            .iter()
+            .any(|&(lo, hi)| p >= lo && p + data.len() <= hi)
+    };
+    let (mut shared, mut copied) = (0, 0);
+    for e in &events {
+        if let Event::Packet { data, .. } = e {
+            if inside(data) {
+                shared += 1;
+            } else {
+                copied += 1;
+            }
+        }
+    }
+    // A packet of 1000 bytes straddles a boundary of 4429-byte chunks at most once per chunk.
+    assert!(copied <= n_chunks, "{copied} copied, {shared} shared");
+    assert!(shared > copied, "{copied} copied, {shared} shared");
+}

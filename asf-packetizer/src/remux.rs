@@ -115,6 +115,15 @@ impl Remuxer {
         self.drain(out)
     }
 
+    /// As [`Remuxer::push_owned`] with the input taken as [`Bytes`]: packets inside the chunk
+    /// are read as slices of it (see [`StreamReader::push`]); only a packet straddling two
+    /// chunks is copied. Worth it for buffers the caller owns anyway (a network receive
+    /// buffer); a chunk shared with other handles is copied once.
+    pub fn push_bytes(&mut self, input: Bytes, out: &mut dyn FnMut(Bytes)) -> Result<()> {
+        self.reader.push(input);
+        self.drain(out)
+    }
+
     fn write(&mut self, bytes: Bytes, out: &mut dyn FnMut(Bytes)) {
         self.bytes_written += bytes.len() as u64;
         out(bytes);

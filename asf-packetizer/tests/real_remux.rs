@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use asf_format::media_object::{MediaObject, Reassembler};
 use asf_format::{AsfFile, Limits};
-use asf_packetizer::{RemuxOptions, remux, remux_to_vec};
+use asf_packetizer::{RemuxOptions, Remuxer, remux, remux_to_vec};
 
 fn dir() -> Option<PathBuf> {
     if let Ok(d) = std::env::var("WMPUSH_VECTORS") {
@@ -67,6 +67,29 @@ fn check_density(name: &str, input: &[u8], output: &[u8]) {
     );
 }
 
+/// Input given as `Bytes` chunks (`Remuxer::push_bytes`, read without copying) and output taken
+/// as `Bytes` give exactly the output of `remux` on the whole input.
+fn check_bytes_input(name: &str, input: &[u8]) {
+    let mut expected = Vec::new();
+    let s1 = remux(input, RemuxOptions::default(), &mut |b: &[u8]| {
+        expected.extend_from_slice(b)
+    })
+    .expect("remuxed once already");
+    let mut r = Remuxer::new(RemuxOptions::default());
+    let mut got = Vec::new();
+    for chunk in input.chunks(1777) {
+        r.push_bytes(bytes::Bytes::copy_from_slice(chunk), &mut |b| {
+            got.extend_from_slice(&b)
+        })
+        .expect("same input");
+    }
+    let s2 = r
+        .finish_owned(&mut |b| got.extend_from_slice(&b))
+        .expect("finish");
+    assert!(got == expected, "{name}: push_bytes output differs");
+    assert_eq!(s1, s2, "{name}");
+}
+
 #[test]
 fn real_files_remux_to_the_same_media_objects() {
     let Some(dir) = dir() else {
@@ -93,6 +116,7 @@ fn real_files_remux_to_the_same_media_objects() {
             remux(&input, RemuxOptions::default(), &mut |_: &[u8]| {}).map(|s| bad = s.bad_packets);
         let Ok(()) = ok else { continue };
         let out = remux_to_vec(&input, RemuxOptions::default()).expect("remuxed once already");
+        check_bytes_input(&name, &input);
         let back = AsfFile::parse(&out, &Limits::default()).expect("output parses");
         assert!(
             back.packets().all(|p| p.is_ok()),

@@ -444,6 +444,8 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
         written: 0,
     };
     let mut remuxer = Remuxer::new(opts);
+    // One input buffer for the whole run (a fresh one per chunk costs more in page faults
+    // than the copy into the reader's buffer saves).
     let mut chunk = vec![0u8; CHUNK];
     let result = (|| -> Result<asf_packetizer::RemuxSummary, CliError> {
         let remux_error =
