@@ -38,8 +38,9 @@ use crate::config::Template;
 use crate::point::{PublishingPoint, StreamFacts};
 use crate::server::{MAX_HEAD, ServerState, point_name};
 
-/// Requests queued from connection tasks to the driver before readers wait.
-pub const INGEST_QUEUE: usize = 1024;
+/// Chunks (of at most 64 KiB) queued from connection tasks to the driver before
+/// readers wait: at most 16 MiB in flight, whatever the encoders send.
+pub const INGEST_QUEUE: usize = 256;
 
 /// What a connection task tells the driver.
 #[derive(Debug)]
@@ -233,7 +234,7 @@ struct Driver {
     state: Arc<ServerState>,
     server: PushServer,
     /// MS-WMHTTP 3.2.2 Inactivity-Timeout of every session.
-    inactivity_timeout: std::time::Duration,
+    inactivity_timeout: Duration,
     conns: HashMap<ConnectionId, Connection>,
     sessions: HashMap<String, Session>,
 }
