@@ -20,45 +20,57 @@ fn inspect_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
+/// Runs `wmpush remux ARGS` (bounded) and checks it succeeded.
+fn remux_ok(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let out = run_bounded(wmpush().arg("remux").args(args), Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `ffmpeg -v error -xerror -i FILE -f null -` decodes the file cleanly (when ffmpeg is there).
+fn assert_ffmpeg_decodes(file: &std::path::Path) {
+    if !have("ffmpeg") {
+        return;
+    }
+    let out = run_bounded(
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-xerror", "-i"])
+            .arg(file)
+            .args(["-f", "null", "-"]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn remux_packet_size_preroll_and_live() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("in.asf");
     write_demo_asf(&input, 2);
     let out_file = dir.path().join("out.asf");
-    let out = run_bounded(
-        wmpush().arg("remux").arg(&input).arg(&out_file).args([
-            "--packet-size",
-            "8000",
-            "--preroll",
-            "2000",
-        ]),
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    remux_ok(&[
+        input.as_os_str(),
+        out_file.as_os_str(),
+        "--packet-size".as_ref(),
+        "8000".as_ref(),
+        "--preroll".as_ref(),
+        "2000".as_ref(),
+    ]);
     let v = inspect_json(&out_file);
     assert_eq!(v["file_properties"]["packet_size"], 8000);
     assert_eq!(v["file_properties"]["preroll_ms"], 2000);
     assert_eq!(v["file_properties"]["broadcast"], false);
     assert_eq!(v["streams"].as_array().map(Vec::len), Some(2));
-    if have("ffmpeg") {
-        let out = run_bounded(
-            Command::new("ffmpeg")
-                .args(["-nostdin", "-v", "error", "-xerror", "-i"])
-                .arg(&out_file)
-                .args(["-f", "null", "-"]),
-            Duration::from_secs(30),
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    assert_ffmpeg_decodes(&out_file);
     // Live output to standard output.
     let out = run_bounded(
         wmpush().arg("remux").arg(&input).args(["-", "--live"]),
@@ -218,15 +230,7 @@ fn remux_file_mode_header_depends_on_the_output() {
     write_demo_asf(&input, 2);
     // A regular file gets the final header (seek back at the end).
     let file = dir.path().join("out.asf");
-    let out = run_bounded(
-        wmpush().arg("remux").arg(&input).arg(&file),
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    remux_ok(&[input.as_os_str(), file.as_os_str()]);
     let v = inspect_json(&file);
     assert_eq!(v["file_properties"]["broadcast"], false);
     let len = std::fs::metadata(&file).expect("metadata").len();
@@ -237,15 +241,7 @@ fn remux_file_mode_header_depends_on_the_output() {
     assert_eq!(v["data_packets"].as_u64(), Some(packets), "{v}");
     // Standard output cannot be rewritten: the first header is broadcast-form, the packets and
     // the index the same as in the file.
-    let out = run_bounded(
-        wmpush().arg("remux").arg(&input).arg("-"),
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = remux_ok(&[input.as_os_str(), "-".as_ref()]);
     assert_eq!(out.stdout.len() as u64, len);
     let piped = dir.path().join("piped.asf");
     std::fs::write(&piped, &out.stdout).expect("write");
@@ -254,22 +250,8 @@ fn remux_file_mode_header_depends_on_the_output() {
     let file_bytes = std::fs::read(&file).expect("read");
     let header_len = v["objects"][0]["size"].as_u64().expect("header size") as usize + 50;
     assert_eq!(file_bytes[header_len..], out.stdout[header_len..]);
-    if have("ffmpeg") {
-        for f in [&file, &piped] {
-            let out = run_bounded(
-                Command::new("ffmpeg")
-                    .args(["-nostdin", "-v", "error", "-xerror", "-i"])
-                    .arg(f)
-                    .args(["-f", "null", "-"]),
-                Duration::from_secs(30),
-            );
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
+    assert_ffmpeg_decodes(&file);
+    assert_ffmpeg_decodes(&piped);
     // The same file as input and output is refused before anything is overwritten.
     let before = std::fs::read(&input).expect("read");
     let out = run_bounded(
