@@ -302,6 +302,17 @@ struct PointFile {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_documented_example_parses() {
+        let c =
+            ServeConfig::parse(include_str!("../examples/wmpush.toml")).expect("example parses");
+        let live = c.templates.get("live").expect("template live");
+        assert_eq!(live.max_players, 200);
+        assert_eq!(live.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.points, vec![("live".to_owned(), Some("live".to_owned()))]);
+        assert_eq!(c.limits.max_sessions, 64);
+    }
+
     use super::*;
 
     #[test]
