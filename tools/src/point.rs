@@ -76,29 +76,23 @@ impl StreamFacts {
 }
 
 /// Whether a player can start at this packet: a payload of a video stream with
-/// the key-frame bit starts its media object (ASF 5.2.3.1: Offset Into Media
-/// Object 0, or a compressed payload), and no payload before it in the packet
-/// continues an earlier object or belongs to video (a player would get a broken
-/// first frame). A stream without video can be joined at any packet.
+/// the key-frame bit starts its media object in it (ASF 5.2.3.1: Offset Into
+/// Media Object 0, or a compressed payload). A stream without video can be
+/// joined at any packet.
 ///
-/// Stream-level, unlike push-sink's per-packet `PacketView` rule, which also
-/// counts an audio-only packet of an audio/video stream (a player joining there
-/// would start without a picture).
+/// Payloads before the key frame in that packet (tails of earlier objects,
+/// audio) are cut for a late joiner by push-sink's hub (`trim_before_key_frame`),
+/// so the player still sees the key frame first; an ASF index points at such
+/// packets too. Stream-level, unlike push-sink's per-packet `PacketView` rule,
+/// which also counts an audio-only packet of an audio/video stream (a player
+/// joining there would start without a picture).
 pub fn join_point(view: &asf_format::packet::PacketView<'_>, video_streams: &[u8]) -> bool {
-    if video_streams.is_empty() {
-        return true;
-    }
-    for p in view.payloads() {
-        let starts = p.is_compressed() || p.offset_into_media_object == 0;
-        let video = video_streams.contains(&p.stream_number);
-        if video && p.key_frame && starts {
-            return true;
-        }
-        if video || !starts {
-            return false;
-        }
-    }
-    false
+    video_streams.is_empty()
+        || view.payloads().any(|p| {
+            p.key_frame
+                && (p.is_compressed() || p.offset_into_media_object == 0)
+                && video_streams.contains(&p.stream_number)
+        })
 }
 
 /// Settings of one publishing point (from the config file or a template).

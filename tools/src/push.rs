@@ -77,6 +77,9 @@ fn map_push_error(e: PushError, url: &str) -> CliError {
     CliError::new(kind, format!("push to {url}: {e}"))
 }
 
+/// Largest wait for one packet's send time; a longer one is a timestamp jump.
+pub const MAX_PACING_JUMP: Duration = Duration::from_secs(10);
+
 /// A sink call failed: a refusal, auth or usage problem the push sink found on the
 /// wire keeps its own exit code; anything else is a broken connection.
 fn map_sink_error(e: push_sink::Error, url: &str) -> CliError {
@@ -535,7 +538,18 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
                         pacing_time_ms(&p, f.packet_size, f.preroll_ms, info.send_time_ms)
                     });
                     let (origin, t0) = *pace_origin.get_or_insert((Instant::now(), at));
-                    let due = origin + Duration::from_millis(u64::from(at.saturating_sub(t0)));
+                    let mut due = origin + Duration::from_millis(u64::from(at.saturating_sub(t0)));
+                    // A send time far ahead of the clock is a discontinuity, not a wait:
+                    // GStreamer's live asfmux jumps to its running time (1000 h) when the
+                    // first video arrives. Re-anchor the pacing there instead of stalling.
+                    if due > Instant::now() + MAX_PACING_JUMP {
+                        tracing::info!(
+                            send_time_ms = at,
+                            "send time jumps ahead: pacing re-anchored"
+                        );
+                        pace_origin = Some((Instant::now(), at));
+                        due = Instant::now();
+                    }
                     while let Some(wait) = due.checked_duration_since(Instant::now()) {
                         if stop.load(Ordering::Relaxed) {
                             break;
