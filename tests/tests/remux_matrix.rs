@@ -28,7 +28,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use wmpush_tests::{
-    Media, Tool, ffmpeg_decodes, ffprobe, framemd5, run_with_timeout, scratch_dir, vector_files,
+    Media, Tool, ffmpeg_decodes, ffprobe, framemd5, gstreamer_reads, run_with_timeout, scratch_dir,
+    vector_files,
 };
 
 /// Corpus files that are not complete ASF files, with the reason (see PROVENANCE.md).
@@ -108,29 +109,6 @@ fn wmpush_binary() -> PathBuf {
     let bin = profile_dir.join("wmpush");
     assert!(bin.is_file(), "{} was not built", bin.display());
     bin
-}
-
-/// GStreamer's asfdemux reads the whole file: `gst-launch-1.0 -q filesrc location=F ! asfdemux
-/// ! fakesink` exits 0 within 30 s without an ERROR. (The support crate's `gstreamer_reads`
-/// links two branches, which waits forever on a single-stream file.)
-fn gstreamer_reads(path: &Path) -> Result<(), String> {
-    let run = run_with_timeout(
-        Command::new("gst-launch-1.0")
-            .args(["-q", "filesrc"])
-            .arg(format!("location={}", path.display()))
-            .args(["!", "asfdemux", "!", "fakesink"]),
-        Duration::from_secs(30),
-    );
-    if run.success() && !run.stderr.contains("ERROR") {
-        Ok(())
-    } else {
-        Err(format!(
-            "gst-launch asfdemux {}: status {:?}\n{}",
-            path.display(),
-            run.status,
-            run.stderr
-        ))
-    }
 }
 
 /// Whether the file has a video stream (not an attached picture such as WM/Picture cover art,
