@@ -854,16 +854,14 @@ fn application_ends_a_session_with_a_status() {
 fn per_session_timeouts_override_the_defaults() {
     let mut p = established(PushServerConfig::default(), cfg());
     let id = p.client.push_id().to_string();
-    assert!(!p.server.set_session_timeouts(
-        "nope",
-        Duration::from_secs(1),
-        Duration::from_secs(1)
-    ));
-    assert!(p.server.set_session_timeouts(
-        &id,
-        Duration::from_secs(5),
-        Duration::from_secs(7)
-    ));
+    assert!(
+        !p.server
+            .set_session_timeouts("nope", Duration::from_secs(1), Duration::from_secs(1))
+    );
+    assert!(
+        p.server
+            .set_session_timeouts(&id, Duration::from_secs(5), Duration::from_secs(7))
+    );
     // Idle: no packet for 5 s (the default would be 60 s) gets the 408.
     p.advance(Duration::from_secs(4));
     assert_eq!(p.server.session_count(), 1);
@@ -873,11 +871,10 @@ fn per_session_timeouts_override_the_defaults() {
     // Inactivity between requests: 7 s instead of 120 s.
     let mut q = established(PushServerConfig::default(), cfg());
     let id = q.client.push_id().to_string();
-    assert!(q.server.set_session_timeouts(
-        &id,
-        Duration::from_secs(60),
-        Duration::from_secs(7)
-    ));
+    assert!(
+        q.server
+            .set_session_timeouts(&id, Duration::from_secs(60), Duration::from_secs(7))
+    );
     q.client.disconnect();
     q.pump();
     q.advance(Duration::from_secs(6));
