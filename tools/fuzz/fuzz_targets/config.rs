@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
             let lookup = |u: &str| users.get(u).map(|h| Credential::Ha1(h.clone()));
             let mut verifier = ServerAuth::with_schemes(
                 auth.realm(),
-                &[ServerScheme::Digest(DigestAlgorithm::Md5), ServerScheme::Basic],
+                &[
+                    ServerScheme::Digest(DigestAlgorithm::Md5),
+                    ServerScheme::Basic,
+                ],
                 4,
                 Duration::from_secs(60),
             );
