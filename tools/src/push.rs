@@ -80,6 +80,36 @@ fn map_push_error(e: PushError, url: &str) -> CliError {
 /// Largest wait for one packet's send time; a longer one is a timestamp jump.
 pub const MAX_PACING_JUMP: Duration = Duration::from_secs(10);
 
+/// Send times as the push sink sees them: continuous across a jump of more
+/// than [`MAX_PACING_JUMP`] (GStreamer's live asfmux leaps from the audio clock
+/// to its running time, about 1000 h, at the first picture). The sink bounds its
+/// queue by the span of send times, so a raw jump would make it drop everything
+/// queued, the key frame before the jump included. The packets' own bytes are
+/// not changed.
+#[derive(Debug, Default)]
+struct SendTimeline {
+    last_raw: Option<u32>,
+    shift: u32,
+}
+
+impl SendTimeline {
+    fn continuous(&mut self, raw: u32) -> u32 {
+        let jump = u32::try_from(MAX_PACING_JUMP.as_millis()).unwrap_or(u32::MAX);
+        if let Some(last) = self.last_raw
+            && raw > last.saturating_add(jump)
+        {
+            tracing::info!(
+                from = last,
+                to = raw,
+                "send time jumps ahead: treated as continuous"
+            );
+            self.shift = self.shift.saturating_add(raw - last);
+        }
+        self.last_raw = Some(raw);
+        raw.saturating_sub(self.shift)
+    }
+}
+
 /// A sink call failed: a refusal, auth or usage problem the push sink found on the
 /// wire keeps its own exit code; anything else is a broken connection.
 fn map_sink_error(e: push_sink::Error, url: &str) -> CliError {
@@ -508,6 +538,7 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
     let mut pace_origin: Option<(Instant, u32)> = None;
     let mut pace_facts = StreamFacts::read(&first).ok();
     let mut last_send = 0u32;
+    let mut send_times = SendTimeline::default();
     let mut bytes = 0u64;
     let result = loop {
         if stop.load(Ordering::Relaxed) {
@@ -527,12 +558,14 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
         match item {
             Item::Header(h) => {
                 pace_origin = None;
+                send_times = SendTimeline::default();
                 pace_facts = StreamFacts::read(&h).ok();
                 if let Err(e) = sink.on_header(&h) {
                     break Err(map_sink_error(e, &opts.url));
                 }
             }
-            Item::Packet(p, info) => {
+            Item::Packet(p, mut info) => {
+                info.send_time_ms = send_times.continuous(info.send_time_ms);
                 if !opts.no_pace {
                     let at = pace_facts.as_ref().map_or(info.send_time_ms, |f| {
                         pacing_time_ms(&p, f.packet_size, f.preroll_ms, info.send_time_ms)
@@ -621,4 +654,22 @@ pub fn run(opts: PushOptions, stop: Arc<AtomicBool>) -> Result<PushReport, CliEr
         }
     );
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_time_jumps_are_made_continuous() {
+        let mut t = SendTimeline::default();
+        assert_eq!(t.continuous(0), 0);
+        assert_eq!(t.continuous(5806), 5806);
+        // GStreamer's live asfmux: the running time (1000 h) at the first picture.
+        assert_eq!(t.continuous(3_600_000_000), 5806);
+        assert_eq!(t.continuous(3_600_000_066), 5872);
+        // Ordinary steps and small backward steps pass through.
+        assert_eq!(t.continuous(3_600_009_000), 14_806);
+        assert_eq!(t.continuous(3_600_008_000), 13_806);
+    }
 }
