@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Template;
 use crate::point::{PublishingPoint, StreamFacts};
+use crate::push::SendTimeline;
 use crate::server::{MAX_HEAD, ServerState, point_name};
 
 /// Chunks (of at most 64 KiB) queued from connection tasks to the driver before
@@ -579,6 +580,9 @@ impl Driver {
         // ffmpeg still plays) is passed on as is, never as a join point.
         let (send_time_ms, key) = facts.packet(&packet).unwrap_or((0, false));
         let outputs = &mut session.outputs;
+        // Sinks bound queues and build indexes from send times: give them a timeline
+        // without the jumps some encoders make (GStreamer's live asfmux).
+        let send_time_ms = outputs.timeline.continuous(send_time_ms);
         for r in outputs.relays.iter_mut().flatten() {
             r.packet(&packet, send_time_ms, key);
         }
@@ -709,6 +713,8 @@ fn archive_path(dir: &std::path::Path, point: &str) -> PathBuf {
 /// (push-sink's FileSink) and relays to downstream servers (push-sink's PushSink).
 #[derive(Default)]
 struct Outputs {
+    /// Send times for the sinks, continuous across jumps.
+    timeline: SendTimeline,
     archive: Option<Archive>,
     /// `None` until the first header (relays connect then).
     relays: Option<Vec<Relay>>,

@@ -87,13 +87,14 @@ pub const MAX_PACING_JUMP: Duration = Duration::from_secs(10);
 /// queued, the key frame before the jump included. The packets' own bytes are
 /// not changed.
 #[derive(Debug, Default)]
-struct SendTimeline {
+pub struct SendTimeline {
     last_raw: Option<u32>,
     shift: u32,
 }
 
 impl SendTimeline {
-    fn continuous(&mut self, raw: u32) -> u32 {
+    /// The send time to hand a sink for a packet whose own Send Time is `raw`.
+    pub fn continuous(&mut self, raw: u32) -> u32 {
         let jump = u32::try_from(MAX_PACING_JUMP.as_millis()).unwrap_or(u32::MAX);
         if let Some(last) = self.last_raw
             && raw > last.saturating_add(jump)
