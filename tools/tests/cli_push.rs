@@ -39,27 +39,7 @@ fn push_file_plays_and_ends_the_session() {
     )
     .is_some_and(|p| p["live"] == true)));
     if have("ffmpeg") {
-        let out = run_bounded(
-            Command::new("ffmpeg").args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-xerror",
-                "-i",
-                &format!("mmsh://{addr}/live"),
-                "-t",
-                "2",
-                "-f",
-                "null",
-                "-",
-            ]),
-            Duration::from_secs(30),
-        );
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "ffmpeg: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ffmpeg_plays(&format!("mmsh://{addr}/live"), 2, "pushed file");
     }
     let out = pusher.join().expect("thread");
     assert!(
@@ -132,27 +112,7 @@ fn ffmpeg_pipe_into_push_plays_wmv2_both_framings() {
             .is_some_and(|p| p["packets_in"].as_u64().unwrap_or(0) > 20)),
             "{format}: packets arrive"
         );
-        let out = run_bounded(
-            Command::new("ffmpeg").args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-xerror",
-                "-i",
-                &format!("mmsh://{addr}/{point_name}"),
-                "-t",
-                "2",
-                "-f",
-                "null",
-                "-",
-            ]),
-            Duration::from_secs(30),
-        );
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "{format}: ffmpeg: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ffmpeg_plays(&format!("mmsh://{addr}/{point_name}"), 2, format);
         let mut pusher = pusher;
         let status = {
             let start = std::time::Instant::now();

@@ -96,26 +96,10 @@ fn gstreamer_live_asf_pushes_through_serve_and_plays() {
         "pictures reach the point: {}",
         status_json(addr)
     );
-    let out = run_bounded(
-        Command::new("ffmpeg").args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-xerror",
-            "-i",
-            &format!("mmsh://{addr}/gstlive"),
-            "-t",
-            "3",
-            "-f",
-            "null",
-            "-",
-        ]),
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "ffmpeg plays GStreamer's live stream from the point: {}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_ffmpeg_plays(
+        &format!("mmsh://{addr}/gstlive"),
+        3,
+        "GStreamer's live stream from the point",
     );
     // The pipeline ends after its buffers: `wmpush push` sends $E(0) and exits 0.
     let start = Instant::now();

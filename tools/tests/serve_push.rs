@@ -44,23 +44,7 @@ fn raw_encoder_push_plays_in_ffmpeg_and_autodestroys() {
     assert_eq!(p["encoder_session"], true);
 
     if have("ffmpeg") {
-        let url = format!("mmsh://{addr}/live");
-        let out = run_bounded(
-            Command::new("ffmpeg").args([
-                "-nostdin", "-v", "error", "-xerror", "-i", &url, "-t", "3", "-f", "null", "-",
-            ]),
-            Duration::from_secs(30),
-        );
-        assert!(
-            out.status.success(),
-            "ffmpeg: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.stderr.is_empty(),
-            "ffmpeg reported: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ffmpeg_plays(&format!("mmsh://{addr}/live"), 3, "raw encoder's push");
     }
     // A second encoder is refused while the first one pushes.
     let mut second = RawPusher::new(addr, "/live");
@@ -505,27 +489,7 @@ fn relay_chain_origin_to_edge_plays() {
         status_json(edge_addr)
     );
     if have("ffmpeg") {
-        let out = run_bounded(
-            Command::new("ffmpeg").args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-xerror",
-                "-i",
-                &format!("mmsh://{edge_addr}/edge"),
-                "-t",
-                "2",
-                "-f",
-                "null",
-                "-",
-            ]),
-            Duration::from_secs(30),
-        );
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "ffmpeg from the edge: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ffmpeg_plays(&format!("mmsh://{edge_addr}/edge"), 2, "from the edge");
     }
     push.join().expect("thread").expect("push");
     // The origin's $E(0) ends the relay session; AutoDestroy removes the edge point.
@@ -619,6 +583,20 @@ fn serve_with_live_push(
     (server, addr, push)
 }
 
+/// The background player ended well and saved more than 20 packets.
+fn assert_player_played(
+    player: std::thread::JoinHandle<std::process::Output>,
+    file: &std::path::Path,
+) {
+    let out = player.join().expect("player");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0) > 20 * 3600);
+}
+
 /// `wmpush pull mmsh://ADDR/NAME --duration 4 -o FILE` in a thread.
 fn pull_in_background(
     addr: std::net::SocketAddr,
@@ -674,13 +652,7 @@ fn limits_refuse_only_newcomers_and_slow_heads_time_out() {
         "{s}"
     );
     // The player connected before was never disturbed.
-    let out = player.join().expect("player");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(std::fs::metadata(&out_file).map(|m| m.len()).unwrap_or(0) > 20 * 3600);
+    assert_player_played(player, &out_file);
     push.join().expect("thread").expect("push");
 }
 
@@ -709,13 +681,7 @@ fn session_and_player_limits_refuse_only_newcomers() {
     // A second player is over the point's player limit: 503 (exit 6).
     assert_play_refused_503(addr, "one");
     // The first player played on, undisturbed.
-    let out = player.join().expect("player");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(std::fs::metadata(&out_file).map(|m| m.len()).unwrap_or(0) > 20 * 3600);
+    assert_player_played(player, &out_file);
     push.join().expect("thread").expect("push");
 }
 

@@ -327,6 +327,32 @@ impl RawPusher {
     }
 }
 
+/// ffmpeg plays `seconds` of `url` (e.g. `mmsh://ADDR/POINT`) and reports no
+/// error at all (`-v error -xerror`); `what` names the case in the failure.
+pub fn assert_ffmpeg_plays(url: &str, seconds: u32, what: &str) {
+    let out = run_bounded(
+        Command::new("ffmpeg").args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-xerror",
+            "-i",
+            url,
+            "-t",
+            &seconds.to_string(),
+            "-f",
+            "null",
+            "-",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{what}: ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Waits until `cond` holds or `limit` passes.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
