@@ -87,6 +87,11 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     connection_slots: Arc<Semaphore>,
     ingest_inputs: Option<mpsc::Receiver<ingest::Input>>,
+    /// One descriptor held in reserve: when the process runs out (EMFILE), it is released
+    /// so the newcomer can be accepted and refused (503) instead of waiting in the backlog.
+    reserve_fd: Option<std::fs::File>,
+    /// Accept errors so far (warnings are logged once per hundred).
+    accept_errors: u64,
 }
 
 /// Stops a running server from another task.
@@ -134,6 +139,8 @@ impl Server {
             shutdown_tx,
             connection_slots: slots,
             ingest_inputs: Some(ingest_rx),
+            reserve_fd: std::fs::File::open("/dev/null").ok(),
+            accept_errors: 0,
         })
     }
 
@@ -168,10 +175,9 @@ impl Server {
                     let (stream, peer) = match accepted {
                         Ok(x) => x,
                         Err(e) => {
-                            // EMFILE and friends: refuse only the newcomer, keep serving.
-                            tracing::warn!(error = %e, "accept failed");
-                            self.state.connections_refused.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            // EMFILE and friends: refuse only the newcomer, keep serving
+                            // everyone already connected (VLC's MMSH server drops them all).
+                            self.refuse_without_descriptors(&e).await;
                             continue;
                         }
                     };
@@ -209,6 +215,37 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(())
+    }
+}
+
+impl Server {
+    /// Out of descriptors (or another accept error): with the reserve descriptor released,
+    /// accept the newcomer, answer 503 and close it, then take the reserve back. Without a
+    /// reserve (it could not be reopened) the newcomer waits in the backlog and accepting is
+    /// retried after a pause. Warnings are logged for the first error and every hundredth.
+    async fn refuse_without_descriptors(&mut self, error: &std::io::Error) {
+        self.accept_errors += 1;
+        if self.accept_errors.is_multiple_of(100) || self.accept_errors == 1 {
+            tracing::warn!(error = %error, errors = self.accept_errors, "accept failed: refusing newcomers");
+        }
+        let out_of_fds = matches!(error.raw_os_error(), Some(23 | 24)); // ENFILE, EMFILE
+        if out_of_fds && self.reserve_fd.take().is_some() {
+            if let Ok(Ok((stream, peer))) =
+                tokio::time::timeout(Duration::from_millis(10), self.listener.accept()).await
+            {
+                self.state
+                    .connections_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "out of file descriptors: newcomer refused (503)");
+                let _ = tokio::time::timeout(Duration::from_secs(1), refuse_busy(stream)).await;
+            }
+            self.reserve_fd = std::fs::File::open("/dev/null").ok();
+        } else {
+            if self.reserve_fd.is_none() {
+                self.reserve_fd = std::fs::File::open("/dev/null").ok();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 

@@ -721,3 +721,87 @@ fn refused_streams_get_a_status_and_their_session_is_forgotten() {
     assert!(point(&s, "big").is_some_and(|p| p["live"] == false), "{s}");
     assert_eq!(s["server"]["encoder_sessions"], 0);
 }
+
+/// VLC's MMSH server drops every client when it runs out of file descriptors; ours refuses
+/// only the newcomers. `wmpush serve` runs with RLIMIT_NOFILE 48, an encoder pushes and a
+/// player plays, then 80 idle connections arrive (far more than the descriptors left): the
+/// player and the encoder are undisturbed, the server counts the refusals, and once the flood
+/// is gone (closed by the client, or by the server's header timeout) a new player plays.
+#[test]
+fn descriptor_exhaustion_refuses_only_newcomers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("serve.toml");
+    std::fs::write(&cfg, "[server]\nheader_timeout_secs = 2\n").expect("write");
+    let (_server, addr) = start_serve_with_nofile(48, &["--config", cfg.to_str().expect("utf-8")]);
+    let mut p = RawPusher::new(addr, "/fd");
+    assert_eq!(p.setup("", None).status, 204);
+    p.start(None);
+    let stream = test_stream(8);
+    let push = std::thread::spawn(move || p.push_stream(&stream, true));
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "fd"
+    )
+    .is_some_and(|p| p["live"] == true)));
+    let out_file = dir.path().join("player.asf");
+    let player = pull_in_background(addr, "fd", &out_file);
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "fd"
+    )
+    .is_some_and(|p| p["players"] == 1)));
+    // The flood: idle connections that never send a request head. Connecting succeeds (the
+    // kernel queues them) even when the server has no descriptor left to accept them.
+    let flood: Vec<std::net::TcpStream> = (0..80)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    assert!(flood.len() >= 40, "only {} flood connections", flood.len());
+    std::thread::sleep(Duration::from_millis(700));
+    // Newcomers past the limit are accepted on the reserve descriptor and told 503 at once.
+    let told_503 = flood
+        .iter()
+        .filter(|c| {
+            use std::io::Read as _;
+            let _ = c.set_read_timeout(Some(Duration::from_millis(50)));
+            let mut buf = [0u8; 64];
+            let mut reader: &std::net::TcpStream = c;
+            matches!(reader.read(&mut buf), Ok(n) if buf[..n].starts_with(b"HTTP/1.0 503"))
+        })
+        .count();
+    assert!(told_503 > 0, "no newcomer was refused with 503");
+    std::thread::sleep(Duration::from_secs(1));
+    drop(flood);
+    // The player and the encoder were not disturbed.
+    assert_player_played(player, &out_file);
+    push.join()
+        .expect("thread")
+        .expect("the encoder pushed to the end");
+    // The server is healthy and says it refused newcomers.
+    let mut refused = 0;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let s = std::net::TcpStream::connect(addr)
+                .is_ok()
+                .then(|| status_json(addr));
+            refused = s.map_or(0, |s| {
+                s["server"]["connections_refused"].as_u64().unwrap_or(0)
+            });
+            refused > 0
+        }),
+        "no refusal counted"
+    );
+    // A new encoder and player are served again.
+    let mut again = RawPusher::new(addr, "/fd2");
+    assert_eq!(again.setup("", None).status, 204);
+    again.start(None);
+    let stream = test_stream(6);
+    let push = std::thread::spawn(move || again.push_stream(&stream, true));
+    assert!(wait_until(Duration::from_secs(5), || point(
+        &status_json(addr),
+        "fd2"
+    )
+    .is_some_and(|p| p["live"] == true)));
+    let out_file = dir.path().join("player2.asf");
+    assert_player_played(pull_in_background(addr, "fd2", &out_file), &out_file);
+    push.join().expect("thread").expect("push");
+}

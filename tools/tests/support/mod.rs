@@ -47,9 +47,25 @@ impl Drop for Running {
 
 /// Starts `wmpush serve --listen 127.0.0.1:0 ARGS` and returns its address.
 pub fn start_serve(args: &[&str]) -> (Running, SocketAddr) {
-    let mut child = wmpush()
+    let mut cmd = wmpush();
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+    spawn_serve(cmd)
+}
+
+/// [`start_serve`] with the process's file-descriptor limit (RLIMIT_NOFILE) set to `nofile`
+/// (through `sh -c 'ulimit -n N; exec ...'`).
+pub fn start_serve_with_nofile(nofile: u32, args: &[&str]) -> (Running, SocketAddr) {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_wmpush"))
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
+        .args(args);
+    spawn_serve(cmd)
+}
+
+fn spawn_serve(mut cmd: Command) -> (Running, SocketAddr) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
