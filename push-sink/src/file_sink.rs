@@ -914,9 +914,11 @@ fn index_parameters_object(streams: &[u16], interval_ms: u32) -> Vec<u8> {
     out
 }
 
-/// Most entries an index gets; a longer timeline gets a longer interval (memory stays bounded
-/// whatever presentation times the packets claim).
-const MAX_INDEX_ENTRIES: u64 = 1 << 22;
+/// Most entries an index gets (about 12 days at the default 1 s interval); a longer timeline
+/// gets a longer interval, so memory and the index objects stay bounded (about 6 MB per
+/// Simple Index) whatever send times the packets claim: a live source whose clock jumps 1,000
+/// hours ahead (GStreamer's live asfmux does) gets a 3.4 s interval, not 3.6 million entries.
+const MAX_INDEX_ENTRIES: u64 = 1 << 20;
 
 /// The configured interval, widened so that `play_end_ms` needs at most `MAX_INDEX_ENTRIES`.
 fn index_interval(configured_ms: u32, play_end_ms: u64) -> u32 {
