@@ -114,18 +114,25 @@ pub fn encode_data(packet: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
     encode_plain(PushFrameKind::Data, packet, out)
 }
 
-fn encode_plain(kind: PushFrameKind, payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-    if payload.len() > MAX_PAYLOAD {
+/// Checks that a payload of `len` bytes fits one push frame of `kind` (MS-WMHTTP 2.2.3.1:
+/// at most [`MAX_PAYLOAD`] bytes).
+pub fn check_payload_len(kind: PushFrameKind, len: usize) -> Result<(), Error> {
+    if len > MAX_PAYLOAD {
         return Err(Error::TooLarge {
             what: match kind {
                 PushFrameKind::Header => "$H payload",
                 PushFrameKind::Data => "$D payload",
                 _ => "$F payload",
             },
-            len: payload.len(),
+            len,
             limit: MAX_PAYLOAD,
         });
     }
+    Ok(())
+}
+
+fn encode_plain(kind: PushFrameKind, payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    check_payload_len(kind, payload.len())?;
     out.reserve(FRAME_HEADER_LEN + payload.len());
     put_header(out, kind, payload.len());
     out.extend_from_slice(payload);

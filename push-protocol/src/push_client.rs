@@ -16,6 +16,8 @@
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+
 use crate::auth::{self, ClientAuth};
 use crate::error::Error;
 use crate::framing;
@@ -31,7 +33,7 @@ pub type ConnectionId = u64;
 /// Settings of a push client.
 #[derive(Debug, Clone)]
 pub struct PushClientConfig {
-    /// `Host` header value (host[:port]).
+    /// `Host` header value (`host[:port]`).
     pub authority: String,
     /// Publishing point path, e.g. `/pubPoint`.
     pub path: String,
@@ -78,7 +80,7 @@ pub enum ClientEvent {
     OpenConnection {
         /// Connection number.
         id: ConnectionId,
-        /// host[:port].
+        /// `host[:port]`.
         authority: String,
     },
     /// Close connection `id`.
@@ -130,6 +132,23 @@ enum State {
     Failed,
 }
 
+/// A frame waiting for room in the PushStart body: built whole, or a `$D` whose packet is
+/// kept as the caller's `Bytes` (sent after its 4-byte framing header, never copied).
+#[derive(Debug)]
+enum Frame {
+    Whole(Vec<u8>),
+    Data { head: [u8; 4], packet: Bytes },
+}
+
+impl Frame {
+    fn len(&self) -> usize {
+        match self {
+            Frame::Whole(v) => v.len(),
+            Frame::Data { head, packet } => head.len() + packet.len(),
+        }
+    }
+}
+
 /// The push client state machine (one session).
 #[derive(Debug)]
 pub struct PushClient {
@@ -147,8 +166,8 @@ pub struct PushClient {
     redirects: u32,
     remaining: u64,
     recv: Vec<u8>,
-    pending: VecDeque<Vec<u8>>,
-    transmit: VecDeque<(ConnectionId, Vec<u8>)>,
+    pending: VecDeque<Frame>,
+    transmit: VecDeque<(ConnectionId, Bytes)>,
     events: VecDeque<ClientEvent>,
 }
 
@@ -350,7 +369,7 @@ impl PushClient {
             _ => self.open(),
         };
         let bytes = self.setup_request(authorization.as_deref());
-        self.transmit.push_back((id, bytes));
+        self.transmit.push_back((id, bytes.into()));
         self.state = State::AwaitSetup;
     }
 
@@ -381,7 +400,7 @@ impl PushClient {
         }
         let mut out = Vec::new();
         http::write_request("POST", &self.config.path, 1, &h, &mut out);
-        self.transmit.push_back((id, out));
+        self.transmit.push_back((id, out.into()));
         self.remaining = length;
         self.state = State::Streaming;
         // MS-WMHTTP 3.1.5.4: the first PushStart of a session starts with $H.
@@ -390,7 +409,7 @@ impl PushClient {
             // Length was checked in connect().
             if framing::encode_header(&self.header, &mut frame).is_ok() {
                 self.sent_header = true;
-                self.pending.push_front(frame);
+                self.pending.push_front(Frame::Whole(frame));
             }
         }
         self.flush_pending();
@@ -408,7 +427,13 @@ impl PushClient {
             }
             self.remaining -= frame.len() as u64;
             if let Some(id) = self.conn {
-                self.transmit.push_back((id, frame));
+                match frame {
+                    Frame::Whole(v) => self.transmit.push_back((id, v.into())),
+                    Frame::Data { head, packet } => {
+                        self.transmit.push_back((id, Bytes::copy_from_slice(&head)));
+                        self.transmit.push_back((id, packet));
+                    }
+                }
             }
             if self.remaining == 0 {
                 // The body is complete: the server answers 204 and a new PushStart follows.
@@ -428,7 +453,7 @@ impl PushClient {
         let rest = usize::try_from(self.remaining).unwrap_or(usize::MAX);
         if framing::encode_fill(rest, &mut fill).is_ok() {
             if let Some(id) = self.conn {
-                self.transmit.push_back((id, fill));
+                self.transmit.push_back((id, fill.into()));
             }
             self.remaining = 0;
             self.state = State::AwaitStartResponse;
@@ -437,7 +462,7 @@ impl PushClient {
         }
     }
 
-    fn queue(&mut self, frame: Vec<u8>) -> Result<(), Error> {
+    fn queue(&mut self, frame: Frame) -> Result<(), Error> {
         match self.state {
             State::Streaming
             | State::AwaitStartResponse
@@ -453,10 +478,21 @@ impl PushClient {
     }
 
     /// Sends one data packet as `$D` (strip its padding first with [`framing::strip_padding`]).
+    /// The packet is copied once; [`send_packet_bytes`](Self::send_packet_bytes) does not copy.
     pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), Error> {
-        let mut frame = Vec::with_capacity(packet.len() + 4);
-        framing::encode_data(packet, &mut frame)?;
-        self.queue(frame)
+        self.send_packet_bytes(Bytes::copy_from_slice(packet))
+    }
+
+    /// Sends one data packet as `$D` without copying it: [`poll_transmit_bytes`]
+    /// (Self::poll_transmit_bytes) hands out the 4-byte framing header and then `packet`
+    /// itself, for a vectored write.
+    pub fn send_packet_bytes(&mut self, packet: Bytes) -> Result<(), Error> {
+        let mut head = [0u8; framing::FRAME_HEADER_LEN];
+        framing::check_payload_len(framing::PushFrameKind::Data, packet.len())?;
+        head[0] = b'$';
+        head[1] = framing::PushFrameKind::Data.id();
+        head[2..].copy_from_slice(&(packet.len() as u16).to_le_bytes());
+        self.queue(Frame::Data { head, packet })
     }
 
     /// A new ASF header mid-session: `$E(1)` then `$C` with the header.
@@ -465,15 +501,15 @@ impl PushClient {
         framing::encode_end(framing::REASON_ENTRY_CHANGE, &mut end);
         let mut change = Vec::new();
         framing::encode_change(header, &mut change)?;
-        self.queue(end)?;
-        self.queue(change)
+        self.queue(Frame::Whole(end))?;
+        self.queue(Frame::Whole(change))
     }
 
     /// Ends the session: `$E(0)`, then the connection is closed ([`ClientEvent::Finished`]).
     pub fn end_session(&mut self) -> Result<(), Error> {
         let mut end = Vec::new();
         framing::encode_end(framing::REASON_END_OF_SESSION, &mut end);
-        self.queue(end)?;
+        self.queue(Frame::Whole(end))?;
         if self.state == State::Streaming && self.pending.is_empty() {
             self.finish();
         }
@@ -697,7 +733,16 @@ impl PushClient {
     }
 
     /// Next bytes to send and the connection they go on.
+    ///
+    /// A packet given to [`send_packet_bytes`](Self::send_packet_bytes) comes out as its own
+    /// transmit; this copies it into a `Vec` only when other `Bytes` handles share it
+    /// ([`poll_transmit_bytes`](Self::poll_transmit_bytes) never copies).
     pub fn poll_transmit(&mut self) -> Option<(ConnectionId, Vec<u8>)> {
+        self.transmit.pop_front().map(|(id, b)| (id, Vec::from(b)))
+    }
+
+    /// Next bytes to send and the connection they go on, without a copy.
+    pub fn poll_transmit_bytes(&mut self) -> Option<(ConnectionId, Bytes)> {
         self.transmit.pop_front()
     }
 

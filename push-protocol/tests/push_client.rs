@@ -38,6 +38,15 @@ fn drain(c: &mut PushClient) -> (Vec<ClientEvent>, Vec<(u64, Vec<u8>)>) {
     (ev, tx)
 }
 
+/// The bytes of transmits `from..` in order (a `$D` goes out as its 4-byte framing header and
+/// the packet itself).
+fn joined(tx: &[(u64, Vec<u8>)], from: usize) -> Vec<u8> {
+    tx[from..]
+        .iter()
+        .flat_map(|(_, b)| b.iter().copied())
+        .collect()
+}
+
 fn frames(bytes: &[u8]) -> Vec<(PushFrameKind, Option<u32>, Vec<u8>)> {
     let mut d = PushFrameDecoder::new();
     d.push(bytes);
@@ -234,7 +243,7 @@ fn proxy_budget_filled_exactly_then_next_push_start() {
     let head = String::from_utf8_lossy(&tx[0].1);
     assert!(head.contains("Content-Length: 100\r\n"), "{head}");
     assert_eq!(
-        frames(&tx[1].1),
+        frames(&joined(&tx, 1)),
         vec![(PushFrameKind::Data, None, vec![2; 30])],
         "no new $H"
     );
@@ -268,8 +277,30 @@ fn resume_after_drop_keeps_push_id_and_sends_no_header() {
         Some("application/x-wms-pushstart")
     );
     assert_eq!(
-        frames(&tx[1].1),
+        frames(&joined(&tx, 1)),
         vec![(PushFrameKind::Data, None, b"x".to_vec())]
     );
     assert!(c.connect(b"H").is_err());
+}
+
+#[test]
+fn send_packet_bytes_hands_out_the_callers_buffer() {
+    let mut r = rng();
+    let mut c = spec_client();
+    c.connect(b"HDR").expect("ok");
+    drain(&mut c);
+    c.handle_input(0, SPEC_204.as_bytes(), &mut r).expect("ok");
+    drain(&mut c);
+    let packet = bytes::Bytes::from(vec![5u8; 3000]);
+    let at = packet.as_ptr();
+    c.send_packet_bytes(packet).expect("streaming");
+    let (_, head) = c.poll_transmit_bytes().expect("framing header");
+    assert_eq!(&head[..], &[b'$', b'D', 0xB8, 0x0B]);
+    let (_, body) = c.poll_transmit_bytes().expect("the packet");
+    assert_eq!(body.as_ptr(), at, "the same buffer, not a copy");
+    assert_eq!(body.len(), 3000);
+    assert!(
+        c.send_packet_bytes(bytes::Bytes::from(vec![0u8; 65_532]))
+            .is_err()
+    );
 }

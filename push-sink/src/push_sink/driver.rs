@@ -63,7 +63,7 @@ struct Sock {
     id: ConnectionId,
     rd: OwnedReadHalf,
     wr: OwnedWriteHalf,
-    out: VecDeque<Vec<u8>>,
+    out: VecDeque<bytes::Bytes>,
     /// Bytes of `out[0]` already written.
     off: usize,
     /// Last time a write made progress (or the connection opened).
@@ -101,7 +101,7 @@ const MAX_BATCH: usize = 64;
 /// Writes some of `out` (starting `off` bytes into its first chunk) in one vectored write.
 async fn write_some(
     wr: &mut OwnedWriteHalf,
-    out: &VecDeque<Vec<u8>>,
+    out: &VecDeque<bytes::Bytes>,
     off: usize,
 ) -> std::io::Result<usize> {
     let slices: Vec<IoSlice<'_>> = out
@@ -127,7 +127,7 @@ pub(super) struct Driver {
     entry_ended: bool,
     sock: Option<Sock>,
     /// Transmits taken from the client, not yet moved to their connection.
-    stash: VecDeque<(ConnectionId, Vec<u8>)>,
+    stash: VecDeque<(ConnectionId, bytes::Bytes)>,
     /// Packets handed to the client whose bytes are not all written yet, each with the
     /// connection's byte count at its end (`u64::MAX` until its bytes are in `out`).
     unsettled: VecDeque<(u64, Item)>,
@@ -406,7 +406,9 @@ impl Driver {
                 // cannot be sent.
                 None => self.settle_dropped(item),
                 Some(c) if !c.has_header() => self.settle_dropped(item),
-                Some(c) => match c.send_packet(packet) {
+                // Zero copy: the client hands the pooled buffer itself to the socket write,
+                // after its 4-byte `$D` header.
+                Some(c) => match c.send_packet_bytes(packet.clone()) {
                     Ok(()) => self.unsettled.push_back((u64::MAX, item)),
                     Err(_) => self.settle_dropped(item),
                 },
@@ -490,7 +492,7 @@ impl Driver {
     /// Drains the client: its transmits into the stash, its events acted on.
     async fn pump(&mut self) -> Result<(), Trouble> {
         while let Some(client) = self.client.as_mut() {
-            while let Some(t) = client.poll_transmit() {
+            while let Some(t) = client.poll_transmit_bytes() {
                 self.stash.push_back(t);
             }
             let Some(event) = client.poll_event() else {
@@ -838,7 +840,7 @@ impl Driver {
 }
 
 /// Drops `n` written bytes from the front of `out`.
-fn advance(out: &mut VecDeque<Vec<u8>>, off: &mut usize, mut n: usize) {
+fn advance(out: &mut VecDeque<bytes::Bytes>, off: &mut usize, mut n: usize) {
     while n > 0 {
         let Some(front) = out.front() else { break };
         let left = front.len() - *off;
@@ -861,7 +863,9 @@ mod tests {
 
     #[test]
     fn advance_drops_written_bytes_across_chunks() {
-        let mut out: VecDeque<Vec<u8>> = [vec![1; 3], vec![2; 4], vec![3; 2]].into();
+        let mut out: VecDeque<bytes::Bytes> = [vec![1; 3], vec![2; 4], vec![3; 2]]
+            .map(bytes::Bytes::from)
+            .into();
         let mut off = 0;
         advance(&mut out, &mut off, 2);
         assert_eq!((out.len(), off), (3, 2));

@@ -39,8 +39,9 @@
 //! The [`WriterSink`] methods are synchronous and never block on the network: they strip
 //! the packet's padding in place (MS-WMHTTP 2.2.3.2) and put it on a bounded queue that the
 //! sink's task drains, one packet at a time, into the `PushClient` whenever the socket has
-//! taken everything before it. The client frames it as `$D` (one copy, into its transmit
-//! buffer).
+//! taken everything before it. The client frames it as `$D` without copying it
+//! (`PushClient::send_packet_bytes`): the socket gets a 4-byte framing header and the pooled
+//! buffer itself in one vectored write, and the buffer returns to the pool once written.
 //!
 //! When the network is slower than the stream the queue fills. It is bounded in bytes
 //! ([`PushSinkConfig::queue_max_bytes`]) and in stream time
