@@ -483,9 +483,9 @@ impl PushClient {
         self.send_packet_bytes(Bytes::copy_from_slice(packet))
     }
 
-    /// Sends one data packet as `$D` without copying it: [`poll_transmit_bytes`]
-    /// (Self::poll_transmit_bytes) hands out the 4-byte framing header and then `packet`
-    /// itself, for a vectored write.
+    /// Sends one data packet as `$D` without copying it:
+    /// [`poll_transmit_bytes`](Self::poll_transmit_bytes) hands out the 4-byte framing header
+    /// and then `packet` itself, for a vectored write.
     pub fn send_packet_bytes(&mut self, packet: Bytes) -> Result<(), Error> {
         let mut head = [0u8; framing::FRAME_HEADER_LEN];
         framing::check_payload_len(framing::PushFrameKind::Data, packet.len())?;
