@@ -89,14 +89,14 @@ enum Woke {
 }
 
 /// Most chunks handed to one vectored write.
-const MAX_IOV: usize = 64;
+const MAX_IOV: usize = 1024;
 
 /// The client is handed more packets while less than this is waiting to be written, so
 /// writes carry many frames at once; it also bounds what sits outside the sink's queue.
-const FEED_AHEAD: u64 = 64 * 1024;
+const FEED_AHEAD: u64 = 1024 * 1024;
 
 /// Most items handed to the client before the task writes and looks at the socket again.
-const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = 512;
 
 /// Writes some of `out` (starting `off` bytes into its first chunk) in one vectored write.
 async fn write_some(
