@@ -221,6 +221,14 @@ impl PushClient {
         if self.state != State::Idle {
             return Err(Error::Misuse("connect called twice"));
         }
+        self.keep_header(header)?;
+        self.send_setup(true, None);
+        Ok(())
+    }
+
+    /// Keeps `header` as the session's `$H` payload (at most 65,531 bytes: push cannot
+    /// fragment a header, MS-WMHTTP 2.2.3.1).
+    fn keep_header(&mut self, header: &[u8]) -> Result<(), Error> {
         if header.len() > framing::MAX_PAYLOAD {
             return Err(Error::TooLarge {
                 what: "ASF file header for $H",
@@ -230,7 +238,6 @@ impl PushClient {
         }
         self.header = header.to_vec();
         self.header_set = true;
-        self.send_setup(true, None);
         Ok(())
     }
 
@@ -260,15 +267,7 @@ impl PushClient {
         if matches!(self.state, State::Idle | State::Done | State::Failed) {
             return Err(Error::Misuse("no push session is being set up"));
         }
-        if header.len() > framing::MAX_PAYLOAD {
-            return Err(Error::TooLarge {
-                what: "ASF file header for $H",
-                len: header.len(),
-                limit: framing::MAX_PAYLOAD,
-            });
-        }
-        self.header = header.to_vec();
-        self.header_set = true;
+        self.keep_header(header)?;
         if self.state == State::Ready {
             self.start_push(rng);
         }

@@ -570,17 +570,27 @@ fn serve_with_live_push(
     let cfg = dir.join("serve.toml");
     std::fs::write(&cfg, config).expect("write");
     let (server, addr) = start_serve(&["--config", cfg.to_str().expect("utf-8")]);
+    (server, addr, live_push(addr, name, 8))
+}
+
+/// A raw encoder pushing `seconds` of the test stream to `/name` on `addr`, live when this
+/// returns.
+fn live_push(
+    addr: std::net::SocketAddr,
+    name: &str,
+    seconds: u64,
+) -> std::thread::JoinHandle<std::io::Result<()>> {
     let mut p = RawPusher::new(addr, &format!("/{name}"));
     assert_eq!(p.setup("", None).status, 204);
     p.start(None);
-    let stream = test_stream(8);
+    let stream = test_stream(seconds);
     let push = std::thread::spawn(move || p.push_stream(&stream, true));
     assert!(wait_until(Duration::from_secs(5), || point(
         &status_json(addr),
         name
     )
     .is_some_and(|p| p["live"] == true)));
-    (server, addr, push)
+    push
 }
 
 /// The background player ended well and saved more than 20 packets.
@@ -733,16 +743,7 @@ fn descriptor_exhaustion_refuses_only_newcomers() {
     let cfg = dir.path().join("serve.toml");
     std::fs::write(&cfg, "[server]\nheader_timeout_secs = 2\n").expect("write");
     let (_server, addr) = start_serve_with_nofile(48, &["--config", cfg.to_str().expect("utf-8")]);
-    let mut p = RawPusher::new(addr, "/fd");
-    assert_eq!(p.setup("", None).status, 204);
-    p.start(None);
-    let stream = test_stream(8);
-    let push = std::thread::spawn(move || p.push_stream(&stream, true));
-    assert!(wait_until(Duration::from_secs(5), || point(
-        &status_json(addr),
-        "fd"
-    )
-    .is_some_and(|p| p["live"] == true)));
+    let push = live_push(addr, "fd", 8);
     let out_file = dir.path().join("player.asf");
     let player = pull_in_background(addr, "fd", &out_file);
     assert!(wait_until(Duration::from_secs(5), || point(
@@ -791,16 +792,7 @@ fn descriptor_exhaustion_refuses_only_newcomers() {
         "no refusal counted"
     );
     // A new encoder and player are served again.
-    let mut again = RawPusher::new(addr, "/fd2");
-    assert_eq!(again.setup("", None).status, 204);
-    again.start(None);
-    let stream = test_stream(6);
-    let push = std::thread::spawn(move || again.push_stream(&stream, true));
-    assert!(wait_until(Duration::from_secs(5), || point(
-        &status_json(addr),
-        "fd2"
-    )
-    .is_some_and(|p| p["live"] == true)));
+    let push = live_push(addr, "fd2", 6);
     let out_file = dir.path().join("player2.asf");
     assert_player_played(pull_in_background(addr, "fd2", &out_file), &out_file);
     push.join().expect("thread").expect("push");
