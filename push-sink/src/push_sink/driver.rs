@@ -858,8 +858,7 @@ fn advance(out: &mut VecDeque<bytes::Bytes>, off: &mut usize, mut n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::push_sink::{Counters, Queue};
-    use tokio::sync::{Notify, broadcast};
+    use tokio::sync::broadcast;
 
     #[test]
     fn advance_drops_written_bytes_across_chunks() {
@@ -883,15 +882,7 @@ mod tests {
 
     fn driver() -> Driver {
         let (status, _) = broadcast::channel(4);
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
-            notify: Notify::new(),
-            counters: Mutex::new(Counters::default()),
-            status,
-            header: Mutex::new(None),
-            pool: Mutex::new(Vec::new()),
-            failed: Mutex::new(None),
-        });
+        let shared = Arc::new(Shared::new(status));
         let (tx, _rx) = std::sync::mpsc::channel();
         Driver::new(
             PushSinkConfig::default(),

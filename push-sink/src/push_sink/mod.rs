@@ -405,6 +405,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Empty queue, counters and pool, reporting on `status`.
+    fn new(status: broadcast::Sender<PushStatus>) -> Shared {
+        Shared {
+            queue: Mutex::new(Queue::default()),
+            notify: Notify::new(),
+            counters: Mutex::new(Counters::default()),
+            status,
+            header: Mutex::new(None),
+            pool: Mutex::new(Vec::new()),
+            failed: Mutex::new(None),
+        }
+    }
+
     /// Takes a packet's buffer back for reuse when nothing else holds it.
     fn recycle(&self, packet: Bytes) {
         if let Ok(b) = packet.try_into_mut() {
@@ -551,15 +564,7 @@ impl PushSink {
         Ok(PushSink {
             config,
             runtime: RuntimeHost::private()?,
-            shared: Arc::new(Shared {
-                queue: Mutex::new(Queue::default()),
-                notify: Notify::new(),
-                counters: Mutex::new(Counters::default()),
-                status,
-                header: Mutex::new(None),
-                pool: Mutex::new(Vec::new()),
-                failed: Mutex::new(None),
-            }),
+            shared: Arc::new(Shared::new(status)),
             task: None,
             stopping: None,
             session: Arc::new(Mutex::new(None)),
