@@ -12,8 +12,14 @@
 //!   [`DropCounts`], when a new object starts on its stream (as FFmpeg's `asfdec_o` does), when
 //!   a fragment does not continue it, or at [`Reassembler::finish`].
 //!
+//! - With [`Reassembler::keep_fragments`], fragments are not joined: an object comes out of
+//!   [`poll_parts`](Reassembler::poll_parts) as the slices of the packets it arrived in
+//!   ([`ObjectParts`]), so a remuxer can write it out again without copying it. The slices keep
+//!   their packets' buffers alive until dropped.
+//!
 //! Call order: [`Reassembler::push_packet`] (or [`push_payload`](Reassembler::push_payload))
-//! for each packet in order, then [`poll_object`](Reassembler::poll_object) until `None`.
+//! for each packet in order, then [`poll_object`](Reassembler::poll_object) (or
+//! [`poll_parts`](Reassembler::poll_parts)) until `None`.
 
 use std::collections::VecDeque;
 
@@ -40,6 +46,55 @@ pub struct MediaObject {
     pub keyframe: bool,
     /// The object's bytes.
     pub data: Bytes,
+}
+
+/// One complete media object as the pieces it arrived in (see [`Reassembler::keep_fragments`]):
+/// one part for an object carried whole, one per fragment otherwise, each a slice of its
+/// packet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectParts {
+    /// Stream number, 1..127.
+    pub stream: u8,
+    /// Media Object Number (as on the wire; wraps at the field width).
+    pub number: u32,
+    /// Presentation time in ms, including the preroll (as [`MediaObject::presentation_time`]).
+    pub presentation_time: u32,
+    /// Key frame (cleanpoint) bit of the object's first payload.
+    pub keyframe: bool,
+    /// The object's bytes, in order; never empty parts.
+    pub parts: Vec<Bytes>,
+}
+
+impl ObjectParts {
+    /// The object's size in bytes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    /// Whether the object has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.parts.iter().all(Bytes::is_empty)
+    }
+
+    /// The object in one buffer: its only part without copying, else the parts joined.
+    pub fn join(mut self) -> MediaObject {
+        let data = if self.parts.len() == 1 {
+            self.parts.pop().unwrap_or_default()
+        } else {
+            let mut buf = BytesMut::with_capacity(self.len());
+            for p in &self.parts {
+                buf.extend_from_slice(p);
+            }
+            buf.freeze()
+        };
+        MediaObject {
+            stream: self.stream,
+            number: self.number,
+            presentation_time: self.presentation_time,
+            keyframe: self.keyframe,
+            data,
+        }
+    }
 }
 
 /// Why objects or fragments were dropped, counted.
@@ -77,7 +132,12 @@ struct Pending {
     presentation_time: u32,
     keyframe: bool,
     size: u32,
+    /// The bytes received, joined (unless fragments are kept).
     buf: BytesMut,
+    /// The fragments received, as slices of their packets (when fragments are kept).
+    parts: Vec<Bytes>,
+    /// Bytes received.
+    received: usize,
 }
 
 /// Reassembles media objects from packets, bounded by [`Limits`].
@@ -85,8 +145,9 @@ struct Pending {
 pub struct Reassembler {
     limits: Limits,
     pending: Vec<Pending>,
-    ready: VecDeque<MediaObject>,
+    ready: VecDeque<ObjectParts>,
     drops: DropCounts,
+    keep_fragments: bool,
 }
 
 impl Reassembler {
@@ -97,7 +158,15 @@ impl Reassembler {
             pending: Vec::new(),
             ready: VecDeque::new(),
             drops: DropCounts::default(),
+            keep_fragments: false,
         }
+    }
+
+    /// Keeps the fragments of an object as slices of their packets instead of joining them
+    /// (see the module documentation and [`Reassembler::poll_parts`]). Off by default: joined
+    /// objects hold only their own bytes, while kept fragments hold their packets' buffers.
+    pub fn keep_fragments(&mut self, keep: bool) {
+        self.keep_fragments = keep;
     }
 
     /// Feeds every payload of a packet. `packet` should be the bytes `view` was parsed from, so
@@ -129,12 +198,12 @@ impl Reassembler {
             // on this stream ends any unfinished one.
             self.drop_pending(stream);
             for s in p.sub_payloads() {
-                self.ready.push_back(MediaObject {
+                self.ready.push_back(ObjectParts {
                     stream,
                     number: s.media_object_number,
                     presentation_time: s.presentation_time,
                     keyframe: p.key_frame,
-                    data: slice_of(packet, s.data),
+                    parts: vec![slice_of(packet, s.data)],
                 });
             }
             return;
@@ -142,33 +211,43 @@ impl Reassembler {
         let (Some(size), Some(pt)) = (p.media_object_size(), p.presentation_time()) else {
             // No replicated data: the payload is the whole object, timed by the packet.
             self.drop_pending(stream);
-            self.ready.push_back(MediaObject {
+            self.ready.push_back(ObjectParts {
                 stream,
                 number: p.media_object_number,
                 presentation_time: send_time,
                 keyframe: p.key_frame,
-                data: slice_of(packet, p.data),
+                parts: vec![slice_of(packet, p.data)],
             });
             return;
         };
         let offset = p.offset_into_media_object;
         if let Some(i) = self.pending.iter().position(|q| q.stream == stream) {
             let q = &mut self.pending[i];
-            if q.number == p.media_object_number && offset as usize == q.buf.len() {
-                if q.buf.len() + p.data.len() > q.size as usize {
+            if q.number == p.media_object_number && offset as usize == q.received {
+                if q.received + p.data.len() > q.size as usize {
                     self.pending.swap_remove(i);
                     self.drops.inconsistent += 1;
                     return;
                 }
-                q.buf.extend_from_slice(p.data);
-                if q.buf.len() == q.size as usize {
-                    let q = self.pending.swap_remove(i);
-                    self.ready.push_back(MediaObject {
+                if self.keep_fragments {
+                    if !p.data.is_empty() {
+                        q.parts.push(slice_of(packet, p.data));
+                    }
+                } else {
+                    q.buf.extend_from_slice(p.data);
+                }
+                q.received += p.data.len();
+                if q.received == q.size as usize {
+                    let mut q = self.pending.swap_remove(i);
+                    if !self.keep_fragments {
+                        q.parts.push(q.buf.freeze());
+                    }
+                    self.ready.push_back(ObjectParts {
                         stream,
                         number: q.number,
                         presentation_time: q.presentation_time,
                         keyframe: q.keyframe,
-                        data: q.buf.freeze(),
+                        parts: q.parts,
                     });
                 }
                 return;
@@ -191,12 +270,12 @@ impl Reassembler {
             return;
         }
         if p.data.len() == size as usize {
-            self.ready.push_back(MediaObject {
+            self.ready.push_back(ObjectParts {
                 stream,
                 number: p.media_object_number,
                 presentation_time: pt,
                 keyframe: p.key_frame,
-                data: slice_of(packet, p.data),
+                parts: vec![slice_of(packet, p.data)],
             });
             return;
         }
@@ -207,9 +286,19 @@ impl Reassembler {
         // Grow with the data, not from the declared size (a hostile size costs at most 64 KiB
         // per pending object): up to 64 KiB at once, so a typical video frame is one
         // allocation instead of a chain of reallocations.
-        let first = p.data.len().saturating_mul(2).max(INITIAL_OBJECT_CAPACITY);
-        let mut buf = BytesMut::with_capacity(first.min(size as usize));
-        buf.extend_from_slice(p.data);
+        let (buf, parts) = if self.keep_fragments {
+            let parts = if p.data.is_empty() {
+                Vec::new()
+            } else {
+                vec![slice_of(packet, p.data)]
+            };
+            (BytesMut::new(), parts)
+        } else {
+            let first = p.data.len().saturating_mul(2).max(INITIAL_OBJECT_CAPACITY);
+            let mut buf = BytesMut::with_capacity(first.min(size as usize));
+            buf.extend_from_slice(p.data);
+            (buf, Vec::new())
+        };
         self.pending.push(Pending {
             stream,
             number: p.media_object_number,
@@ -217,6 +306,8 @@ impl Reassembler {
             keyframe: p.key_frame,
             size,
             buf,
+            parts,
+            received: p.data.len(),
         });
     }
 
@@ -227,8 +318,15 @@ impl Reassembler {
         }
     }
 
-    /// The next complete object, in completion order.
+    /// The next complete object, in completion order, in one buffer (with
+    /// [`Reassembler::keep_fragments`] on, an object of several fragments is joined here).
     pub fn poll_object(&mut self) -> Option<MediaObject> {
+        self.ready.pop_front().map(ObjectParts::join)
+    }
+
+    /// The next complete object, in completion order, as the parts it arrived in (one part,
+    /// unless [`Reassembler::keep_fragments`] is on and it came in fragments).
+    pub fn poll_parts(&mut self) -> Option<ObjectParts> {
         self.ready.pop_front()
     }
 

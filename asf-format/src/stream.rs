@@ -253,7 +253,7 @@ enum State {
 #[derive(Debug)]
 pub struct StreamReader {
     limits: Limits,
-    buf: BytesMut,
+    buf: InputBuf,
     /// Input given with [`StreamReader::push`] while `buf` still held bytes, in order: moved
     /// into `buf` when the events need it (see [`StreamReader::refill`]).
     queued: VecDeque<Bytes>,
@@ -275,6 +275,49 @@ pub struct StreamReader {
     packet_signature: Option<(u8, u8)>,
 }
 
+/// The reader's buffer. A chunk given with [`StreamReader::push`] is read in place (`Shared`:
+/// events are slices of it) until bytes must be appended to what is left of it (a packet
+/// straddling two chunks, or [`StreamReader::feed`]); it is then copied once into an `Owned`
+/// buffer. Converting a shared chunk to `BytesMut` would copy it whenever it is not a
+/// uniquely owned `Vec` (a memory-mapped file, say), so it is never converted.
+#[derive(Debug)]
+enum InputBuf {
+    Owned(BytesMut),
+    Shared(Bytes),
+}
+
+impl core::ops::Deref for InputBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            InputBuf::Owned(b) => b,
+            InputBuf::Shared(b) => b,
+        }
+    }
+}
+
+impl InputBuf {
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        match self {
+            InputBuf::Owned(b) => b.extend_from_slice(data),
+            InputBuf::Shared(b) => {
+                let mut owned = BytesMut::with_capacity(b.len() + data.len());
+                owned.extend_from_slice(b);
+                owned.extend_from_slice(data);
+                *self = InputBuf::Owned(owned);
+            }
+        }
+    }
+
+    /// The first `n` bytes, removed from the buffer (`n <= len`).
+    fn split_to(&mut self, n: usize) -> Bytes {
+        match self {
+            InputBuf::Owned(b) => b.split_to(n).freeze(),
+            InputBuf::Shared(b) => b.split_to(n),
+        }
+    }
+}
+
 /// MMSH chunk type `$E` (0x4524, little-endian `24 45`).
 const MMSH_END: [u8; 2] = [0x24, 0x45];
 
@@ -283,7 +326,7 @@ impl StreamReader {
     pub fn new(limits: Limits) -> Self {
         StreamReader {
             limits,
-            buf: BytesMut::new(),
+            buf: InputBuf::Shared(Bytes::new()),
             queued: VecDeque::new(),
             offset: 0,
             state: State::Header,
@@ -309,14 +352,14 @@ impl StreamReader {
     /// Appends input given as [`Bytes`], without copying it where it can: packets that lie
     /// within one pushed chunk are handed out as slices of it; only a packet that straddles two
     /// chunks is copied (so a file read in large chunks is not copied at all, but for one packet
-    /// per chunk). A chunk shared with other [`Bytes`] handles is copied when it becomes the
-    /// buffer.
+    /// per chunk). Any kind of [`Bytes`] is read in place, including one shared with other
+    /// handles or backed by an owner such as a memory map ([`Bytes::from_owner`]).
     pub fn push(&mut self, data: Bytes) {
         if data.is_empty() {
             return;
         }
         if self.buf.is_empty() && self.queued.is_empty() {
-            self.buf = BytesMut::from(data);
+            self.buf = InputBuf::Shared(data);
         } else {
             self.queued.push_back(data);
         }
@@ -341,7 +384,7 @@ impl StreamReader {
             return;
         };
         if self.buf.is_empty() {
-            self.buf = BytesMut::from(next);
+            self.buf = InputBuf::Shared(next);
             return;
         }
         let ps = self.packet_size as usize;
@@ -369,7 +412,7 @@ impl StreamReader {
 
     fn take(&mut self, n: usize) -> Bytes {
         self.offset += n as u64;
-        self.buf.split_to(n).freeze()
+        self.buf.split_to(n)
     }
 
     fn truncated(&self, object: &'static str, needed: usize) -> Error {

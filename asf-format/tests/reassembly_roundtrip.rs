@@ -69,6 +69,39 @@ proptest! {
         }
     }
 
+    /// With fragments kept, every object comes out as slices of its packets (nothing copied)
+    /// that join to exactly what the default, joining reassembler gives.
+    #[test]
+    fn kept_fragments_join_to_the_same_objects(objs in obj_strategy(), ps in 120u32..2000) {
+        let packets = packetize(&objs, ps);
+        let (joined, _) = reassemble(&packets, ps, Limits::default());
+        let mut r = Reassembler::new(Limits::default());
+        r.keep_fragments(true);
+        let mut kept = Vec::new();
+        for p in &packets {
+            let v = PacketView::parse(p, ps, 0).expect("valid packet");
+            r.push_packet(p, &v);
+            while let Some(o) = r.poll_parts() {
+                kept.push(o);
+            }
+        }
+        r.finish();
+        prop_assert_eq!(r.drops().total(), 0);
+        prop_assert_eq!(kept.len(), joined.len());
+        let inside = |b: &Bytes| {
+            packets.iter().any(|p| {
+                let (lo, hi) = (p.as_ptr() as usize, p.as_ptr() as usize + p.len());
+                let at = b.as_ptr() as usize;
+                at >= lo && at + b.len() <= hi
+            })
+        };
+        for (k, j) in kept.into_iter().zip(joined) {
+            prop_assert!(k.parts.iter().all(|b| !b.is_empty() && inside(b)));
+            prop_assert_eq!(k.len(), j.data.len());
+            prop_assert_eq!(k.clone().join(), j);
+        }
+    }
+
     #[test]
     fn losing_a_packet_drops_and_counts(objs in obj_strategy(), ps in 120u32..600, lose in any::<usize>()) {
         let mut packets = packetize(&objs, ps);

@@ -223,18 +223,35 @@ fn pushed_chunks_are_read_without_copying() {
     let packets = packetize(&objs(60), 1000);
     let file = build_file(&packets, 1000, false, true);
     let whole = read_all(&file, Limits::default()).expect("one shot");
+    // Chunks of three kinds, all read in place: uniquely owned, shared with another handle (a
+    // clone kept here), and backed by an owner that is not a `Vec` (as a memory map is).
+    struct Owner(Vec<u8>);
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
     let chunks: Vec<Bytes> = file
         .chunks(4096 + 333)
-        .map(Bytes::copy_from_slice)
+        .enumerate()
+        .map(|(i, c)| match i % 3 {
+            0 => Bytes::copy_from_slice(c),
+            1 => Bytes::from(c.to_vec()),
+            _ => Bytes::from_owner(Owner(c.to_vec())),
+        })
         .collect();
-    // Address ranges of the chunks; the chunks themselves are moved in (a chunk shared with
-    // another handle would be copied).
     let ranges: Vec<(usize, usize)> = chunks
         .iter()
         .map(|c| (c.as_ptr() as usize, c.as_ptr() as usize + c.len()))
         .collect();
     let n_chunks = chunks.len();
     let mut r = StreamReader::new(Limits::default());
+    let kept: Vec<Bytes> = chunks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 == 1)
+        .map(|(_, c)| c.clone())
+        .collect();
     for c in chunks {
         r.push(c);
     }
@@ -269,4 +286,5 @@ fn pushed_chunks_are_read_without_copying() {
     // A packet of 1000 bytes straddles a boundary of 4429-byte chunks at most once per chunk.
     assert!(copied <= n_chunks, "{copied} copied, {shared} shared");
     assert!(shared > copied, "{copied} copied, {shared} shared");
+    drop(kept);
 }

@@ -36,9 +36,13 @@ pub use error::{Error, Result};
 pub use header::{FinalValues, HeaderFixup, build_header};
 pub use index::{IndexBuilder, KeyFrameSpan};
 pub use packetizer::{
-    FileEnd, Mode, Packet, Packetizer, PacketizerOptions, PacketizerStats, Sample, StreamSet,
+    FileEnd, Mode, Packet, Packetizer, PacketizerOptions, PacketizerStats, Sample, SampleParts,
+    StreamSet,
 };
 pub use profile::{
     CodecInfo, FileMetadata, Profile, StreamConfig, StreamKind, VideoCodec, WmaVersion,
 };
-pub use remux::{RemuxOptions, RemuxSummary, Remuxer, remux, remux_to_vec};
+pub use remux::{
+    RemuxInput, RemuxInputStats, RemuxItem, RemuxOptions, RemuxOutput, RemuxSummary, Remuxer,
+    remux, remux_to_vec,
+};

@@ -62,6 +62,46 @@ pub struct Sample {
     pub data: Bytes,
 }
 
+/// A sample whose media object is given as several pieces, in order (what a remuxer gets from
+/// asf-format's reassembler with fragments kept): packetized exactly as the [`Sample`] holding
+/// their concatenation, without joining them (with [`PacketizerOptions::gather`], pieces are
+/// referenced, not copied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleParts {
+    /// Stream number (declared in the profile).
+    pub stream: u8,
+    /// Presentation time in ms, without the preroll (as [`Sample::presentation_time`]).
+    pub presentation_time: u64,
+    /// Duration in ms (0 when unknown).
+    pub duration: u32,
+    /// A key frame (clean point).
+    pub keyframe: bool,
+    /// The media object's bytes, in order. Together not empty; at most 2^32 - 1 bytes.
+    pub parts: Vec<Bytes>,
+}
+
+/// Calls `f` with each part of `parts` (a media object in pieces) that overlaps the object's
+/// bytes `offset..offset + len`, and the range of that part inside it.
+fn for_each_piece(
+    parts: &[Bytes],
+    offset: usize,
+    len: usize,
+    mut f: impl FnMut(&Bytes, core::ops::Range<usize>),
+) {
+    let end = offset + len;
+    let mut at = 0usize;
+    for part in parts {
+        let next = at + part.len();
+        if next > offset && at < end {
+            f(part, offset.max(at) - at..end.min(next) - at);
+        }
+        if next >= end {
+            break;
+        }
+        at = next;
+    }
+}
+
 /// Live (broadcast) or file output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
@@ -69,6 +109,15 @@ pub enum Mode {
     Live,
     /// A file: header rewritten at the end ([`crate::HeaderFixup`]), indexes appended.
     File,
+}
+
+/// A sample without its data (what [`Sample`] and [`SampleParts`] share).
+#[derive(Debug, Clone, Copy)]
+struct SampleMeta {
+    stream: u8,
+    presentation_time: u64,
+    duration: u32,
+    keyframe: bool,
 }
 
 /// Packetizer settings.
@@ -89,6 +138,12 @@ pub struct PacketizerOptions {
     /// Bytes of Padding Object reserved in the header (file mode writes one so metadata can be
     /// edited in place later; 0 writes none).
     pub header_padding: u32,
+    /// Gather instead of copy: pieces of media objects of at least [`GATHER_MIN`] bytes are not
+    /// copied into the packet buffer but kept as slices of the sample's [`Bytes`], and a packet
+    /// is then a sequence of parts ([`Packet::parts`]) for a vectored write. For callers that
+    /// write packets out with `writev` (a remux to a file or pipe); sinks that need each packet
+    /// in one buffer leave it off (the default).
+    pub gather: bool,
 }
 
 impl PacketizerOptions {
@@ -102,6 +157,7 @@ impl PacketizerOptions {
             compressed_payloads: false,
             file_id: asf_format::Guid([0; 16]),
             header_padding: if mode == Mode::File { 1024 } else { 0 },
+            gather: false,
         }
     }
 }
@@ -111,6 +167,9 @@ pub const MIN_PACKET_SIZE: u32 = 64;
 /// Largest packet size accepted: payload and padding lengths stay WORD-sized, which players
 /// over WMSP require (asf-format.md §2.8, GStreamer's note on DWORD fields).
 pub const MAX_PACKET_SIZE: u32 = 65_535;
+/// With [`PacketizerOptions::gather`], pieces of media objects at least this large are referenced
+/// instead of copied (smaller ones cost less to copy than an extra slice of a vectored write).
+pub const GATHER_MIN: usize = 512;
 /// At most 63 payloads per packet (ASF 5.2.2: 6-bit payload count).
 pub const MAX_PAYLOADS: u8 = 63;
 
@@ -159,7 +218,8 @@ impl StreamSet {
 /// A finished data packet.
 #[derive(Debug)]
 pub struct Packet {
-    /// The buffer from the allocator: `headroom` bytes, then exactly the packet.
+    /// The buffer from the allocator: `headroom` bytes, then exactly the packet (unless the
+    /// packetizer gathers: then the packet without its gathered parts, see [`Packet::parts`]).
     pub buffer: BytesMut,
     /// Headroom in front of the packet.
     pub headroom: usize,
@@ -179,17 +239,53 @@ pub struct Packet {
     /// Video key frames whose last byte is in this packet, with the packets they span (what
     /// the index builders take).
     pub key_frames: Vec<KeyFrameSpan>,
+    /// With [`PacketizerOptions::gather`]: media data left out of `buffer`, each part with the
+    /// index in `buffer` before which it belongs, in order. Empty otherwise.
+    gathered: Vec<(usize, Bytes)>,
 }
 
 impl Packet {
-    /// The packet bytes (after the headroom).
+    /// The packet bytes (after the headroom), when the packet is in one buffer: always, unless
+    /// the packetizer gathers ([`PacketizerOptions::gather`]); then see [`Packet::is_contiguous`]
+    /// and [`Packet::parts`] (or [`Packet::into_bytes`], which joins the parts).
     pub fn bytes(&self) -> &[u8] {
         &self.buffer[self.headroom..]
     }
 
-    /// The packet bytes as [`Bytes`] (the headroom dropped), without copying.
+    /// Whether the whole packet is in `buffer` (no gathered parts).
+    pub fn is_contiguous(&self) -> bool {
+        self.gathered.is_empty()
+    }
+
+    /// The packet as a sequence of [`Bytes`] in wire order (one part for a contiguous packet),
+    /// without copying: what a vectored write takes.
+    pub fn parts(mut self, out: &mut dyn FnMut(Bytes)) {
+        let mut rest = self.buffer.split_off(self.headroom).freeze();
+        let mut at = self.headroom;
+        for (before, part) in self.gathered.drain(..) {
+            let head = rest.split_to(before - at);
+            at = before;
+            if !head.is_empty() {
+                out(head);
+            }
+            out(part);
+        }
+        if !rest.is_empty() {
+            out(rest);
+        }
+    }
+
+    /// The packet bytes as [`Bytes`] (the headroom dropped): without copying when the packet
+    /// is contiguous, else its parts joined into a new buffer.
     pub fn into_bytes(mut self) -> Bytes {
-        self.buffer.split_off(self.headroom).freeze()
+        if self.gathered.is_empty() {
+            return self.buffer.split_off(self.headroom).freeze();
+        }
+        let len = self.buffer.len() - self.headroom
+            + self.gathered.iter().map(|(_, b)| b.len()).sum::<usize>();
+        let mut joined = BytesMut::with_capacity(len);
+        self.parts(&mut |b| joined.extend_from_slice(&b));
+        joined.freeze()
     }
 }
 
@@ -257,6 +353,10 @@ struct CompressedRun {
 struct OpenPacket {
     buf: BytesMut,
     headroom: usize,
+    /// Gathered media data: (index in `buf` before which it belongs, the slice).
+    gathered: Vec<(usize, Bytes)>,
+    /// Bytes in `gathered`.
+    gathered_len: usize,
     multiple: bool,
     count: u8,
     /// Header bytes before the first payload (without a padding length field).
@@ -280,7 +380,7 @@ struct OpenPacket {
 
 impl OpenPacket {
     fn used(&self) -> usize {
-        self.buf.len() - self.headroom
+        self.buf.len() - self.headroom + self.gathered_len
     }
 }
 
@@ -431,14 +531,56 @@ impl Packetizer {
         alloc: &mut dyn PacketAllocator,
         out: &mut Vec<Packet>,
     ) -> Result<()> {
+        let meta = SampleMeta {
+            stream: sample.stream,
+            presentation_time: sample.presentation_time,
+            duration: sample.duration,
+            keyframe: sample.keyframe,
+        };
+        self.push_pieces(meta, core::slice::from_ref(&sample.data), alloc, out)
+    }
+
+    /// Packetizes one sample given in pieces ([`SampleParts`]) with buffers from the internal
+    /// pool: the same packets as for the [`Sample`] of the pieces joined.
+    pub fn push_sample_parts(&mut self, sample: SampleParts, out: &mut Vec<Packet>) -> Result<()> {
+        let mut pool = core::mem::take(&mut self.pool);
+        let r = self.push_sample_parts_with(sample, &mut pool, out);
+        self.pool = pool;
+        r
+    }
+
+    /// As [`Packetizer::push_sample_parts`], with buffers from `alloc`.
+    pub fn push_sample_parts_with(
+        &mut self,
+        sample: SampleParts,
+        alloc: &mut dyn PacketAllocator,
+        out: &mut Vec<Packet>,
+    ) -> Result<()> {
+        let meta = SampleMeta {
+            stream: sample.stream,
+            presentation_time: sample.presentation_time,
+            duration: sample.duration,
+            keyframe: sample.keyframe,
+        };
+        self.push_pieces(meta, &sample.parts, alloc, out)
+    }
+
+    fn push_pieces(
+        &mut self,
+        sample: SampleMeta,
+        parts: &[Bytes],
+        alloc: &mut dyn PacketAllocator,
+        out: &mut Vec<Packet>,
+    ) -> Result<()> {
         if self.finished {
             return Err(Error::Finished);
         }
         let si = self.stream_index(sample.stream)?;
-        if sample.data.is_empty() {
+        let len: usize = parts.iter().map(Bytes::len).sum();
+        if len == 0 {
             return Err(Error::InvalidArgument("a sample must not be empty"));
         }
-        let total = u32::try_from(sample.data.len()).map_err(|_| {
+        let total = u32::try_from(len).map_err(|_| {
             Error::InvalidArgument("a sample is larger than 2^32 - 1 bytes (ASF 5.2.3.1)")
         })?;
         let pt = sample
@@ -468,7 +610,6 @@ impl Packetizer {
         let multi_capacity = ps - HEAD - TIMES - 1 - MULTI_PAYLOAD_HEADER;
         let single_capacity = ps - HEAD - TIMES - SINGLE_PAYLOAD_HEADER;
         let audio = self.streams[si].audio;
-        let data = &sample.data[..];
         let mut offset = 0usize;
         let total = total as usize;
 
@@ -478,6 +619,14 @@ impl Packetizer {
             && total <= 255
             && total + COMPRESSED_PAYLOAD_HEADER < fresh_room
         {
+            // At most 255 bytes: pieces are joined on the stack.
+            let mut joined = [0u8; 255];
+            let mut n = 0;
+            for p in parts {
+                joined[n..n + p.len()].copy_from_slice(p);
+                n += p.len();
+            }
+            let data = &joined[..n];
             if self.try_extend_run(si, pt, end, key, data) {
                 return Ok(());
             }
@@ -504,16 +653,7 @@ impl Packetizer {
                     // multiple-payload packet goes in single-payload packets, each flushed.
                     let n = remaining.min(single_capacity);
                     self.open_packet(alloc, false);
-                    self.write_payload(
-                        si,
-                        object,
-                        pt,
-                        end,
-                        key,
-                        offset,
-                        total,
-                        &data[offset..offset + n],
-                    );
+                    self.write_payload(si, object, pt, end, key, offset, total, parts, n);
                     offset += n;
                     self.finish_packet(out);
                     if offset == total {
@@ -539,7 +679,7 @@ impl Packetizer {
                 }
             }
             if remaining <= space {
-                self.write_payload(si, object, pt, end, key, offset, total, &data[offset..]);
+                self.write_payload(si, object, pt, end, key, offset, total, parts, remaining);
                 return Ok(());
             }
             // Does not fit. ASF players dislike split audio frames (VLC: "WMP doesn't like
@@ -549,16 +689,7 @@ impl Packetizer {
                 self.finish_packet(out);
                 continue;
             }
-            self.write_payload(
-                si,
-                object,
-                pt,
-                end,
-                key,
-                offset,
-                total,
-                &data[offset..offset + space],
-            );
+            self.write_payload(si, object, pt, end, key, offset, total, parts, space);
             offset += space;
             self.finish_packet(out);
         }
@@ -629,6 +760,8 @@ impl Packetizer {
         self.open = Some(OpenPacket {
             buf,
             headroom,
+            gathered: Vec::new(),
+            gathered_len: 0,
             multiple,
             count: 0,
             head_len,
@@ -713,9 +846,11 @@ impl Packetizer {
         key: bool,
         offset: usize,
         total: usize,
-        piece: &[u8],
+        parts: &[Bytes],
+        len: usize,
     ) {
         let number = self.streams[si].number;
+        let gather = self.opts.gather && len >= GATHER_MIN;
         let open = self
             .open
             .as_mut()
@@ -731,12 +866,20 @@ impl Packetizer {
         buf.put_u32_le(total as u32);
         buf.put_u32_le(pt as u32);
         if open.multiple {
-            buf.put_u16_le(piece.len() as u16);
+            buf.put_u16_le(len as u16);
         }
-        buf.put_slice(piece);
+        if gather {
+            let at = buf.len();
+            for_each_piece(parts, offset, len, |p, r| {
+                open.gathered.push((at, p.slice(r)));
+            });
+            open.gathered_len += len;
+        } else {
+            for_each_piece(parts, offset, len, |p, r| buf.put_slice(&p[r]));
+        }
         let starts = offset == 0;
-        let ends = offset + piece.len() == total;
-        self.account(si, pt, end, piece.len(), starts, key, ends);
+        let ends = offset + len == total;
+        self.account(si, pt, end, len, starts, key, ends);
     }
 
     fn fits_compressed(&self, si: usize, pt: u64, len: usize) -> bool {
@@ -854,10 +997,14 @@ impl Packetizer {
             _ => (2, 2, left - 2),
         };
         let hr = open.headroom;
-        open.buf.resize(hr + ps, 0);
+        let in_buf = open.buf.len();
+        open.buf.resize(hr + ps - open.gathered_len, 0);
         if width > 0 {
             let from = hr + HEAD;
-            open.buf.copy_within(from..hr + used, from + width);
+            open.buf.copy_within(from..in_buf, from + width);
+            for (before, _) in &mut open.gathered {
+                *before += width;
+            }
         }
         // Send time: never before the previous packet, every stream's bucket has room, no
         // payload earlier than its window before its presentation time.
@@ -922,6 +1069,7 @@ impl Packetizer {
             streams: open.streams,
             payload_count: open.count,
             key_frames: open.key_frames,
+            gathered: open.gathered,
         });
     }
 

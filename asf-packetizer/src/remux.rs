@@ -9,11 +9,13 @@
 
 use asf_format::Limits;
 use asf_format::media_object::Reassembler;
-use asf_format::stream::{Event, StreamReader};
+use asf_format::stream::{Event, HeaderInfo, StreamReader};
 use bytes::Bytes;
 
 use crate::header::HeaderFixup;
-use crate::packetizer::{Mode, Packet, Packetizer, PacketizerOptions, PacketizerStats, Sample};
+use crate::packetizer::{
+    Mode, Packet, Packetizer, PacketizerOptions, PacketizerStats, SampleParts,
+};
 use crate::profile::Profile;
 use crate::{Error, Result};
 
@@ -68,60 +70,199 @@ pub struct RemuxSummary {
     pub stats: PacketizerStats,
 }
 
-/// The streaming remuxer. Call [`Remuxer::push`] with input chunks as they come, then
-/// [`Remuxer::finish`].
+/// What the input half of a remux produces, in input order: the header once, then the media
+/// objects as samples.
 #[derive(Debug)]
-pub struct Remuxer {
-    opts: RemuxOptions,
-    reader: StreamReader,
-    reassembler: Reassembler,
-    packetizer: Option<Packetizer>,
-    in_preroll: u64,
-    in_packet_size: u32,
-    creation_date: u64,
-    packets: Vec<Packet>,
-    bytes_written: u64,
-    bad_packets: u64,
+pub enum RemuxItem {
+    /// The input's Header Object (always the first item).
+    Header {
+        /// The parsed object model.
+        header: Box<asf_format::header::Header>,
+        /// Its File Properties values (preroll, packet size).
+        info: HeaderInfo,
+    },
+    /// A media object of the input, as a sample in the pieces it arrived in (slices of the
+    /// input packets, not copied): its presentation time is the input's minus the input
+    /// preroll, as [`Packetizer::push_sample_parts`] takes it.
+    Sample(SampleParts),
 }
 
-impl Remuxer {
-    /// A remuxer with these options.
-    pub fn new(opts: RemuxOptions) -> Self {
-        Remuxer {
-            reader: StreamReader::new(opts.limits),
-            reassembler: Reassembler::new(opts.limits),
-            opts,
-            packetizer: None,
+/// The input's counters, for [`RemuxOutput::finish`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemuxInputStats {
+    /// Input packets that did not parse (skipped).
+    pub bad_packets: u64,
+    /// Media objects the input's reassembly dropped (incomplete or inconsistent).
+    pub dropped_objects: u64,
+}
+
+/// The input half of a remux: ASF bytes in, [`RemuxItem`]s out (asf-format's streaming reader
+/// and media-object reassembler).
+///
+/// With [`RemuxOutput`] it makes a [`Remuxer`]; the two halves exist separately so a caller can
+/// run them on two threads (the input half reading and reassembling, the output half
+/// packetizing), handing items over in batches, as `wmpush remux` does. Pull-based: push input,
+/// then take items with [`RemuxInput::poll_item`] until it returns `None`; memory is what the
+/// reader and the reassembler hold, not what was pushed before.
+#[derive(Debug)]
+pub struct RemuxInput {
+    reader: StreamReader,
+    reassembler: Reassembler,
+    header_seen: bool,
+    in_preroll: u64,
+    in_packet_size: u32,
+    bad_packets: u64,
+    /// [`RemuxInput::finish`] was called.
+    input_ended: bool,
+    /// The reader's events are used up (after [`RemuxInput::finish`]).
+    reader_done: bool,
+    /// Offset of the first data packet, once the Data Object started.
+    first_packet: Option<u64>,
+    ended: bool,
+}
+
+impl RemuxInput {
+    /// An input half reading with these limits.
+    pub fn new(limits: Limits) -> Self {
+        // Objects stay in the pieces they arrived in: the output half references them.
+        let mut reassembler = Reassembler::new(limits);
+        reassembler.keep_fragments(true);
+        RemuxInput {
+            reader: StreamReader::new(limits),
+            reassembler,
+            header_seen: false,
             in_preroll: 0,
             in_packet_size: 0,
-            creation_date: 0,
-            packets: Vec::new(),
-            bytes_written: 0,
             bad_packets: 0,
+            input_ended: false,
+            reader_done: false,
+            first_packet: None,
+            ended: false,
         }
     }
 
-    /// Feeds input; writes whatever output is ready to `out`.
-    pub fn push(&mut self, input: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<()> {
+    /// Appends input (copied).
+    pub fn push(&mut self, input: &[u8]) {
         self.reader.feed(input);
-        self.drain(&mut |b: Bytes| out(&b))
     }
 
-    /// As [`Remuxer::push`], with the output handed over as [`Bytes`] (the packets without
-    /// copying), so a caller can gather many and write them at once (`writev`) instead of
-    /// copying each into a write buffer.
-    pub fn push_owned(&mut self, input: &[u8], out: &mut dyn FnMut(Bytes)) -> Result<()> {
-        self.reader.feed(input);
-        self.drain(out)
-    }
-
-    /// As [`Remuxer::push_owned`] with the input taken as [`Bytes`]: packets inside the chunk
-    /// are read as slices of it (see [`StreamReader::push`]); only a packet straddling two
-    /// chunks is copied. Worth it for buffers the caller owns anyway (a network receive
-    /// buffer); a chunk shared with other handles is copied once.
-    pub fn push_bytes(&mut self, input: Bytes, out: &mut dyn FnMut(Bytes)) -> Result<()> {
+    /// Appends input given as [`Bytes`]: packets inside the chunk are read as slices of it
+    /// (see [`StreamReader::push`]), and so are media objects and their fragments; only a
+    /// packet straddling two chunks is copied.
+    pub fn push_bytes(&mut self, input: Bytes) {
         self.reader.push(input);
-        self.drain(out)
+    }
+
+    /// Declares the end of input: [`RemuxInput::poll_item`] then gives what is left.
+    pub fn finish(&mut self) {
+        self.input_ended = true;
+        self.reader.finish();
+    }
+
+    /// The next item, or `None` when more input is needed (or, after [`RemuxInput::finish`],
+    /// when everything was given).
+    ///
+    /// A file cut inside its last packet (a common real-world state, an aborted download)
+    /// ends without an error: everything before the cut is given and the packet is counted in
+    /// [`RemuxInputStats::bad_packets`].
+    pub fn poll_item(&mut self) -> Result<Option<RemuxItem>> {
+        loop {
+            if let Some(o) = self.reassembler.poll_parts() {
+                if o.is_empty() {
+                    continue;
+                }
+                return Ok(Some(RemuxItem::Sample(SampleParts {
+                    stream: o.stream,
+                    presentation_time: u64::from(o.presentation_time)
+                        .saturating_sub(self.in_preroll),
+                    duration: 0,
+                    keyframe: o.keyframe,
+                    parts: o.parts,
+                })));
+            }
+            if self.reader_done {
+                if self.ended {
+                    return Ok(None);
+                }
+                self.ended = true;
+                self.reassembler.finish();
+                continue;
+            }
+            let ev = match self.reader.poll_event() {
+                Ok(Some(ev)) => ev,
+                Ok(None) => return Ok(None),
+                Err(asf_format::Error::Truncated { .. })
+                    if self.header_seen && self.input_ended =>
+                {
+                    self.bad_packets += 1;
+                    self.reader_done = true;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match ev {
+                Event::Header { info, header, .. } => {
+                    if self.header_seen {
+                        return Err(Error::Unsupported("a second Header Object in the input"));
+                    }
+                    self.header_seen = true;
+                    self.in_preroll = info.preroll;
+                    self.in_packet_size = info.packet_size;
+                    return Ok(Some(RemuxItem::Header { header, info }));
+                }
+                Event::Packet { offset, data } => {
+                    let fed =
+                        self.reassembler
+                            .push_packet_bytes(&data, self.in_packet_size, offset);
+                    self.bad_packets += u64::from(fed.is_err());
+                }
+                Event::DataObjectStart { offset, .. } => {
+                    self.first_packet
+                        .get_or_insert(offset + asf_format::data::DataObjectHeader::LEN as u64);
+                }
+                Event::End => self.reader_done = true,
+                _ => {}
+            }
+        }
+    }
+
+    /// Where the data packets lie in the input, once the Data Object has started: the offset
+    /// of the first packet and the packet size (packet `k` starts at `first + k * size`). A
+    /// caller that holds input it has not pushed yet can use it to prefetch packet headers.
+    pub fn packet_layout(&self) -> Option<(u64, u32)> {
+        Some((self.first_packet?, self.reader.packet_size()))
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> RemuxInputStats {
+        RemuxInputStats {
+            bad_packets: self.bad_packets,
+            dropped_objects: self.reassembler.drops().total(),
+        }
+    }
+}
+
+/// The output half of a remux: [`RemuxItem`]s in, new ASF out (the packetizer). See
+/// [`RemuxInput`].
+#[derive(Debug)]
+pub struct RemuxOutput {
+    opts: RemuxOptions,
+    packetizer: Option<Packetizer>,
+    creation_date: u64,
+    packets: Vec<Packet>,
+    bytes_written: u64,
+}
+
+impl RemuxOutput {
+    /// An output half with these options (their `limits` are the input half's).
+    pub fn new(opts: RemuxOptions) -> Self {
+        RemuxOutput {
+            opts,
+            packetizer: None,
+            creation_date: 0,
+            packets: Vec::new(),
+            bytes_written: 0,
+        }
     }
 
     fn write(&mut self, bytes: Bytes, out: &mut dyn FnMut(Bytes)) {
@@ -129,83 +270,131 @@ impl Remuxer {
         out(bytes);
     }
 
-    fn drain(&mut self, out: &mut dyn FnMut(Bytes)) -> Result<()> {
-        while let Some(ev) = self.reader.poll_event()? {
-            match ev {
-                Event::Header { info, header, .. } => {
-                    if self.packetizer.is_some() {
-                        return Err(Error::Unsupported("a second Header Object in the input"));
-                    }
-                    let profile = Profile::from_header(&header)?;
-                    self.in_preroll = info.preroll;
-                    self.in_packet_size = info.packet_size;
-                    self.creation_date = header.file_properties().map_or(0, |f| f.creation_date);
-                    let mut po = PacketizerOptions::new(self.opts.mode);
-                    po.packet_size = self.opts.packet_size.unwrap_or(info.packet_size);
-                    po.preroll = match self.opts.preroll {
-                        Some(p) => p,
-                        None => u32::try_from(info.preroll)
-                            .map_err(|_| Error::Unsupported("input preroll over 2^32 ms"))?,
-                    };
-                    po.compressed_payloads = self.opts.compressed_payloads;
-                    let p = Packetizer::new(profile, po)?;
-                    let h = if self.opts.mode == Mode::File && !self.opts.seekable_output {
-                        p.unseekable_header()?
-                    } else {
-                        p.header()?
-                    };
-                    self.packetizer = Some(p);
-                    self.write(h, out);
+    /// Takes one item; writes whatever output is ready to `out`, as [`Bytes`] without copying:
+    /// each packet as its parts (packet headers, then media data as slices of the input's
+    /// objects, see [`PacketizerOptions::gather`]), in order.
+    pub fn push_item(&mut self, item: RemuxItem, out: &mut dyn FnMut(Bytes)) -> Result<()> {
+        match item {
+            RemuxItem::Header { header, info } => {
+                if self.packetizer.is_some() {
+                    return Err(Error::Unsupported("a second Header Object in the input"));
                 }
-                Event::Packet { offset, data } => {
-                    if self
-                        .reassembler
-                        .push_packet_bytes(&data, self.in_packet_size, offset)
-                        .is_err()
-                    {
-                        self.bad_packets += 1;
-                    }
-                    self.pump(out)?;
+                let profile = Profile::from_header(&header)?;
+                self.creation_date = header.file_properties().map_or(0, |f| f.creation_date);
+                let mut po = PacketizerOptions::new(self.opts.mode);
+                po.packet_size = self.opts.packet_size.unwrap_or(info.packet_size);
+                po.preroll = match self.opts.preroll {
+                    Some(p) => p,
+                    None => u32::try_from(info.preroll)
+                        .map_err(|_| Error::Unsupported("input preroll over 2^32 ms"))?,
+                };
+                po.compressed_payloads = self.opts.compressed_payloads;
+                // Packets go out as parts (`Bytes`, see `out`): media data is not copied.
+                po.gather = true;
+                let p = Packetizer::new(profile, po)?;
+                let h = if self.opts.mode == Mode::File && !self.opts.seekable_output {
+                    p.unseekable_header()?
+                } else {
+                    p.header()?
+                };
+                self.packetizer = Some(p);
+                self.write(h, out);
+            }
+            RemuxItem::Sample(s) => {
+                let Some(p) = &mut self.packetizer else {
+                    return Err(Error::Format(asf_format::Error::Malformed {
+                        offset: 0,
+                        object: "Data Object",
+                        reason: "data packets before the Header Object",
+                    }));
+                };
+                match p.push_sample_parts(s, &mut self.packets) {
+                    Ok(()) => {}
+                    // Objects of streams the header does not declare are dropped, as players do.
+                    Err(Error::UnknownStream(_)) => {}
+                    Err(e) => return Err(e),
                 }
-                Event::End => break,
-                _ => {}
+                let mut packets = core::mem::take(&mut self.packets);
+                for pk in packets.drain(..) {
+                    pk.parts(&mut |b| self.write(b, out));
+                }
+                self.packets = packets;
             }
         }
         Ok(())
     }
 
-    /// Moves reassembled objects into the packetizer and packets to the output.
-    fn pump(&mut self, out: &mut dyn FnMut(Bytes)) -> Result<()> {
-        let Some(p) = &mut self.packetizer else {
-            return Err(Error::Format(asf_format::Error::Malformed {
-                offset: 0,
-                object: "Data Object",
-                reason: "data packets before the Header Object",
-            }));
-        };
-        while let Some(o) = self.reassembler.poll_object() {
-            if o.data.is_empty() {
-                continue;
-            }
-            let s = Sample {
-                stream: o.stream,
-                presentation_time: u64::from(o.presentation_time).saturating_sub(self.in_preroll),
-                duration: 0,
-                keyframe: o.keyframe,
-                data: o.data,
-            };
-            match p.push_sample(s, &mut self.packets) {
-                Ok(()) => {}
-                // Objects of streams the header does not declare are dropped, as players do.
-                Err(Error::UnknownStream(_)) => {}
-                Err(e) => return Err(e),
-            }
+    /// Ends the output: writes the last packets and (file mode) the index objects, and returns
+    /// the summary (with `input`'s counters) and the header fix-up.
+    pub fn finish(
+        &mut self,
+        input: RemuxInputStats,
+        out: &mut dyn FnMut(Bytes),
+    ) -> Result<RemuxSummary> {
+        let creation = self.opts.creation_date.unwrap_or(self.creation_date);
+        let p = self
+            .packetizer
+            .as_mut()
+            .ok_or(Error::InvalidArgument("the input has no Header Object"))?;
+        let end = p.finish(creation)?;
+        let stats = p.stats();
+        for pk in end.packets {
+            pk.parts(&mut |b| self.write(b, out));
         }
-        let mut packets = core::mem::take(&mut self.packets);
-        for pk in packets.drain(..) {
-            self.write(pk.into_bytes(), out);
+        self.write(end.index_objects, out);
+        Ok(RemuxSummary {
+            fixup: end.fixup,
+            bytes_written: self.bytes_written,
+            bad_packets: input.bad_packets,
+            dropped_objects: input.dropped_objects,
+            stats,
+        })
+    }
+}
+
+/// The streaming remuxer: a [`RemuxInput`] and a [`RemuxOutput`] run in turn. Call
+/// [`Remuxer::push`] with input chunks as they come, then [`Remuxer::finish`].
+#[derive(Debug)]
+pub struct Remuxer {
+    input: RemuxInput,
+    output: RemuxOutput,
+}
+
+impl Remuxer {
+    /// A remuxer with these options.
+    pub fn new(opts: RemuxOptions) -> Self {
+        Remuxer {
+            input: RemuxInput::new(opts.limits),
+            output: RemuxOutput::new(opts),
         }
-        self.packets = packets;
+    }
+
+    /// Feeds input; writes whatever output is ready to `out`.
+    pub fn push(&mut self, input: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<()> {
+        self.input.push(input);
+        self.drain(&mut |b: Bytes| out(&b))
+    }
+
+    /// As [`Remuxer::push`], with the output handed over as [`Bytes`] (the packets without
+    /// copying), so a caller can gather many and write them at once (`writev`) instead of
+    /// copying each into a write buffer.
+    pub fn push_owned(&mut self, input: &[u8], out: &mut dyn FnMut(Bytes)) -> Result<()> {
+        self.input.push(input);
+        self.drain(out)
+    }
+
+    /// As [`Remuxer::push_owned`] with the input taken as [`Bytes`]: packets inside the chunk
+    /// are read as slices of it (see [`RemuxInput::push_bytes`]); only a packet straddling two
+    /// chunks is copied.
+    pub fn push_bytes(&mut self, input: Bytes, out: &mut dyn FnMut(Bytes)) -> Result<()> {
+        self.input.push_bytes(input);
+        self.drain(out)
+    }
+
+    fn drain(&mut self, out: &mut dyn FnMut(Bytes)) -> Result<()> {
+        while let Some(item) = self.input.poll_item()? {
+            self.output.push_item(item, out)?;
+        }
         Ok(())
     }
 
@@ -218,38 +407,9 @@ impl Remuxer {
     /// As [`Remuxer::finish`], with the output handed over as [`Bytes`] (see
     /// [`Remuxer::push_owned`]).
     pub fn finish_owned(&mut self, out: &mut dyn FnMut(Bytes)) -> Result<RemuxSummary> {
-        self.reader.finish();
-        match self.drain(out) {
-            Ok(()) => {}
-            // A file cut inside its last packet (a common real-world state, e.g. an aborted
-            // download): keep everything before it, as players do, and count the packet.
-            Err(Error::Format(asf_format::Error::Truncated { .. }))
-                if self.packetizer.is_some() =>
-            {
-                self.bad_packets += 1;
-            }
-            Err(e) => return Err(e),
-        }
-        self.reassembler.finish();
-        self.pump(out)?;
-        let creation = self.opts.creation_date.unwrap_or(self.creation_date);
-        let p = self
-            .packetizer
-            .as_mut()
-            .ok_or(Error::InvalidArgument("the input has no Header Object"))?;
-        let end = p.finish(creation)?;
-        let stats = p.stats();
-        for pk in end.packets {
-            self.write(pk.into_bytes(), out);
-        }
-        self.write(end.index_objects, out);
-        Ok(RemuxSummary {
-            fixup: end.fixup,
-            bytes_written: self.bytes_written,
-            bad_packets: self.bad_packets,
-            dropped_objects: self.reassembler.drops().total(),
-            stats,
-        })
+        self.input.finish();
+        self.drain(out)?;
+        self.output.finish(self.input.stats(), out)
     }
 }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use asf_packetizer::{
-    Mode, Packetizer, PacketizerOptions, Profile, Sample, StreamConfig, StreamKind,
+    Mode, Packetizer, PacketizerOptions, Profile, Sample, SampleParts, StreamConfig, StreamKind,
 };
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -99,6 +99,73 @@ proptest! {
         common::assert_same(&objs, &samples, u64::from(preroll));
         for pk in &packets {
             prop_assert!(u64::from(pk.duration) <= 65_535);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Samples given in pieces, and packets gathered (media data referenced, not copied), give
+    /// byte for byte the packets of whole samples copied into one buffer each.
+    #[test]
+    fn pieces_and_gathering_give_the_same_packets(
+        (profile, samples, ps, preroll, compressed) in arb_case(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+        gather in any::<bool>(),
+    ) {
+        let options = |gather: bool| {
+            let mut o = PacketizerOptions::new(Mode::File);
+            o.packet_size = ps;
+            o.preroll = preroll;
+            o.compressed_payloads = compressed;
+            o.gather = gather;
+            o
+        };
+        // Bytes that differ along each sample and between samples, so a piece out of place
+        // shows.
+        let samples: Vec<Sample> = samples
+            .into_iter()
+            .enumerate()
+            .map(|(k, mut s)| {
+                let data: Vec<u8> =
+                    (0..s.data.len()).map(|i| ((i * 131 + k * 7) >> 2) as u8).collect();
+                s.data = data.into();
+                s
+            })
+            .collect();
+        let mut plain = Packetizer::new(profile.clone(), options(false)).expect("valid profile");
+        let mut pieces = Packetizer::new(profile, options(gather)).expect("valid profile");
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        for s in &samples {
+            plain.push_sample(s.clone(), &mut want).expect("push");
+            // The sample cut at a few random points (empty pieces included).
+            let mut at: Vec<usize> = cuts.iter().map(|c| c.index(s.data.len() + 1)).collect();
+            at.push(0);
+            at.push(s.data.len());
+            at.sort_unstable();
+            let parts = at.windows(2).map(|w| s.data.slice(w[0]..w[1])).collect();
+            let sp = SampleParts {
+                stream: s.stream,
+                presentation_time: s.presentation_time,
+                duration: s.duration,
+                keyframe: s.keyframe,
+                parts,
+            };
+            pieces.push_sample_parts(sp, &mut got).expect("push parts");
+        }
+        plain.flush(&mut want);
+        pieces.flush(&mut got);
+        prop_assert_eq!(want.len(), got.len());
+        for (w, g) in want.into_iter().zip(got) {
+            prop_assert!(w.is_contiguous());
+            prop_assert!(gather || g.is_contiguous());
+            let (index, gathered) = (g.index, !g.is_contiguous());
+            let expected = w.into_bytes();
+            let mut parts = Vec::new();
+            g.parts(&mut |b| parts.push(b));
+            prop_assert!(!gathered || parts.len() > 1);
+            prop_assert_eq!(parts.concat(), expected.to_vec(), "packet {}", index);
         }
     }
 }

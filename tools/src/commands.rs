@@ -315,6 +315,10 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
     }
 }
 
+/// `wmpush remux` reads (when not memory-mapping), and writes, in chunks of about this size
+/// (constant memory; large enough that syscalls cost nothing measurable).
+const REMUX_CHUNK: usize = 1 << 20;
+
 /// `wmpush remux IN OUT`: streams IN (a file or `-` for standard input) through
 /// asf-packetizer's [`Remuxer`](asf_packetizer::Remuxer) in 1 MiB chunks and writes the output
 /// as it is produced (packets gathered without copying, about 1 MiB per `writev`), so memory
@@ -327,16 +331,12 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
 /// writes to a pipe, and players read it as a stream (the index objects still follow the
 /// packets). On failure a partly written regular OUT file is removed.
 pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
-    use asf_packetizer::{Mode, RemuxOptions, Remuxer};
-    use std::io::{Read as _, Seek as _, SeekFrom};
+    use asf_packetizer::{Mode, RemuxOptions, RemuxOutput};
+    use std::io::{Seek as _, SeekFrom};
 
-    /// Input is read, and output written, in chunks of about this size (constant memory;
-    /// large enough that syscalls cost nothing measurable).
-    const CHUNK: usize = 1 << 20;
-
-    /// The output: pieces (packets, without copying) gathered up to [`CHUNK`] bytes and written
-    /// with one `writev`; the first write error is kept (the remuxer's output callback cannot
-    /// return one).
+    /// The output: pieces (packets, without copying) gathered up to [`REMUX_CHUNK`] bytes and
+    /// written with one `writev`; the first write error is kept (the remuxer's output callback
+    /// cannot return one).
     struct Output {
         sink: Box<dyn std::io::Write>,
         pending: Vec<bytes::Bytes>,
@@ -354,7 +354,7 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
             }
             self.pending_len += bytes.len();
             self.pending.push(bytes);
-            if self.pending_len >= CHUNK || self.pending.len() >= Self::MAX_SLICES {
+            if self.pending_len >= REMUX_CHUNK || self.pending.len() >= Self::MAX_SLICES {
                 self.flush();
             }
         }
@@ -403,13 +403,11 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
     let write_error = |e: std::io::Error| {
         CliError::new(Failure::Input, format!("cannot write {}: {e}", a.output))
     };
-    let (mut input, input_file): (Box<dyn std::io::Read + Send>, Option<std::fs::File>) =
-        if a.input == "-" {
-            (Box::new(std::io::stdin()), None)
-        } else {
-            let f = std::fs::File::open(&a.input).map_err(read_error)?;
-            (Box::new(f.try_clone().map_err(read_error)?), Some(f))
-        };
+    let input_file = if a.input == "-" {
+        None
+    } else {
+        Some(std::fs::File::open(&a.input).map_err(read_error)?)
+    };
     // The output replaces nothing before the input is known to differ from it.
     let (sink, file): (Box<dyn std::io::Write>, Option<std::fs::File>) = if a.output == "-" {
         (Box::new(std::io::stdout().lock()), None)
@@ -443,59 +441,39 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
         error: None,
         written: 0,
     };
-    let mut remuxer = Remuxer::new(opts);
-    // Reading runs on its own thread, a chunk ahead of the remuxer: the kernel's copy out of
-    // the page cache (a third of the work) overlaps the remuxing on a second core. Three
-    // buffers circulate (one being read, one queued, one being remuxed); none is allocated
-    // after the start (fresh buffers cost more in page faults than they save).
-    const BUFFERS: usize = 3;
-    let (full_tx, full_rx) =
-        std::sync::mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(BUFFERS);
-    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    for _ in 0..BUFFERS {
-        let _ = empty_tx.send(vec![0u8; CHUNK]);
-    }
-    let reader = std::thread::spawn(move || {
-        while let Ok(mut chunk) = empty_rx.recv() {
-            let read = loop {
-                match input.read(&mut chunk) {
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    r => break r,
-                }
-            };
-            let end = !matches!(read, Ok(n) if n > 0);
-            // The remuxer hung up (it failed): stop.
-            if full_tx.send(read.map(|n| (chunk, n))).is_err() || end {
-                break;
-            }
-        }
-    });
+    let limits = opts.limits;
+    let mut output = RemuxOutput::new(opts);
+    let (items, demuxer) = spawn_demuxer(input_file, a.no_mmap, limits).map_err(read_error)?;
     let result = (|| -> Result<asf_packetizer::RemuxSummary, CliError> {
         let remux_error =
             |e: asf_packetizer::Error| CliError::new(Failure::Input, format!("{}: {e}", a.input));
-        loop {
-            let (chunk, n) = match full_rx.recv() {
-                Ok(Ok((_, 0))) => break,
+        let summary = loop {
+            match recv_spinning(&items) {
                 Err(_) => {
                     return Err(CliError::new(
                         Failure::Failed,
                         "the input reading thread stopped",
                     ));
                 }
-                Ok(Ok(read)) => read,
-                Ok(Err(e)) => return Err(read_error(e)),
-            };
-            remuxer
-                .push_owned(&chunk[..n], &mut |b| out.put(b))
-                .map_err(remux_error)?;
-            let _ = empty_tx.send(chunk);
-            if let Some(e) = out.error.take() {
-                return Err(write_error(e));
+                Ok(Demuxed::ReadFailed(e)) => return Err(read_error(e)),
+                Ok(Demuxed::Failed(e)) => return Err(remux_error(e)),
+                Ok(Demuxed::Items(batch)) => {
+                    for item in batch {
+                        output
+                            .push_item(item, &mut |b| out.put(b))
+                            .map_err(remux_error)?;
+                    }
+                    if let Some(e) = out.error.take() {
+                        return Err(write_error(e));
+                    }
+                }
+                Ok(Demuxed::End(stats)) => {
+                    break output
+                        .finish(stats, &mut |b| out.put(b))
+                        .map_err(remux_error)?;
+                }
             }
-        }
-        let summary = remuxer
-            .finish_owned(&mut |b| out.put(b))
-            .map_err(remux_error)?;
+        };
         out.flush();
         if let Some(e) = out.error.take() {
             return Err(write_error(e));
@@ -510,12 +488,11 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
         }
         Ok(summary)
     })();
-    // The reading thread has ended after the end of input; on failure it ends at its next
-    // hand-over (the channels are gone), or with the process if it waits on a silent stdin.
-    drop(full_rx);
-    drop(empty_tx);
+    // The demuxing thread has ended after the end of input; on failure it ends at its next
+    // hand-over (the channel is gone), or with the process if it waits on a silent stdin.
+    drop(items);
     if result.is_ok() {
-        let _ = reader.join();
+        let _ = demuxer.join();
     }
     let summary = match result {
         Ok(s) => s,
@@ -533,3 +510,184 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
     );
     Ok(())
 }
+
+/// What `wmpush remux`'s demuxing thread hands over.
+enum Demuxed {
+    /// The next items of the input, in order.
+    Items(Vec<asf_packetizer::RemuxItem>),
+    /// The end of the input, with its counters.
+    End(asf_packetizer::RemuxInputStats),
+    /// Reading the input failed.
+    ReadFailed(std::io::Error),
+    /// The input is not ASF the remuxer can read.
+    Failed(asf_packetizer::Error),
+}
+
+/// Starts `wmpush remux`'s input half on a thread of its own: it reads the input and turns it
+/// into media objects ([`asf_packetizer::RemuxInput`]) while the caller packetizes them on
+/// another core ([`RemuxOutput`]), items handed over in batches of [`DEMUX_BATCH`].
+///
+/// A regular file is memory-mapped in 8 MiB windows (see [`wmpush::mapped_file`], which also
+/// says what must not happen to the file meanwhile) unless `no_mmap`: packets and whole media
+/// objects are then read in place, and the kernel's copy out of the page cache is gone.
+/// Anything else (standard input when `file` is `None`, a pipe, a device) is read with
+/// `read()` in [`REMUX_CHUNK`]s. Memory stays bounded whatever the input size: one window or
+/// chunk being demuxed, and at most [`DEMUX_QUEUE`] batches waiting.
+fn spawn_demuxer(
+    file: Option<std::fs::File>,
+    no_mmap: bool,
+    limits: asf_format::Limits,
+) -> std::io::Result<(
+    std::sync::mpsc::Receiver<Demuxed>,
+    std::thread::JoinHandle<()>,
+)> {
+    use std::io::Read as _;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Demuxed>(DEMUX_QUEUE);
+    let mapped = match &file {
+        Some(f) if !no_mmap && f.metadata()?.is_file() => {
+            Some(wmpush::mapped_file::MappedFile::new(
+                f.try_clone()?,
+                wmpush::mapped_file::DEFAULT_WINDOW,
+            )?)
+        }
+        _ => None,
+    };
+    let mut read_from: Box<dyn std::io::Read + Send> = match file {
+        Some(f) => Box::new(f),
+        None => Box::new(std::io::stdin()),
+    };
+    let handle = std::thread::Builder::new()
+        .name("remux-input".into())
+        .spawn(move || {
+            let mut input = asf_packetizer::RemuxInput::new(limits);
+            let mut batch = Vec::with_capacity(DEMUX_BATCH);
+            // Hands over every item the input gives now; false when the thread should stop (the
+            // input failed, or the remuxing side hung up after failing).
+            let mut drain = |input: &mut asf_packetizer::RemuxInput| -> bool {
+                loop {
+                    match input.poll_item() {
+                        Ok(Some(item)) => {
+                            batch.push(item);
+                            if batch.len() == DEMUX_BATCH
+                                && send_spinning(&tx, Demuxed::Items(std::mem::take(&mut batch)))
+                                    .is_err()
+                            {
+                                return false;
+                            }
+                        }
+                        Ok(None) => {
+                            return batch.is_empty()
+                                || send_spinning(&tx, Demuxed::Items(std::mem::take(&mut batch)))
+                                    .is_ok();
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Demuxed::Failed(e));
+                            return false;
+                        }
+                    }
+                }
+            };
+            let failed = |tx: &std::sync::mpsc::SyncSender<Demuxed>, e| {
+                let _ = tx.send(Demuxed::ReadFailed(e));
+            };
+            if let Some(mut map) = mapped {
+                // File offset of the next window.
+                let mut at = 0u64;
+                loop {
+                    match map.next_window() {
+                        Ok(Some(pieces)) => {
+                            for piece in pieces {
+                                // Only the packet and payload headers of the piece will be
+                                // read here: start loading them all now (see `prefetch`).
+                                if let Some((first, size)) = input.packet_layout() {
+                                    let size = u64::from(size.max(1));
+                                    let k = at.saturating_sub(first).div_ceil(size);
+                                    let start = first + k * size - at;
+                                    let heads = (start..piece.len() as u64)
+                                        .step_by(size as usize)
+                                        .flat_map(|o| [o as usize, o as usize + 64]);
+                                    wmpush::mapped_file::prefetch(&piece, heads);
+                                }
+                                at += piece.len() as u64;
+                                input.push_bytes(piece);
+                                if !drain(&mut input) {
+                                    return;
+                                }
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => return failed(&tx, e),
+                    }
+                }
+            } else {
+                let mut chunk = vec![0u8; REMUX_CHUNK];
+                loop {
+                    match read_from.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            input.push(&chunk[..n]);
+                            if !drain(&mut input) {
+                                return;
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return failed(&tx, e),
+                    }
+                }
+            }
+            input.finish();
+            if drain(&mut input) {
+                let _ = tx.send(Demuxed::End(input.stats()));
+            }
+        });
+    Ok((rx, handle?))
+}
+
+/// How long a `wmpush remux` thread waits for the other by spinning before it sleeps. The two
+/// threads hand over a batch every few microseconds; sleeping and being woken for each costs
+/// far more, in a VM most of all (waking an idle virtual CPU is an interrupt through the
+/// hypervisor): measured here, sleeping at once made the remux 1.6x slower.
+const HANDOVER_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// `rx.recv()`, spinning up to [`HANDOVER_SPIN`] before sleeping.
+fn recv_spinning<T>(rx: &std::sync::mpsc::Receiver<T>) -> Result<T, std::sync::mpsc::RecvError> {
+    use std::sync::mpsc::TryRecvError;
+    let start = std::time::Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
+            Err(TryRecvError::Empty) if start.elapsed() < HANDOVER_SPIN => {
+                std::hint::spin_loop();
+            }
+            Err(TryRecvError::Empty) => return rx.recv(),
+        }
+    }
+}
+
+/// `tx.send(v)`, spinning up to [`HANDOVER_SPIN`] on a full queue before sleeping.
+fn send_spinning<T>(
+    tx: &std::sync::mpsc::SyncSender<T>,
+    mut v: T,
+) -> Result<(), std::sync::mpsc::SendError<T>> {
+    use std::sync::mpsc::TrySendError;
+    let start = std::time::Instant::now();
+    loop {
+        match tx.try_send(v) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(v)) => return Err(std::sync::mpsc::SendError(v)),
+            Err(TrySendError::Full(back)) if start.elapsed() < HANDOVER_SPIN => {
+                v = back;
+                std::hint::spin_loop();
+            }
+            Err(TrySendError::Full(back)) => return tx.send(back),
+        }
+    }
+}
+
+/// Items per batch handed from `wmpush remux`'s demuxing thread to the packetizing one (few
+/// enough hand-overs to cost nothing, small enough to keep both threads busy).
+const DEMUX_BATCH: usize = 256;
+
+/// Batches that may wait between the two threads of `wmpush remux`.
+const DEMUX_QUEUE: usize = 4;

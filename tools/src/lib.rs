@@ -17,6 +17,7 @@ pub mod generator;
 pub mod ingest;
 pub mod inspect;
 pub mod live_mux;
+pub mod mapped_file;
 pub mod point;
 pub mod pull;
 pub mod push;

@@ -160,6 +160,11 @@ struct RemuxArgs {
     /// Write a live (broadcast) stream: broadcast header, no index.
     #[arg(long)]
     live: bool,
+    /// Read IN with read() instead of memory-mapping it. A mapped input must not be truncated
+    /// or rewritten by another program during the remux (a truncation ends wmpush with
+    /// SIGBUS); use this when that cannot be promised. Standard input and pipes are always read.
+    #[arg(long)]
+    no_mmap: bool,
 }
 
 #[derive(Debug, Args)]

@@ -271,3 +271,125 @@ fn remux_file_mode_header_depends_on_the_output() {
     assert_eq!(out.status.code(), Some(3));
     assert!(!partial.exists());
 }
+
+/// The three ways `wmpush remux` reads its input (a regular file memory-mapped, the same file
+/// with `--no-mmap`, standard input) give the same output bytes.
+#[test]
+fn remux_output_does_not_depend_on_how_the_input_is_read() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.asf");
+    {
+        use std::io::Write as _;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&input).expect("create"));
+        // Over one mapped window (8 MiB) and many 1 MiB pieces, with packets straddling both.
+        generate_stream(24, &mut |b| f.write_all(b).expect("write"));
+        f.flush().expect("flush");
+    }
+    assert!(std::fs::metadata(&input).expect("metadata").len() > 9 << 20);
+    let mapped = dir.path().join("mapped.asf");
+    let read = dir.path().join("read.asf");
+    remux_ok(&[input.as_os_str(), mapped.as_os_str()]);
+    remux_ok(&[
+        input.as_os_str(),
+        read.as_os_str(),
+        std::ffi::OsStr::new("--no-mmap"),
+    ]);
+    let piped = run_bounded(
+        wmpush()
+            .args(["remux", "-", "-"])
+            .stdin(Stdio::from(std::fs::File::open(&input).expect("open"))),
+        Duration::from_secs(30),
+    );
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    let mapped = std::fs::read(&mapped).expect("read");
+    assert!(
+        mapped == std::fs::read(&read).expect("read"),
+        "mapped and read outputs differ"
+    );
+    // To a pipe the header and the Data Object's header are the broadcast form written first
+    // (no sizes or counts); the packets and indexes after them are the same. The Header
+    // Object's size is the QWORD after its GUID (ASF 3.1); the Data Object header is 50 bytes.
+    let header_len = u64::from_le_bytes(mapped[16..24].try_into().expect("8 bytes")) as usize;
+    assert_eq!(piped.stdout.len(), mapped.len());
+    let first_difference = piped.stdout[header_len + 50..]
+        .iter()
+        .zip(&mapped[header_len + 50..])
+        .position(|(a, b)| a != b);
+    assert_eq!(
+        first_difference, None,
+        "piped output differs after the headers"
+    );
+}
+
+/// A memory-mapped input is unmapped as it is used: peak memory does not grow with the file.
+/// The output goes to a FIFO this test reads, so the child is alive (and its VmHWM readable)
+/// after it has read almost all of its input.
+#[test]
+fn remux_of_a_mapped_file_stays_flat_in_memory() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let peak_for = |seconds: u64| -> (u64, u64) {
+        let input = dir.path().join(format!("in{seconds}.asf"));
+        {
+            use std::io::Write as _;
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&input).expect("create"));
+            generate_stream(seconds, &mut |b| f.write_all(b).expect("write"));
+            f.flush().expect("flush");
+        }
+        let len = std::fs::metadata(&input).expect("metadata").len();
+        let fifo = dir.path().join(format!("out{seconds}.fifo"));
+        let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+        assert!(made.success());
+        let mut child = wmpush()
+            .arg("remux")
+            .arg(&input)
+            .arg(&fifo)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("wmpush runs");
+        let mut out = std::fs::File::open(&fifo).expect("open fifo");
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut got, mut peak) = (0u64, 0u64);
+        let start = std::time::Instant::now();
+        loop {
+            let n = out.read(&mut buf).expect("read fifo");
+            if n == 0 {
+                break;
+            }
+            got += n as u64;
+            // Near the end the whole input has been read and mapped once.
+            if got > len * 9 / 10
+                && let Some(p) = peak_rss_kib(child.id())
+            {
+                peak = peak.max(p);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "remux did not end"
+            );
+        }
+        let status = child.wait().expect("wait");
+        assert!(status.success());
+        assert!(got > len * 99 / 100, "{got} of {len} bytes out");
+        assert!(peak > 0, "VmHWM was read");
+        (peak, len)
+    };
+    let (small, small_len) = peak_for(40);
+    let (large, large_len) = peak_for(160);
+    eprintln!("peak RSS: {small} KiB for {small_len} bytes, {large} KiB for {large_len} bytes");
+    assert!(large_len > 3 * small_len);
+    assert!(
+        large < 96 * 1024,
+        "peak RSS {large} KiB for {large_len} bytes"
+    );
+    assert!(
+        large < small + 8 * 1024,
+        "peak RSS grew from {small} KiB to {large} KiB with 4x the input"
+    );
+}
