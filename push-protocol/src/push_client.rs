@@ -132,12 +132,14 @@ enum State {
     Failed,
 }
 
-/// A frame waiting for room in the PushStart body: built whole, or a `$D` whose packet is
-/// kept as the caller's `Bytes` (sent after its 4-byte framing header, never copied).
+/// A frame waiting for room in the PushStart body: built whole, a `$D` whose packet is kept
+/// as the caller's `Bytes` (sent after its 4-byte framing header, never copied), or a whole
+/// frame the caller built in its own buffer (sent as is).
 #[derive(Debug)]
 enum Frame {
     Whole(Vec<u8>),
     Data { head: [u8; 4], packet: Bytes },
+    Framed(Bytes),
 }
 
 impl Frame {
@@ -145,6 +147,7 @@ impl Frame {
         match self {
             Frame::Whole(v) => v.len(),
             Frame::Data { head, packet } => head.len() + packet.len(),
+            Frame::Framed(b) => b.len(),
         }
     }
 }
@@ -432,6 +435,7 @@ impl PushClient {
                         self.transmit.push_back((id, Bytes::copy_from_slice(&head)));
                         self.transmit.push_back((id, packet));
                     }
+                    Frame::Framed(frame) => self.transmit.push_back((id, frame)),
                 }
             }
             if self.remaining == 0 {
@@ -492,6 +496,30 @@ impl PushClient {
         head[1] = framing::PushFrameKind::Data.id();
         head[2..].copy_from_slice(&(packet.len() as u16).to_le_bytes());
         self.queue(Frame::Data { head, packet })
+    }
+
+    /// Sends a whole `$D` frame the caller built in its own buffer (the 4-byte framing header,
+    /// see [`framing::encode_data`], then the packet; typically written into the headroom the
+    /// packet buffer was allocated with): [`poll_transmit_bytes`](Self::poll_transmit_bytes)
+    /// hands out `frame` itself, one piece per packet, with no allocation or copy. The framing
+    /// header is checked: `$D`, and a length that matches the rest of `frame`.
+    pub fn send_data_frame(&mut self, frame: Bytes) -> Result<(), Error> {
+        let malformed = Error::Malformed {
+            what: "$D frame given to send_data_frame (framing header and packet length)",
+            offset: 0,
+        };
+        let Some(head) = frame.get(..framing::FRAME_HEADER_LEN) else {
+            return Err(malformed);
+        };
+        let len = usize::from(u16::from_le_bytes([head[2], head[3]]));
+        if head[0] != b'$'
+            || head[1] != framing::PushFrameKind::Data.id()
+            || len != frame.len() - framing::FRAME_HEADER_LEN
+        {
+            return Err(malformed);
+        }
+        framing::check_payload_len(framing::PushFrameKind::Data, len)?;
+        self.queue(Frame::Framed(frame))
     }
 
     /// A new ASF header mid-session: `$E(1)` then `$C` with the header.

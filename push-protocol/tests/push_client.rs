@@ -304,3 +304,42 @@ fn send_packet_bytes_hands_out_the_callers_buffer() {
             .is_err()
     );
 }
+
+#[test]
+fn send_data_frame_hands_out_the_callers_frame_and_checks_it() {
+    let mut r = rng();
+    let mut c = spec_client();
+    c.connect(b"HDR").expect("ok");
+    drain(&mut c);
+    c.handle_input(0, SPEC_204.as_bytes(), &mut r).expect("ok");
+    drain(&mut c);
+    // A frame built in the caller's buffer: $D, length 3000, the packet.
+    let mut frame = vec![b'$', b'D', 0xB8, 0x0B];
+    frame.extend_from_slice(&[5u8; 3000]);
+    let frame = bytes::Bytes::from(frame);
+    let at = frame.as_ptr();
+    c.send_data_frame(frame).expect("streaming");
+    let (_, out) = c.poll_transmit_bytes().expect("the frame");
+    assert_eq!(out.as_ptr(), at, "the same buffer, in one piece");
+    assert_eq!(out.len(), 3004);
+    assert!(c.poll_transmit_bytes().is_none());
+    // The same bytes as send_packet_bytes puts on the wire.
+    c.send_packet_bytes(bytes::Bytes::from(vec![5u8; 3000]))
+        .expect("streaming");
+    let (_, head) = c.poll_transmit_bytes().expect("framing header");
+    let (_, body) = c.poll_transmit_bytes().expect("the packet");
+    assert_eq!([&head[..], &body[..]].concat(), out.to_vec());
+    // Refused: not $D, a length that does not match, too short, over 65,531 bytes.
+    let bad = |f: Vec<u8>| bytes::Bytes::from(f);
+    let mut wrong_kind = out.to_vec();
+    wrong_kind[1] = b'H';
+    assert!(c.send_data_frame(bad(wrong_kind)).is_err());
+    let mut wrong_len = out.to_vec();
+    wrong_len.pop();
+    assert!(c.send_data_frame(bad(wrong_len)).is_err());
+    assert!(c.send_data_frame(bad(b"$D".to_vec())).is_err());
+    let mut huge = vec![b'$', b'D', 0xFC, 0xFF];
+    huge.resize(4 + 65_532, 0);
+    assert!(c.send_data_frame(bad(huge)).is_err());
+    assert!(c.poll_transmit_bytes().is_none());
+}

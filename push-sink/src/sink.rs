@@ -189,6 +189,28 @@ impl DataUnit {
         }
     }
 
+    /// The whole buffer, writable, and the offset of the packet in it, with at least
+    /// `headroom` bytes in front of the packet: the unit's own buffer when it is exclusive and
+    /// its headroom is large enough (no copy), else a new buffer holding `headroom` zero bytes
+    /// and then a copy of the packet. For a sink that edits the packet in place and then
+    /// writes its framing into the headroom (the push sink strips the padding, then writes
+    /// `$D` and the new length in front).
+    pub fn into_writable(self, headroom: usize) -> (BytesMut, usize) {
+        match self.storage {
+            Storage::Exclusive(b) if self.headroom >= headroom => (b, self.headroom),
+            storage => {
+                let packet = match &storage {
+                    Storage::Exclusive(b) => &b[self.headroom..],
+                    Storage::Shared(b) => &b[self.headroom..],
+                };
+                let mut out = BytesMut::with_capacity(headroom + packet.len());
+                out.resize(headroom, 0);
+                out.extend_from_slice(packet);
+                (out, headroom)
+            }
+        }
+    }
+
     /// The packet with `header` in front of it, as one contiguous [`Bytes`].
     ///
     /// Zero copy when the buffer is exclusive and its headroom ends with room for `header`
@@ -431,6 +453,25 @@ mod tests {
         buf.extend_from_slice(b"xabc");
         let unit = DataUnit::new(buf, 1, info()).expect("headroom fits");
         assert_eq!(&unit.into_framed(b"HDR")[..], b"HDRabc");
+    }
+
+    #[test]
+    fn writable_in_place_or_copied_with_the_headroom_asked() {
+        let mut buf = BytesMut::with_capacity(6 + 3);
+        buf.extend_from_slice(b"hhhhhh");
+        let base = buf.as_ptr();
+        buf.extend_from_slice(b"abc");
+        let unit = DataUnit::new(buf, 6, info()).expect("headroom fits");
+        let (b, at) = unit.into_writable(4);
+        assert_eq!((b.as_ptr(), at, &b[at..]), (base, 6, &b"abc"[..]));
+        // Shared, or too little headroom: a copy behind zero bytes.
+        for unit in [
+            DataUnit::shared(Bytes::from_static(b"abc"), info()),
+            DataUnit::new(BytesMut::from(&b"habc"[..]), 1, info()).expect("fits"),
+        ] {
+            let (b, at) = unit.into_writable(4);
+            assert_eq!((at, &b[..]), (4, &b"\0\0\0\0abc"[..]));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
@@ -88,12 +89,13 @@ enum Woke {
     Timeout(&'static str),
 }
 
-/// Most chunks handed to one vectored write.
-const MAX_IOV: usize = 1024;
+/// Most chunks handed to one vectored write (a packet is one chunk: 256 carry 800 KB of
+/// 3,200-byte packets; the slices live on the stack of the write, no allocation).
+const MAX_IOV: usize = 256;
 
 /// The client is handed more packets while less than this is waiting to be written, so
 /// writes carry many frames at once; it also bounds what sits outside the sink's queue.
-const FEED_AHEAD: u64 = 1024 * 1024;
+pub(super) const FEED_AHEAD: u64 = 1024 * 1024;
 
 /// Most items handed to the client before the task writes and looks at the socket again.
 const MAX_BATCH: usize = 512;
@@ -104,13 +106,14 @@ async fn write_some(
     out: &VecDeque<bytes::Bytes>,
     off: usize,
 ) -> std::io::Result<usize> {
-    let slices: Vec<IoSlice<'_>> = out
-        .iter()
-        .take(MAX_IOV)
-        .enumerate()
-        .map(|(i, c)| IoSlice::new(if i == 0 { &c[off..] } else { c }))
-        .collect();
-    wr.write_vectored(&slices).await
+    let mut slices = [IoSlice::new(&[]); MAX_IOV];
+    let mut n = 0;
+    for (i, c) in out.iter().take(MAX_IOV).enumerate() {
+        slices[i] = IoSlice::new(if i == 0 { &c[off..] } else { c });
+        n += 1;
+    }
+    let slices = &slices[..n];
+    wr.write_vectored(slices).await
 }
 
 /// The network task of one `connect`.
@@ -147,7 +150,13 @@ pub(super) struct Driver {
     had_session: bool,
     failures: u32,
     read_buf: Vec<u8>,
+    /// Items taken from the sink's queue a batch at a time (one lock per batch), not handled
+    /// yet; they go back to the front of the queue whenever the connection is dropped.
+    taken: VecDeque<Item>,
 }
+
+/// Items taken from the sink's queue at once.
+const TAKE_BATCH: usize = 32;
 
 impl Driver {
     pub(super) fn new(
@@ -177,6 +186,7 @@ impl Driver {
             had_session: false,
             failures: 0,
             read_buf: vec![0; 16 * 1024],
+            taken: VecDeque::new(),
         }
     }
 
@@ -336,7 +346,10 @@ impl Driver {
         }
         let mut fed = 0;
         while fed < MAX_BATCH && (self.client.is_none() || self.awaits_header() || self.ready()) {
-            let Some(item) = self.shared.pop() else {
+            if self.taken.is_empty() {
+                self.shared.pop_up_to(TAKE_BATCH, &mut self.taken);
+            }
+            let Some(item) = self.taken.pop_front() else {
                 break;
             };
             if let Some(end) = self.handle_item(item).await? {
@@ -401,14 +414,14 @@ impl Driver {
                     }
                 }
             }
-            Item::Packet { ref packet, .. } => match self.client.as_mut() {
+            Item::Packet { ref frame, .. } => match self.client.as_mut() {
                 // MS-WMHTTP 3.2.5.3: a session starts with $H; a packet before any header
                 // cannot be sent.
                 None => self.settle_dropped(item),
                 Some(c) if !c.has_header() => self.settle_dropped(item),
-                // Zero copy: the client hands the pooled buffer itself to the socket write,
-                // after its 4-byte `$D` header.
-                Some(c) => match c.send_packet_bytes(packet.clone()) {
+                // Zero copy: the client hands the pooled buffer itself, the whole `$D` frame
+                // (framing header in its headroom), to the socket write.
+                Some(c) => match c.send_data_frame(frame.clone()) {
                     Ok(()) => self.unsettled.push_back((u64::MAX, item)),
                     Err(_) => self.settle_dropped(item),
                 },
@@ -442,9 +455,9 @@ impl Driver {
     }
 
     fn settle_dropped(&self, item: Item) {
-        if let Item::Packet { packet, .. } = item {
+        if let Item::Packet { frame, .. } = item {
             self.shared.settle(None);
-            self.shared.recycle(packet);
+            self.shared.recycle(frame);
         }
     }
 
@@ -464,29 +477,35 @@ impl Driver {
     /// to the client, after a complete flush).
     fn settle_written(&mut self, all: bool) {
         let written = self.sock.as_ref().map_or(0, |s| s.written);
-        let mut any = false;
-        while let Some((end, _)) = self.unsettled.front() {
-            if !all && *end > written {
-                break;
-            }
-            if let Some((
-                _,
+        let done = self
+            .unsettled
+            .iter()
+            .take_while(|(end, _)| all || *end <= written)
+            .count();
+        if done == 0 {
+            return;
+        }
+        // One lock for the counters and one for the pool, whatever the number of packets.
+        let mut bytes = 0u64;
+        let frames = self
+            .unsettled
+            .drain(..done)
+            .filter_map(|(_, item)| match item {
                 Item::Packet {
-                    packet,
+                    frame,
                     original_len,
                     ..
-                },
-            )) = self.unsettled.pop_front()
-            {
-                self.shared.settle(Some(original_len));
-                self.shared.recycle(packet);
-                any = true;
-            }
-        }
-        if any {
-            // Packets flow again on this connection.
-            self.failures = 0;
-        }
+                } => {
+                    bytes += original_len as u64;
+                    Some(frame)
+                }
+                _ => None,
+            });
+        let frames: Vec<bytes::Bytes> = frames.collect();
+        self.shared.settle_written(frames.len(), bytes);
+        self.shared.recycle_all(frames.into_iter());
+        // Packets flow again on this connection.
+        self.failures = 0;
     }
 
     /// Drains the client: its transmits into the stash, its events acted on.
@@ -617,7 +636,9 @@ impl Driver {
         self.stash.clear();
         self.waiting_since = None;
         let unsent = std::mem::take(&mut self.unsettled);
-        self.shared.unpop(unsent.into_iter().map(|(_, item)| item));
+        let taken = std::mem::take(&mut self.taken);
+        self.shared
+            .unpop(unsent.into_iter().map(|(_, item)| item).chain(taken));
     }
 
     /// Keeps the client (and its push-id) for a `connect` that resumes the session.
@@ -694,6 +715,19 @@ impl Driver {
     /// and response timeouts.
     async fn wait(&mut self) -> Result<Option<TaskEnd>, Trouble> {
         let notified = self.shared.notify.notified();
+        // Could take packets and found none: ask to be woken by the next one. Otherwise
+        // (waiting for the socket or the server) packets do not wake the task, markers do.
+        let wants_packets =
+            self.client.is_none() || self.sock.is_none() || self.awaits_header() || self.ready();
+        if wants_packets {
+            self.shared.wants_packets.store(true, Ordering::SeqCst);
+            // One may have come between the last look and the flag (its producer saw no
+            // flag and did not wake us).
+            if !self.taken.is_empty() || !self.shared.queue().items.is_empty() {
+                self.shared.wants_packets.store(false, Ordering::SeqCst);
+                return Ok(None);
+            }
+        }
         let Some(sock) = self.sock.as_mut() else {
             notified.await;
             return Ok(None);
@@ -825,11 +859,14 @@ impl Driver {
     fn fail(&mut self, e: PushError) -> TaskEnd {
         self.drop_connection();
         self.shared.report(PushStatus::Error(e.clone()));
-        *lock(&self.shared.failed) = Some(e.clone());
+        self.shared.set_failed(Some(e.clone()));
         TaskEnd::Failed(e)
     }
 
     fn end(&mut self, end: TaskEnd) -> TaskEnd {
+        // What was taken and not handled stays queued (for the next `connect`).
+        let taken = std::mem::take(&mut self.taken);
+        self.shared.unpop(taken.into_iter());
         if matches!(end, TaskEnd::Ended) {
             self.settle_written(true);
             self.set_push_id(None);

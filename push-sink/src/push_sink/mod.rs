@@ -80,6 +80,7 @@ mod driver;
 mod url;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -344,9 +345,10 @@ pub const PUSH_HEADROOM: usize = framing::FRAME_HEADER_LEN;
 enum Item {
     /// An ASF header: `$H` at the start of a session, `$E(1)` + `$C` later.
     Header(Bytes),
-    /// A data packet, padding stripped.
+    /// A data packet, padding stripped, as its whole `$D` frame (framing header written into
+    /// the packet buffer's headroom: one piece for the socket).
     Packet {
-        packet: Bytes,
+        frame: Bytes,
         send_time_ms: u32,
         key: bool,
         /// Packet length before padding was stripped (what `SinkStats::bytes` counts).
@@ -361,8 +363,8 @@ enum Item {
 }
 
 /// Bytes a queued packet counts for: its `$D` frame on the wire.
-fn wire_len(packet: &Bytes) -> usize {
-    packet.len() + framing::FRAME_HEADER_LEN
+fn wire_len(frame: &Bytes) -> usize {
+    frame.len()
 }
 
 #[derive(Debug, Default)]
@@ -386,19 +388,32 @@ struct Counters {
 #[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
+    /// Wakes the task for markers always, and for packets only when it asked
+    /// (`wants_packets`): a task that waits for the socket would only wake, find it cannot
+    /// take them, and sleep again, twice per packet (measured: most of the sink's overhead).
     notify: Notify,
+    /// The task waits for the queue (it could take packets and found none): the next packet
+    /// wakes it, and clears this.
+    wants_packets: AtomicBool,
     counters: Mutex<Counters>,
     status: broadcast::Sender<PushStatus>,
     /// The last header the task handled, kept across connects (resent for a new session).
     header: Mutex<Option<Bytes>>,
-    /// Packet buffers to reuse in `allocate_data_unit` (at most [`POOL_BUFFERS`]).
+    /// Packet buffers to reuse in `allocate_data_unit` (at most [`POOL_BYTES`] of them).
     pool: Mutex<Vec<BytesMut>>,
     /// Why the session stopped for good after a successful `connect` (the data path is dead).
     failed: Mutex<Option<PushError>>,
+    /// `failed` holds an error (read without its lock on every packet).
+    has_failed: AtomicBool,
 }
 
-/// Most buffers kept for reuse by a push sink.
-const POOL_BUFFERS: usize = 64;
+/// Most buffers kept for reuse by a push sink: see [`POOL_BYTES`].
+///
+/// Bytes of buffers a push sink keeps for reuse: enough for every packet the task may have in
+/// flight ([`driver::FEED_AHEAD`] plus a write's worth), so a sink streaming flat out
+/// allocates nothing (freeing buffers on the task's thread and allocating them on the
+/// writer's was a tenth of the sink's cost), and bounded whatever the packet size.
+const POOL_BYTES: usize = 2 * driver::FEED_AHEAD as usize;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -415,16 +430,41 @@ impl Shared {
             header: Mutex::new(None),
             pool: Mutex::new(Vec::new()),
             failed: Mutex::new(None),
+            has_failed: AtomicBool::new(false),
+            wants_packets: AtomicBool::new(false),
         }
     }
 
     /// Takes a packet's buffer back for reuse when nothing else holds it.
     fn recycle(&self, packet: Bytes) {
-        if let Ok(b) = packet.try_into_mut() {
-            let mut pool = lock(&self.pool);
-            if pool.len() < POOL_BUFFERS {
+        self.recycle_all(core::iter::once(packet));
+    }
+
+    /// [`Shared::recycle`] for many packets, under one lock.
+    fn recycle_all(&self, packets: impl Iterator<Item = Bytes>) {
+        let mut pool = lock(&self.pool);
+        for packet in packets {
+            let size = packet.len().max(1);
+            if (pool.len() + 1) * size > POOL_BYTES {
+                break;
+            }
+            if let Ok(b) = packet.try_into_mut() {
                 pool.push(b);
             }
+        }
+    }
+
+    /// Records why the session stopped for good (`None`: a new `connect` starts afresh).
+    fn set_failed(&self, e: Option<PushError>) {
+        let mut f = lock(&self.failed);
+        self.has_failed.store(e.is_some(), Ordering::Release);
+        *f = e;
+    }
+
+    /// Wakes the task for a packet just queued, if it waits for one.
+    fn packet_queued(&self) {
+        if self.wants_packets.swap(false, Ordering::SeqCst) {
+            self.notify.notify_one();
         }
     }
     fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -438,8 +478,8 @@ impl Shared {
     }
     fn push(&self, item: Item) {
         let mut q = self.queue();
-        if let Item::Packet { packet, .. } = &item {
-            q.bytes += wire_len(packet);
+        if let Item::Packet { frame, .. } = &item {
+            q.bytes += wire_len(frame);
             q.packets += 1;
         }
         q.items.push_back(item);
@@ -471,23 +511,28 @@ impl Shared {
         self.notify.notify_one();
     }
 
-    fn pop(&self) -> Option<Item> {
+    /// Moves up to `n` items from the front of the queue to `out`, under one lock.
+    fn pop_up_to(&self, n: usize, out: &mut VecDeque<Item>) {
         let mut q = self.queue();
-        let item = q.items.pop_front()?;
-        if let Item::Packet { packet, .. } = &item {
-            q.bytes -= wire_len(packet);
-            q.packets -= 1;
-            q.in_flight += 1;
+        for _ in 0..n {
+            let Some(item) = q.items.pop_front() else {
+                break;
+            };
+            if let Item::Packet { frame, .. } = &item {
+                q.bytes -= wire_len(frame);
+                q.packets -= 1;
+                q.in_flight += 1;
+            }
+            out.push_back(item);
         }
-        Some(item)
     }
     /// Puts packets taken by the task back in front of the queue, in their order (the
     /// connection broke before they were written).
     fn unpop(&self, items: impl DoubleEndedIterator<Item = Item>) {
         let mut q = self.queue();
         for item in items.rev() {
-            if let Item::Packet { packet, .. } = &item {
-                q.bytes += wire_len(packet);
+            if let Item::Packet { frame, .. } = &item {
+                q.bytes += wire_len(frame);
                 q.packets += 1;
                 q.in_flight = q.in_flight.saturating_sub(1);
             }
@@ -497,16 +542,23 @@ impl Shared {
     /// A packet taken by the task was written (`Some(original length)`) or dropped (`None`).
     /// Lock order everywhere: queue, then counters (so stats add up at every instant).
     fn settle(&self, sent: Option<usize>) {
-        let mut q = self.queue();
-        q.in_flight = q.in_flight.saturating_sub(1);
-        let mut c = self.counters();
         match sent {
-            Some(len) => {
-                c.packets += 1;
-                c.bytes += len as u64;
+            Some(len) => self.settle_written(1, len as u64),
+            None => {
+                let mut q = self.queue();
+                q.in_flight = q.in_flight.saturating_sub(1);
+                self.counters().drops += 1;
             }
-            None => c.drops += 1,
         }
+    }
+
+    /// `packets` packets taken by the task, of `bytes` original bytes in all, were written.
+    fn settle_written(&self, packets: usize, bytes: u64) {
+        let mut q = self.queue();
+        q.in_flight = q.in_flight.saturating_sub(packets);
+        let mut c = self.counters();
+        c.packets += packets as u64;
+        c.bytes += bytes;
     }
     /// Takes the first `Disconnect` marker out of the queue, if there is one.
     fn take_disconnect(&self) -> bool {
@@ -545,7 +597,12 @@ pub struct PushSink {
     connected: bool,
     ended: bool,
     name: String,
+    /// Buffers taken from the shared pool a batch at a time (one lock per batch).
+    spare: Vec<BytesMut>,
 }
+
+/// Buffers [`PushSink::allocate_data_unit`] takes from the shared pool at once.
+const SPARE_BATCH: usize = 32;
 
 impl std::fmt::Debug for PushSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -571,6 +628,7 @@ impl PushSink {
             connected: false,
             ended: false,
             name: String::from("push sink (not connected)"),
+            spare: Vec::new(),
         })
     }
 
@@ -661,7 +719,7 @@ impl PushSink {
             push_id,
             parked: None,
         });
-        *lock(&self.shared.failed) = None;
+        self.shared.set_failed(None);
         // Drop what is left of an earlier run's queue markers (not packets).
         self.shared
             .queue()
@@ -823,11 +881,11 @@ impl PushSink {
     }
 
     /// Puts a packet on the queue, applying the drop policy.
-    fn enqueue_packet(&self, packet: Bytes, send_time_ms: u32, key: bool, original_len: usize) {
+    fn enqueue_packet(&self, frame: Bytes, send_time_ms: u32, key: bool, original_len: usize) {
         let mut q = self.shared.queue();
         let max_bytes = self.config.queue_max_bytes;
         let max_ms = u32::try_from(self.config.queue_max_duration.as_millis()).unwrap_or(u32::MAX);
-        let len = wire_len(&packet);
+        let len = wire_len(&frame);
         let mut dropped = 0u64;
         loop {
             let oldest_time = q.items.iter().find_map(|i| match i {
@@ -855,7 +913,7 @@ impl PushSink {
                     .or(oldest)
             };
             let Some(at) = victim else { break };
-            if let Some(Item::Packet { packet: p, .. }) = q.items.remove(at) {
+            if let Some(Item::Packet { frame: p, .. }) = q.items.remove(at) {
                 q.bytes -= wire_len(&p);
                 q.packets -= 1;
                 dropped += 1;
@@ -868,7 +926,7 @@ impl PushSink {
             q.bytes += len;
             q.packets += 1;
             q.items.push_back(Item::Packet {
-                packet,
+                frame,
                 send_time_ms,
                 key,
                 original_len,
@@ -879,11 +937,14 @@ impl PushSink {
             self.shared.counters().drops += dropped;
         }
         drop(q);
-        self.shared.notify.notify_one();
+        self.shared.packet_queued();
     }
 
     /// The error of a session that stopped for good after `connect` succeeded.
     fn check_failed(&self) -> Result<(), Error> {
+        if !self.shared.has_failed.load(Ordering::Acquire) {
+            return Ok(());
+        }
         match lock(&self.shared.failed).as_ref() {
             Some(e) => Err(Error::custom(e.clone())),
             None => Ok(()),
@@ -917,7 +978,12 @@ impl WriterSink for PushSink {
 
     fn allocate_data_unit(&mut self, packet_size: usize) -> BytesMut {
         // Pooled: buffers come back from the network task once their packet is handed on.
-        let mut b = lock(&self.shared.pool).pop().unwrap_or_default();
+        if self.spare.is_empty() {
+            let mut pool = lock(&self.shared.pool);
+            let from = pool.len().saturating_sub(SPARE_BATCH);
+            self.spare.extend(pool.drain(from..));
+        }
+        let mut b = self.spare.pop().unwrap_or_default();
         b.clear();
         b.reserve(PUSH_HEADROOM + packet_size);
         b.resize(PUSH_HEADROOM, 0);
@@ -928,11 +994,11 @@ impl WriterSink for PushSink {
         self.check_failed()?;
         let info = unit.info();
         let len = unit.len();
-        // No copy when the unit owns its buffer: the padding is cut in place.
-        let mut packet = unit
-            .into_packet()
-            .try_into_mut()
-            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        // No copy when the unit owns its buffer (from `allocate_data_unit`): the padding is cut
+        // in place and the `$D` framing header written into the headroom, so the socket gets
+        // the frame as one piece.
+        let (mut buf, at) = unit.into_writable(framing::FRAME_HEADER_LEN);
+        let mut packet = buf.split_off(at);
         // MS-WMHTTP 2.2.3.2: padding SHOULD be stripped and Padding Length set to 0. A packet
         // we cannot parse is sent as is (the server re-pads or rejects it, not us).
         let _ = asf_packet::strip_padding(&mut packet);
@@ -941,7 +1007,13 @@ impl WriterSink for PushSink {
                 "data packet larger than 65,531 bytes cannot be pushed (MS-WMHTTP 2.2.3)",
             ));
         }
-        self.enqueue_packet(packet.freeze(), info.send_time_ms, info.key_frame, len);
+        let mut frame = buf.split_off(at - framing::FRAME_HEADER_LEN);
+        frame[0] = b'$';
+        frame[1] = framing::PushFrameKind::Data.id();
+        frame[2..].copy_from_slice(&(packet.len() as u16).to_le_bytes());
+        // Contiguous with the header: joined without copying.
+        frame.unsplit(packet);
+        self.enqueue_packet(frame.freeze(), info.send_time_ms, info.key_frame, len);
         Ok(())
     }
 
