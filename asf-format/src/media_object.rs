@@ -287,11 +287,13 @@ impl Reassembler {
         // per pending object): up to 64 KiB at once, so a typical video frame is one
         // allocation instead of a chain of reallocations.
         let (buf, parts) = if self.keep_fragments {
-            let parts = if p.data.is_empty() {
-                Vec::new()
-            } else {
-                vec![slice_of(packet, p.data)]
-            };
+            // Room for the fragments of an object of the declared size in packets like this
+            // one (bounded: the Vec grows past it if they are smaller).
+            let fragments = (size as usize).div_ceil(p.data.len().max(1)).clamp(1, 64);
+            let mut parts = Vec::with_capacity(fragments);
+            if !p.data.is_empty() {
+                parts.push(slice_of(packet, p.data));
+            }
             (BytesMut::new(), parts)
         } else {
             let first = p.data.len().saturating_mul(2).max(INITIAL_OBJECT_CAPACITY);

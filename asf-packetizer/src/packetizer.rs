@@ -80,27 +80,34 @@ pub struct SampleParts {
     pub parts: Vec<Bytes>,
 }
 
-/// Calls `f` with each part of `parts` (a media object in pieces) that overlaps the object's
-/// bytes `offset..offset + len`, and the range of that part inside it.
-fn for_each_piece(
-    parts: &[Bytes],
-    offset: usize,
-    len: usize,
-    mut f: impl FnMut(&Bytes, core::ops::Range<usize>),
-) {
-    let end = offset + len;
-    let mut at = 0usize;
-    for part in parts {
-        let next = at + part.len();
-        if next > offset && at < end {
-            f(part, offset.max(at) - at..end.min(next) - at);
-        }
-        if next >= end {
+/// Takes the first `len` bytes of `parts` (a media object in pieces, the bytes before them
+/// already taken), calling `f` with each piece in order: a whole part is moved out (left
+/// empty), the last one split (no copy either way).
+fn take_front(parts: &mut [Bytes], mut len: usize, mut f: impl FnMut(Bytes)) {
+    for part in parts.iter_mut() {
+        if len == 0 {
             break;
         }
-        at = next;
+        if part.is_empty() {
+            continue;
+        }
+        let piece = if part.len() <= len {
+            core::mem::take(part)
+        } else {
+            part.split_to(len)
+        };
+        len -= piece.len();
+        f(piece);
     }
 }
+
+/// Zero bytes that gathered packets take their padding from (the largest padding a packet of
+/// [`MAX_PACKET_SIZE`] bytes can have).
+static ZEROS: [u8; MAX_PACKET_SIZE as usize] = [0; MAX_PACKET_SIZE as usize];
+
+/// Initial capacity of a gathered packet's buffer: its headers, and the media pieces too
+/// small to gather (it grows when they need more).
+const GATHER_BUFFER: usize = 256;
 
 /// Live (broadcast) or file output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -402,6 +409,9 @@ pub struct Packetizer {
     last_send: u64,
     next_index: u64,
     pool: PoolAllocator,
+    /// The per-stream byte counts of the last finished packet, kept for the next one's (no
+    /// allocation per packet).
+    spare_stream_bytes: Vec<(usize, u32)>,
     stats: PacketizerStats,
     index: Option<IndexBuilder>,
     finished: bool,
@@ -459,6 +469,7 @@ impl Packetizer {
             last_send: 0,
             next_index: 0,
             pool: PoolAllocator::default(),
+            spare_stream_bytes: Vec::new(),
             stats: PacketizerStats::default(),
             index,
             finished: false,
@@ -527,7 +538,7 @@ impl Packetizer {
     /// `out`.
     pub fn push_sample_with(
         &mut self,
-        sample: Sample,
+        mut sample: Sample,
         alloc: &mut dyn PacketAllocator,
         out: &mut Vec<Packet>,
     ) -> Result<()> {
@@ -537,7 +548,7 @@ impl Packetizer {
             duration: sample.duration,
             keyframe: sample.keyframe,
         };
-        self.push_pieces(meta, core::slice::from_ref(&sample.data), alloc, out)
+        self.push_pieces(meta, core::slice::from_mut(&mut sample.data), alloc, out)
     }
 
     /// Packetizes one sample given in pieces ([`SampleParts`]) with buffers from the internal
@@ -552,7 +563,7 @@ impl Packetizer {
     /// As [`Packetizer::push_sample_parts`], with buffers from `alloc`.
     pub fn push_sample_parts_with(
         &mut self,
-        sample: SampleParts,
+        mut sample: SampleParts,
         alloc: &mut dyn PacketAllocator,
         out: &mut Vec<Packet>,
     ) -> Result<()> {
@@ -562,13 +573,14 @@ impl Packetizer {
             duration: sample.duration,
             keyframe: sample.keyframe,
         };
-        self.push_pieces(meta, &sample.parts, alloc, out)
+        self.push_pieces(meta, &mut sample.parts, alloc, out)
     }
 
+    /// Packetizes a sample given as `parts`, taking them as it goes (see [`take_front`]).
     fn push_pieces(
         &mut self,
         sample: SampleMeta,
-        parts: &[Bytes],
+        parts: &mut [Bytes],
         alloc: &mut dyn PacketAllocator,
         out: &mut Vec<Packet>,
     ) -> Result<()> {
@@ -622,7 +634,7 @@ impl Packetizer {
             // At most 255 bytes: pieces are joined on the stack.
             let mut joined = [0u8; 255];
             let mut n = 0;
-            for p in parts {
+            for p in parts.iter() {
                 joined[n..n + p.len()].copy_from_slice(p);
                 n += p.len();
             }
@@ -751,16 +763,26 @@ impl Packetizer {
 
     fn open_packet(&mut self, alloc: &mut dyn PacketAllocator, multiple: bool) {
         let ps = self.packet_size();
-        let mut buf = alloc.allocate(ps);
+        let capacity = if self.opts.gather {
+            GATHER_BUFFER.min(ps)
+        } else {
+            ps
+        };
+        let mut buf = alloc.allocate(capacity);
         let headroom = buf.len();
-        buf.reserve(ps);
+        buf.reserve(capacity);
         let head_len = HEAD + TIMES + usize::from(multiple);
         // Placeholder header, written for real by `finish_packet`.
         buf.put_bytes(0, head_len);
         self.open = Some(OpenPacket {
             buf,
             headroom,
-            gathered: Vec::new(),
+            // Typically a piece or two of media data and the padding.
+            gathered: if self.opts.gather {
+                Vec::with_capacity(4)
+            } else {
+                Vec::new()
+            },
             gathered_len: 0,
             multiple,
             count: 0,
@@ -770,7 +792,7 @@ impl Packetizer {
             earliest_by_window: f64::INFINITY,
             deadline: u64::MAX,
             earliest_by_bucket: f64::NEG_INFINITY,
-            stream_bytes: Vec::new(),
+            stream_bytes: core::mem::take(&mut self.spare_stream_bytes),
             streams: StreamSet::default(),
             key_frame: false,
             run: None,
@@ -846,7 +868,7 @@ impl Packetizer {
         key: bool,
         offset: usize,
         total: usize,
-        parts: &[Bytes],
+        parts: &mut [Bytes],
         len: usize,
     ) {
         let number = self.streams[si].number;
@@ -868,14 +890,13 @@ impl Packetizer {
         if open.multiple {
             buf.put_u16_le(len as u16);
         }
+        // The object's bytes before `offset` were taken by the payloads before this one.
         if gather {
             let at = buf.len();
-            for_each_piece(parts, offset, len, |p, r| {
-                open.gathered.push((at, p.slice(r)));
-            });
+            take_front(parts, len, |p| open.gathered.push((at, p)));
             open.gathered_len += len;
         } else {
-            for_each_piece(parts, offset, len, |p, r| buf.put_slice(&p[r]));
+            take_front(parts, len, |p| buf.put_slice(&p));
         }
         let starts = offset == 0;
         let ends = offset + len == total;
@@ -998,13 +1019,23 @@ impl Packetizer {
         };
         let hr = open.headroom;
         let in_buf = open.buf.len();
-        open.buf.resize(hr + ps - open.gathered_len, 0);
+        if self.opts.gather {
+            // Room for the field only; the padding is a gathered run of zeros.
+            open.buf.resize(in_buf + width, 0);
+        } else {
+            open.buf.resize(hr + ps - open.gathered_len, 0);
+        }
         if width > 0 {
             let from = hr + HEAD;
             open.buf.copy_within(from..in_buf, from + width);
             for (before, _) in &mut open.gathered {
                 *before += width;
             }
+        }
+        if self.opts.gather && padding > 0 {
+            open.gathered
+                .push((in_buf + width, Bytes::from_static(&ZEROS[..padding])));
+            open.gathered_len += padding;
         }
         // Send time: never before the previous packet, every stream's bucket has room, no
         // payload earlier than its window before its presentation time.
@@ -1024,6 +1055,8 @@ impl Packetizer {
             st.bucket_empty_at =
                 st.bucket_empty_at.max(send as f64) + f64::from(bytes) * 8.0 / st.bits_per_ms;
         }
+        open.stream_bytes.clear();
+        self.spare_stream_bytes = core::mem::take(&mut open.stream_bytes);
         let duration = if open.count == 0 {
             0
         } else {

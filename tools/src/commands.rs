@@ -591,32 +591,45 @@ fn spawn_demuxer(
                 let _ = tx.send(Demuxed::ReadFailed(e));
             };
             if let Some(mut map) = mapped {
-                // File offset of the next window.
-                let mut at = 0u64;
+                // Pieces mapped and not pushed yet, each with its file offset; the one after
+                // the piece being read is always mapped, and its packet headers prefetched.
+                let mut ahead: std::collections::VecDeque<(u64, bytes::Bytes)> =
+                    std::collections::VecDeque::new();
+                let mut mapped_to = 0u64;
+                let mut ended = false;
                 loop {
-                    match map.next_window() {
-                        Ok(Some(pieces)) => {
-                            for piece in pieces {
-                                // Only the packet and payload headers of the piece will be
-                                // read here: start loading them all now (see `prefetch`).
-                                if let Some((first, size)) = input.packet_layout() {
-                                    let size = u64::from(size.max(1));
-                                    let k = at.saturating_sub(first).div_ceil(size);
-                                    let start = first + k * size - at;
-                                    let heads = (start..piece.len() as u64)
-                                        .step_by(size as usize)
-                                        .flat_map(|o| [o as usize, o as usize + 64]);
-                                    wmpush::mapped_file::prefetch(&piece, heads);
-                                }
-                                at += piece.len() as u64;
-                                input.push_bytes(piece);
-                                if !drain(&mut input) {
-                                    return;
+                    while ahead.len() < 2 && !ended {
+                        match map.next_window() {
+                            Ok(Some(pieces)) => {
+                                for piece in pieces {
+                                    let len = piece.len() as u64;
+                                    ahead.push_back((mapped_to, piece));
+                                    mapped_to += len;
                                 }
                             }
+                            Ok(None) => ended = true,
+                            Err(e) => return failed(&tx, e),
                         }
-                        Ok(None) => break,
-                        Err(e) => return failed(&tx, e),
+                    }
+                    let Some((_, piece)) = ahead.pop_front() else {
+                        break;
+                    };
+                    // Only the packet and payload headers will be read here: start loading
+                    // those of the next piece while this one is read (see `prefetch`).
+                    if let (Some((first, size)), Some((at, next))) =
+                        (input.packet_layout(), ahead.front())
+                    {
+                        let size = u64::from(size.max(1));
+                        let k = at.saturating_sub(first).div_ceil(size);
+                        let start = first + k * size - at;
+                        let heads = (start..next.len() as u64)
+                            .step_by(size as usize)
+                            .flat_map(|o| [o as usize, o as usize + 64]);
+                        wmpush::mapped_file::prefetch(next, heads);
+                    }
+                    input.push_bytes(piece);
+                    if !drain(&mut input) {
+                        return;
                     }
                 }
             } else {
@@ -643,13 +656,14 @@ fn spawn_demuxer(
     Ok((rx, handle?))
 }
 
-/// How long a `wmpush remux` thread waits for the other by spinning before it sleeps. The two
-/// threads hand over a batch every few microseconds; sleeping and being woken for each costs
-/// far more, in a VM most of all (waking an idle virtual CPU is an interrupt through the
-/// hypervisor): measured here, sleeping at once made the remux 1.6x slower.
+/// How long a `wmpush remux` thread waits for the other before it sleeps, yielding its CPU
+/// meanwhile (to the other thread, should they share one). The two threads hand over a batch
+/// every few microseconds; sleeping and being woken for each costs far more, in a VM most of
+/// all (waking an idle virtual CPU is an interrupt through the hypervisor): measured here,
+/// sleeping at once made the remux 1.6x slower.
 const HANDOVER_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
 
-/// `rx.recv()`, spinning up to [`HANDOVER_SPIN`] before sleeping.
+/// `rx.recv()`, retrying for up to [`HANDOVER_SPIN`] before sleeping.
 fn recv_spinning<T>(rx: &std::sync::mpsc::Receiver<T>) -> Result<T, std::sync::mpsc::RecvError> {
     use std::sync::mpsc::TryRecvError;
     let start = std::time::Instant::now();
@@ -658,14 +672,14 @@ fn recv_spinning<T>(rx: &std::sync::mpsc::Receiver<T>) -> Result<T, std::sync::m
             Ok(v) => return Ok(v),
             Err(TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
             Err(TryRecvError::Empty) if start.elapsed() < HANDOVER_SPIN => {
-                std::hint::spin_loop();
+                std::thread::yield_now();
             }
             Err(TryRecvError::Empty) => return rx.recv(),
         }
     }
 }
 
-/// `tx.send(v)`, spinning up to [`HANDOVER_SPIN`] on a full queue before sleeping.
+/// `tx.send(v)`, retrying for up to [`HANDOVER_SPIN`] on a full queue before sleeping.
 fn send_spinning<T>(
     tx: &std::sync::mpsc::SyncSender<T>,
     mut v: T,
@@ -678,7 +692,7 @@ fn send_spinning<T>(
             Err(TrySendError::Disconnected(v)) => return Err(std::sync::mpsc::SendError(v)),
             Err(TrySendError::Full(back)) if start.elapsed() < HANDOVER_SPIN => {
                 v = back;
-                std::hint::spin_loop();
+                std::thread::yield_now();
             }
             Err(TrySendError::Full(back)) => return tx.send(back),
         }

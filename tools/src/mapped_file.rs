@@ -42,18 +42,34 @@ pub const DEFAULT_WINDOW: usize = 8 << 20;
 /// between cores per slice.
 pub const PIECE: usize = 1 << 20;
 
-/// One piece of a mapped window: the owner behind a [`Bytes`] (the map is unmapped when the
-/// last piece of its window is gone).
+/// One piece of a mapped window: the owner behind a [`Bytes`]. When the last piece of a
+/// window is gone, the map goes to the file's unmapping thread (see [`MappedFile`]).
 struct Piece {
-    map: std::sync::Arc<memmap2::Mmap>,
+    /// `None` only while being dropped.
+    map: Option<std::sync::Arc<memmap2::Mmap>>,
     range: core::ops::Range<usize>,
+    unmap: std::sync::mpsc::SyncSender<memmap2::Mmap>,
 }
 
 impl AsRef<[u8]> for Piece {
     fn as_ref(&self) -> &[u8] {
-        &self.map[self.range.clone()]
+        self.map
+            .as_ref()
+            .map_or(&[][..], |m| &m[self.range.clone()])
     }
 }
+
+impl Drop for Piece {
+    fn drop(&mut self) {
+        if let Some(map) = self.map.take().and_then(std::sync::Arc::into_inner) {
+            // The unmapping thread busy (or gone): unmap here, so maps never pile up.
+            let _ = self.unmap.try_send(map);
+        }
+    }
+}
+
+/// Windows waiting for the unmapping thread; more are unmapped by whoever drops them.
+const UNMAP_QUEUE: usize = 1;
 
 /// A regular file read as a sequence of memory-mapped windows.
 ///
@@ -61,12 +77,17 @@ impl AsRef<[u8]> for Piece {
 /// reaches it, so a file that grows while it is read (an archive being recorded) is followed
 /// to its end as `read()` would; see the module documentation for what must not happen to
 /// the file meanwhile.
+///
+/// Windows are unmapped on a thread of their own (`munmap` of a populated window costs about
+/// as much as mapping it, and the thread that drops the last slice of a window, a remux's
+/// busiest, should not pay it); the thread ends when the file and every piece are dropped.
 #[derive(Debug)]
 pub struct MappedFile {
     file: File,
     len: u64,
     next: u64,
     window: usize,
+    unmap: std::sync::mpsc::SyncSender<memmap2::Mmap>,
 }
 
 impl MappedFile {
@@ -82,11 +103,16 @@ impl MappedFile {
         }
         const ALIGN: usize = 64 * 1024;
         let window = window.max(1).div_ceil(ALIGN) * ALIGN;
+        let (unmap, maps) = std::sync::mpsc::sync_channel::<memmap2::Mmap>(UNMAP_QUEUE);
+        std::thread::Builder::new()
+            .name("unmap".into())
+            .spawn(move || maps.into_iter().for_each(drop))?;
         Ok(MappedFile {
             file,
             len: meta.len(),
             next: 0,
             window,
+            unmap,
         })
     }
 
@@ -122,8 +148,9 @@ impl MappedFile {
             .step_by(PIECE)
             .map(|at| {
                 Bytes::from_owner(Piece {
-                    map: map.clone(),
+                    map: Some(map.clone()),
                     range: at..(at + PIECE).min(n),
+                    unmap: self.unmap.clone(),
                 })
             })
             .collect();
