@@ -385,12 +385,15 @@ fn remux_of_a_mapped_file_stays_flat_in_memory() {
     let (large, large_len) = peak_for(320);
     eprintln!("peak RSS: {small} KiB for {small_len} bytes, {large} KiB for {large_len} bytes");
     assert!(large_len > 3 * small_len);
+    // Bounded far below the input (170 MB): the windows in flight, not the file.
     assert!(
-        large < 96 * 1024,
+        large < 64 * 1024,
         "peak RSS {large} KiB for {large_len} bytes"
     );
+    // Which windows are still mapped at the peak depends on timing (the unmapping thread),
+    // so allow two 8 MiB windows of difference.
     assert!(
-        large < small + 8 * 1024,
+        large < small + 16 * 1024,
         "peak RSS grew from {small} KiB to {large} KiB with 4x the input"
     );
 }
