@@ -155,8 +155,10 @@ pub(super) struct Driver {
     taken: VecDeque<Item>,
 }
 
-/// Items taken from the sink's queue at once.
+/// Items taken from the sink's queue at once (one lock)...
 const TAKE_BATCH: usize = 32;
+/// ... and at most this many bytes of packets (what the task holds beyond [`FEED_AHEAD`]).
+const TAKE_BYTES: usize = 64 * 1024;
 
 impl Driver {
     pub(super) fn new(
@@ -347,7 +349,8 @@ impl Driver {
         let mut fed = 0;
         while fed < MAX_BATCH && (self.client.is_none() || self.awaits_header() || self.ready()) {
             if self.taken.is_empty() {
-                self.shared.pop_up_to(TAKE_BATCH, &mut self.taken);
+                self.shared
+                    .pop_up_to(TAKE_BATCH, TAKE_BYTES, &mut self.taken);
             }
             let Some(item) = self.taken.pop_front() else {
                 break;

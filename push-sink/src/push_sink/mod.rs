@@ -37,11 +37,13 @@
 //! # The data path
 //!
 //! The [`WriterSink`] methods are synchronous and never block on the network: they strip
-//! the packet's padding in place (MS-WMHTTP 2.2.3.2) and put it on a bounded queue that the
-//! sink's task drains, one packet at a time, into the `PushClient` whenever the socket has
-//! taken everything before it. The client frames it as `$D` without copying it
-//! (`PushClient::send_packet_bytes`): the socket gets a 4-byte framing header and the pooled
-//! buffer itself in one vectored write, and the buffer returns to the pool once written.
+//! the packet's padding in place (MS-WMHTTP 2.2.3.2), write the `$D` framing header into the
+//! buffer's headroom (from [`PushSink::allocate_data_unit`]: no copy) and put the frame on a
+//! bounded queue. The sink's task takes queued items in batches and hands frames to the
+//! `PushClient` (`PushClient::send_data_frame`) while less than 1 MiB waits to be written;
+//! the socket gets the pooled buffers themselves, many per vectored write, and each returns to
+//! the pool once written. A packet wakes the task only when the task waits for packets (not
+//! when it waits for the socket to drain).
 //!
 //! When the network is slower than the stream the queue fills. It is bounded in bytes
 //! ([`PushSinkConfig::queue_max_bytes`]) and in stream time
@@ -511,10 +513,21 @@ impl Shared {
         self.notify.notify_one();
     }
 
-    /// Moves up to `n` items from the front of the queue to `out`, under one lock.
-    fn pop_up_to(&self, n: usize, out: &mut VecDeque<Item>) {
+    /// Moves up to `n` items, and packets of at most `max_bytes` on the wire (at least one
+    /// item), from the front of the queue to `out`, under one lock.
+    fn pop_up_to(&self, n: usize, max_bytes: usize, out: &mut VecDeque<Item>) {
         let mut q = self.queue();
-        for _ in 0..n {
+        let mut bytes = 0;
+        for i in 0..n {
+            let next = match q.items.front() {
+                None => break,
+                Some(Item::Packet { frame, .. }) => wire_len(frame),
+                Some(_) => 0,
+            };
+            if i > 0 && bytes + next > max_bytes {
+                break;
+            }
+            bytes += next;
             let Some(item) = q.items.pop_front() else {
                 break;
             };
