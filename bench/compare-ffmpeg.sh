@@ -37,8 +37,25 @@ measure() { # label, command...
 cat "$BIG" > /dev/null   # page cache
 measure "ffmpeg demux (-c copy -f null)" ffmpeg -hide_banner -loglevel error -nostdin -y -i "$BIG" -c copy -f null -
 measure "ffmpeg copy-mux (-c copy -f asf)" ffmpeg -hide_banner -loglevel error -nostdin -y -i "$BIG" -c copy -f asf /dev/null
-if [ -x "${CARGO_TARGET_DIR:-target}/release/wmpush" ] && "${CARGO_TARGET_DIR:-target}/release/wmpush" help remux >/dev/null 2>&1; then
-  measure "wmpush remux -> /dev/null" "${CARGO_TARGET_DIR:-target}/release/wmpush" remux "$BIG" /dev/null
+WMPUSH="${CARGO_TARGET_DIR:-target}/release/wmpush"
+if [ -x "$WMPUSH" ] && "$WMPUSH" help remux >/dev/null 2>&1; then
+  measure "wmpush remux -> /dev/null" "$WMPUSH" remux "$BIG" /dev/null
+  # The issue's comparison: ffmpeg's copy-mux and wmpush remux alternated, run after run, so
+  # both see the same machine state; the ratio is taken per pair (ffmpeg's time over ours).
+  echo "--- ffmpeg -c copy -f asf vs wmpush remux, alternated ($RUNS pairs)"
+  ratios=(); fw=(); ww=()
+  for _ in $(seq "$RUNS"); do
+    t0=$(date +%s%N)
+    ffmpeg -hide_banner -loglevel error -nostdin -y -i "$BIG" -c copy -f asf /dev/null
+    t1=$(date +%s%N)
+    "$WMPUSH" remux "$BIG" /dev/null 2>/dev/null
+    t2=$(date +%s%N)
+    fw+=("$(( (t1 - t0) / 1000000 ))"); ww+=("$(( (t2 - t1) / 1000000 ))")
+    ratios+=("$(echo "scale=3; ($t1 - $t0) / ($t2 - $t1)" | bc -l)")
+  done
+  printf 'ffmpeg ms: %s (median %s)\n' "${fw[*]}" "$(printf '%s\n' "${fw[@]}" | median)"
+  printf 'wmpush ms: %s (median %s)\n' "${ww[*]}" "$(printf '%s\n' "${ww[@]}" | median)"
+  printf 'ratio per pair: %s (median %s)\n' "${ratios[*]}" "$(printf '%s\n' "${ratios[@]}" | median)"
 fi
 echo "--- our criterion benches, same run"
 cargo bench -p asf-format --bench payloads -- --warm-up-time 1 --measurement-time 5 2>&1 | grep -E "^payloads|time:|thrpt:" || true

@@ -78,11 +78,25 @@ const UNMAP_QUEUE: usize = 1;
 /// to its end as `read()` would; see the module documentation for what must not happen to
 /// the file meanwhile.
 ///
-/// Windows are unmapped on a thread of their own (`munmap` of a populated window costs about
-/// as much as mapping it, and the thread that drops the last slice of a window, a remux's
-/// busiest, should not pay it); the thread ends when the file and every piece are dropped.
+/// Mapping a window (filling its page tables) and unmapping it each cost about as much as
+/// reading its packet headers, so both run on threads of their own: a `map` thread maps the
+/// next window while the caller reads this one (one window ahead, no more), and an `unmap`
+/// thread unmaps windows whose last piece was dropped (by the caller or by whoever it handed
+/// pieces to). A remux then packs its work onto two cores instead of stalling one on it. Both
+/// threads end when the file and every piece are dropped.
 #[derive(Debug)]
 pub struct MappedFile {
+    /// Windows mapped ahead by the `map` thread (`None` there: the end of the file as it was).
+    ahead: Option<std::sync::mpsc::Receiver<io::Result<Option<Vec<Bytes>>>>>,
+    thread: Option<std::thread::JoinHandle<Mapper>>,
+    /// The mapper, back from its thread once that reached the end of the file (the file may
+    /// still grow: later calls map here).
+    mapper: Option<Mapper>,
+}
+
+/// Maps the windows of a file in order (on the `map` thread, then on the caller's).
+#[derive(Debug)]
+struct Mapper {
     file: File,
     len: u64,
     next: u64,
@@ -107,18 +121,56 @@ impl MappedFile {
         std::thread::Builder::new()
             .name("unmap".into())
             .spawn(move || maps.into_iter().for_each(drop))?;
-        Ok(MappedFile {
+        let mut mapper = Mapper {
             file,
             len: meta.len(),
             next: 0,
             window,
             unmap,
+        };
+        // A rendezvous channel: the thread maps one window ahead and waits for it to be taken.
+        let (tx, ahead) = std::sync::mpsc::sync_channel(0);
+        let thread = std::thread::Builder::new()
+            .name("map".into())
+            .spawn(move || {
+                loop {
+                    let next = mapper.map_next();
+                    let last = !matches!(next, Ok(Some(_)));
+                    if tx.send(next).is_err() || last {
+                        return mapper;
+                    }
+                }
+            })?;
+        Ok(MappedFile {
+            ahead: Some(ahead),
+            thread: Some(thread),
+            mapper: None,
         })
     }
 
     /// The next window, in pieces of at most [`PIECE`] bytes (in order), or `None` at the end
     /// of the file.
     pub fn next_window(&mut self) -> io::Result<Option<Vec<Bytes>>> {
+        if let Some(ahead) = &self.ahead {
+            match ahead.recv() {
+                Ok(Ok(Some(pieces))) => return Ok(Some(pieces)),
+                Ok(Err(e)) => return Err(e),
+                // The end of the file as the thread saw it: map here from now on.
+                Ok(Ok(None)) | Err(_) => {
+                    self.ahead = None;
+                    self.mapper = self.thread.take().and_then(|t| t.join().ok());
+                }
+            }
+        }
+        match &mut self.mapper {
+            Some(m) => m.map_next(),
+            None => Err(io::Error::other("the mapping thread stopped")),
+        }
+    }
+}
+
+impl Mapper {
+    fn map_next(&mut self) -> io::Result<Option<Vec<Bytes>>> {
         if self.next >= self.len {
             // The file may have grown since its size was read.
             self.len = self.file.metadata()?.len();

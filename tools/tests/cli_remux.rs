@@ -390,10 +390,10 @@ fn remux_of_a_mapped_file_stays_flat_in_memory() {
         large < 64 * 1024,
         "peak RSS {large} KiB for {large_len} bytes"
     );
-    // Which windows are still mapped at the peak depends on timing (the unmapping thread),
-    // so allow two 8 MiB windows of difference.
+    // Which windows are still mapped at the peak depends on timing (the mapping thread runs a
+    // window ahead, the unmapping thread behind), so allow three 8 MiB windows of difference.
     assert!(
-        large < small + 16 * 1024,
+        large < small + 24 * 1024,
         "peak RSS grew from {small} KiB to {large} KiB with 4x the input"
     );
 }
