@@ -116,8 +116,6 @@ pub struct RemuxInput {
     input_ended: bool,
     /// The reader's events are used up (after [`RemuxInput::finish`]).
     reader_done: bool,
-    /// Offset of the first data packet, once the Data Object started.
-    first_packet: Option<u64>,
     ended: bool,
 }
 
@@ -136,7 +134,6 @@ impl RemuxInput {
             bad_packets: 0,
             input_ended: false,
             reader_done: false,
-            first_packet: None,
             ended: false,
         }
     }
@@ -216,21 +213,10 @@ impl RemuxInput {
                             .push_packet_bytes(&data, self.in_packet_size, offset);
                     self.bad_packets += u64::from(fed.is_err());
                 }
-                Event::DataObjectStart { offset, .. } => {
-                    self.first_packet
-                        .get_or_insert(offset + asf_format::data::DataObjectHeader::LEN as u64);
-                }
                 Event::End => self.reader_done = true,
                 _ => {}
             }
         }
-    }
-
-    /// Where the data packets lie in the input, once the Data Object has started: the offset
-    /// of the first packet and the packet size (packet `k` starts at `first + k * size`). A
-    /// caller that holds input it has not pushed yet can use it to prefetch packet headers.
-    pub fn packet_layout(&self) -> Option<(u64, u32)> {
-        Some((self.first_packet?, self.reader.packet_size()))
     }
 
     /// The counters so far.

@@ -315,14 +315,15 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
     }
 }
 
-/// `wmpush remux` reads (when not memory-mapping), and writes, in chunks of about this size
-/// (constant memory; large enough that syscalls cost nothing measurable).
+/// `wmpush remux` writes in chunks of about this size (constant memory; large enough that
+/// syscalls cost nothing measurable).
 const REMUX_CHUNK: usize = 1 << 20;
 
 /// `wmpush remux IN OUT`: streams IN (a file or `-` for standard input) through
-/// asf-packetizer's [`Remuxer`](asf_packetizer::Remuxer) in 1 MiB chunks and writes the output
-/// as it is produced (packets gathered without copying, about 1 MiB per `writev`), so memory
-/// does not grow with the file.
+/// asf-packetizer's remuxer halves ([`asf_packetizer::RemuxInput`] and [`RemuxOutput`], see
+/// `spawn_demuxer`) and writes the output as it is produced (packet headers and slices of the
+/// input's chunks, about 1 MiB per `writev`, no media byte copied), so memory does not grow
+/// with the file.
 ///
 /// File mode: when OUT is a regular file the final header (sizes, counts, durations, Seekable
 /// flag) is written over the first one at the end. When OUT is `-` (always treated as a
@@ -443,7 +444,7 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
     };
     let limits = opts.limits;
     let mut output = RemuxOutput::new(opts);
-    let (items, demuxer) = spawn_demuxer(input_file, a.no_mmap, limits).map_err(read_error)?;
+    let (items, demuxer) = spawn_demuxer(input_file, limits).map_err(read_error)?;
     let result = (|| -> Result<asf_packetizer::RemuxSummary, CliError> {
         let remux_error =
             |e: asf_packetizer::Error| CliError::new(Failure::Input, format!("{}: {e}", a.input));
@@ -523,39 +524,43 @@ enum Demuxed {
     Failed(asf_packetizer::Error),
 }
 
-/// Starts `wmpush remux`'s input half on a thread of its own: it reads the input and turns it
-/// into media objects ([`asf_packetizer::RemuxInput`]) while the caller packetizes them on
-/// another core ([`RemuxOutput`]), items handed over in batches of [`DEMUX_BATCH`].
-///
-/// A regular file is memory-mapped in 8 MiB windows (see [`wmpush::mapped_file`], which also
-/// says what must not happen to the file meanwhile) unless `no_mmap`: packets and whole media
-/// objects are then read in place, and the kernel's copy out of the page cache is gone.
-/// Anything else (standard input when `file` is `None`, a pipe, a device) is read with
-/// `read()` in [`REMUX_CHUNK`]s. Memory stays bounded whatever the input size: one window or
-/// chunk being demuxed, and at most [`DEMUX_QUEUE`] batches waiting.
+/// Starts `wmpush remux`'s input: a `remux-read` thread reads the input (a file, or standard
+/// input when `file` is `None`) into pooled [`DEFAULT_CHUNK`](wmpush::chunk_reader)-sized
+/// buffers ([`wmpush::chunk_reader`]), a few chunks ahead; a `remux-input` thread turns them
+/// into media objects ([`asf_packetizer::RemuxInput`]: packets and objects are slices of the
+/// chunks, nothing is copied) and hands them over in batches of [`DEMUX_BATCH`] while the
+/// caller packetizes them ([`RemuxOutput`]). The kernel's copy, the parsing and the
+/// packetizing each get a thread, which two cores share. Memory stays bounded whatever the
+/// input size: [`READ_AHEAD`] chunks read ahead, at most [`DEMUX_QUEUE`] batches waiting, and
+/// the chunks these and the output still refer to.
 fn spawn_demuxer(
     file: Option<std::fs::File>,
-    no_mmap: bool,
     limits: asf_format::Limits,
 ) -> std::io::Result<(
     std::sync::mpsc::Receiver<Demuxed>,
     std::thread::JoinHandle<()>,
 )> {
-    use std::io::Read as _;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Demuxed>(DEMUX_QUEUE);
-    let mapped = match &file {
-        Some(f) if !no_mmap && f.metadata()?.is_file() => {
-            Some(wmpush::mapped_file::MappedFile::new(
-                f.try_clone()?,
-                wmpush::mapped_file::DEFAULT_WINDOW,
-            )?)
-        }
-        _ => None,
-    };
-    let mut read_from: Box<dyn std::io::Read + Send> = match file {
+    let source: Box<dyn std::io::Read + Send> = match file {
         Some(f) => Box::new(f),
         None => Box::new(std::io::stdin()),
     };
+    let (chunk_tx, chunk_rx) =
+        std::sync::mpsc::sync_channel::<std::io::Result<Option<bytes::Bytes>>>(READ_AHEAD);
+    let mut chunks =
+        wmpush::chunk_reader::ChunkReader::new(source, wmpush::chunk_reader::DEFAULT_CHUNK);
+    std::thread::Builder::new()
+        .name("remux-read".into())
+        .spawn(move || {
+            loop {
+                let next = chunks.next_chunk();
+                let last = !matches!(next, Ok(Some(_)));
+                // The demuxer hung up (it failed): stop.
+                if send_spinning(&chunk_tx, next).is_err() || last {
+                    break;
+                }
+            }
+        })?;
     let handle = std::thread::Builder::new()
         .name("remux-input".into())
         .spawn(move || {
@@ -587,64 +592,22 @@ fn spawn_demuxer(
                     }
                 }
             };
-            let failed = |tx: &std::sync::mpsc::SyncSender<Demuxed>, e| {
-                let _ = tx.send(Demuxed::ReadFailed(e));
-            };
-            if let Some(mut map) = mapped {
-                // Pieces mapped and not pushed yet, each with its file offset; the one after
-                // the piece being read is always mapped, and its packet headers prefetched.
-                let mut ahead: std::collections::VecDeque<(u64, bytes::Bytes)> =
-                    std::collections::VecDeque::new();
-                let mut mapped_to = 0u64;
-                let mut ended = false;
-                loop {
-                    while ahead.len() < 2 && !ended {
-                        match map.next_window() {
-                            Ok(Some(pieces)) => {
-                                for piece in pieces {
-                                    let len = piece.len() as u64;
-                                    ahead.push_back((mapped_to, piece));
-                                    mapped_to += len;
-                                }
-                            }
-                            Ok(None) => ended = true,
-                            Err(e) => return failed(&tx, e),
+            loop {
+                let read = match recv_spinning(&chunk_rx) {
+                    Ok(read) => read,
+                    Err(_) => Err(std::io::Error::other("the reading thread stopped")),
+                };
+                match read {
+                    Ok(None) => break,
+                    Ok(Some(chunk)) => {
+                        input.push_bytes(chunk);
+                        if !drain(&mut input) {
+                            return;
                         }
                     }
-                    let Some((_, piece)) = ahead.pop_front() else {
-                        break;
-                    };
-                    // Only the packet and payload headers will be read here: start loading
-                    // those of the next piece while this one is read (see `prefetch`).
-                    if let (Some((first, size)), Some((at, next))) =
-                        (input.packet_layout(), ahead.front())
-                    {
-                        let size = u64::from(size.max(1));
-                        let k = at.saturating_sub(first).div_ceil(size);
-                        let start = first + k * size - at;
-                        let heads = (start..next.len() as u64)
-                            .step_by(size as usize)
-                            .flat_map(|o| [o as usize, o as usize + 64]);
-                        wmpush::mapped_file::prefetch(next, heads);
-                    }
-                    input.push_bytes(piece);
-                    if !drain(&mut input) {
+                    Err(e) => {
+                        let _ = tx.send(Demuxed::ReadFailed(e));
                         return;
-                    }
-                }
-            } else {
-                let mut chunk = vec![0u8; REMUX_CHUNK];
-                loop {
-                    match read_from.read(&mut chunk) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            input.push(&chunk[..n]);
-                            if !drain(&mut input) {
-                                return;
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => return failed(&tx, e),
                     }
                 }
             }
@@ -652,8 +615,8 @@ fn spawn_demuxer(
             if drain(&mut input) {
                 let _ = tx.send(Demuxed::End(input.stats()));
             }
-        });
-    Ok((rx, handle?))
+        })?;
+    Ok((rx, handle))
 }
 
 /// How long a `wmpush remux` thread waits for the other before it sleeps, yielding its CPU
@@ -702,6 +665,9 @@ fn send_spinning<T>(
 /// Items per batch handed from `wmpush remux`'s demuxing thread to the packetizing one (few
 /// enough hand-overs to cost nothing, small enough to keep both threads busy).
 const DEMUX_BATCH: usize = 256;
+
+/// Chunks `wmpush remux`'s reading thread may read ahead of the demuxing one.
+const READ_AHEAD: usize = 8;
 
 /// Batches that may wait between the two threads of `wmpush remux`.
 const DEMUX_QUEUE: usize = 4;

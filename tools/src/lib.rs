@@ -10,6 +10,7 @@
 //! - [`pull`]: the MS-WMSP pull client driver.
 
 pub mod auth;
+pub mod chunk_reader;
 pub mod config;
 pub mod demo;
 pub mod exit;
@@ -17,7 +18,6 @@ pub mod generator;
 pub mod ingest;
 pub mod inspect;
 pub mod live_mux;
-pub mod mapped_file;
 pub mod point;
 pub mod pull;
 pub mod push;

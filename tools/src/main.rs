@@ -56,7 +56,7 @@ enum Command {
     Inspect(InspectArgs),
     /// Rewrite an ASF file with another packet size or preroll, or as a live (broadcast) stream.
     #[command(
-        after_help = "Examples:\n  wmpush remux in.wmv out.wmv --packet-size 1400\n  wmpush remux in.wmv out.asf --preroll 3000\n  wmpush remux in.wmv - --live | wmpush push - http://127.0.0.1:8080/live\n\nUses asf-packetizer's remuxer: media objects are reassembled and packetized again, on two\nthreads, without copying media data; memory does not grow with the file. A regular IN is\nmemory-mapped: it must not be truncated or rewritten by another program meanwhile (use\n--no-mmap then); standard input and pipes are read. File output gets indexes appended and, when\nOUT is a regular file, its header fixed up at the end; when OUT is - (standard output), a pipe or\na device such as /dev/null, the header is written first with the broadcast flag, as ffmpeg writes\nto a pipe. --live output has a broadcast header and no index."
+        after_help = "Examples:\n  wmpush remux in.wmv out.wmv --packet-size 1400\n  wmpush remux in.wmv out.asf --preroll 3000\n  wmpush remux in.wmv - --live | wmpush push - http://127.0.0.1:8080/live\n\nUses asf-packetizer's remuxer: media objects are reassembled and packetized again, reading,\ndemuxing and packetizing on their own threads, without copying media data after the read;\nmemory does not grow with the file. File output gets indexes appended and, when\nOUT is a regular file, its header fixed up at the end; when OUT is - (standard output), a pipe or\na device such as /dev/null, the header is written first with the broadcast flag, as ffmpeg writes\nto a pipe. --live output has a broadcast header and no index."
     )]
     Remux(RemuxArgs),
     /// Pull a stream from an MMSH server and save it as an ASF file.
@@ -160,11 +160,6 @@ struct RemuxArgs {
     /// Write a live (broadcast) stream: broadcast header, no index.
     #[arg(long)]
     live: bool,
-    /// Read IN with read() instead of memory-mapping it. A mapped input must not be truncated
-    /// or rewritten by another program during the remux (a truncation ends wmpush with
-    /// SIGBUS); use this when that cannot be promised. Standard input and pipes are always read.
-    #[arg(long)]
-    no_mmap: bool,
 }
 
 #[derive(Debug, Args)]
