@@ -459,7 +459,7 @@ impl Driver {
 
     fn settle_dropped(&self, item: Item) {
         if let Item::Packet { frame, .. } = item {
-            self.shared.settle(None);
+            self.shared.settle_dropped();
             self.shared.recycle(frame);
         }
     }

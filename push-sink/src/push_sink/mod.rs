@@ -552,17 +552,12 @@ impl Shared {
             q.items.push_front(item);
         }
     }
-    /// A packet taken by the task was written (`Some(original length)`) or dropped (`None`).
-    /// Lock order everywhere: queue, then counters (so stats add up at every instant).
-    fn settle(&self, sent: Option<usize>) {
-        match sent {
-            Some(len) => self.settle_written(1, len as u64),
-            None => {
-                let mut q = self.queue();
-                q.in_flight = q.in_flight.saturating_sub(1);
-                self.counters().drops += 1;
-            }
-        }
+    /// A packet taken by the task was dropped (it cannot be sent). Lock order everywhere:
+    /// queue, then counters (so stats add up at every instant).
+    fn settle_dropped(&self) {
+        let mut q = self.queue();
+        q.in_flight = q.in_flight.saturating_sub(1);
+        self.counters().drops += 1;
     }
 
     /// `packets` packets taken by the task, of `bytes` original bytes in all, were written.
