@@ -528,8 +528,13 @@ impl Packetizer {
     /// Packetizes one sample with buffers from the internal pool; appends every packet it
     /// finishes to `out`.
     pub fn push_sample(&mut self, sample: Sample, out: &mut Vec<Packet>) -> Result<()> {
+        self.with_own_pool(|p, pool| p.push_sample_with(sample, pool, out))
+    }
+
+    /// Runs `f` with the internal pool as the allocator.
+    fn with_own_pool<T>(&mut self, f: impl FnOnce(&mut Self, &mut PoolAllocator) -> T) -> T {
         let mut pool = core::mem::take(&mut self.pool);
-        let r = self.push_sample_with(sample, &mut pool, out);
+        let r = f(self, &mut pool);
         self.pool = pool;
         r
     }
@@ -554,10 +559,7 @@ impl Packetizer {
     /// Packetizes one sample given in pieces ([`SampleParts`]) with buffers from the internal
     /// pool: the same packets as for the [`Sample`] of the pieces joined.
     pub fn push_sample_parts(&mut self, sample: SampleParts, out: &mut Vec<Packet>) -> Result<()> {
-        let mut pool = core::mem::take(&mut self.pool);
-        let r = self.push_sample_parts_with(sample, &mut pool, out);
-        self.pool = pool;
-        r
+        self.with_own_pool(|p, pool| p.push_sample_parts_with(sample, pool, out))
     }
 
     /// As [`Packetizer::push_sample_parts`], with buffers from `alloc`.
