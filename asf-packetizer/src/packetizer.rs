@@ -127,6 +127,17 @@ struct SampleMeta {
     keyframe: bool,
 }
 
+impl SampleMeta {
+    fn new(stream: u8, presentation_time: u64, duration: u32, keyframe: bool) -> Self {
+        SampleMeta {
+            stream,
+            presentation_time,
+            duration,
+            keyframe,
+        }
+    }
+}
+
 /// Packetizer settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacketizerOptions {
@@ -547,12 +558,12 @@ impl Packetizer {
         alloc: &mut dyn PacketAllocator,
         out: &mut Vec<Packet>,
     ) -> Result<()> {
-        let meta = SampleMeta {
-            stream: sample.stream,
-            presentation_time: sample.presentation_time,
-            duration: sample.duration,
-            keyframe: sample.keyframe,
-        };
+        let meta = SampleMeta::new(
+            sample.stream,
+            sample.presentation_time,
+            sample.duration,
+            sample.keyframe,
+        );
         self.push_pieces(meta, core::slice::from_mut(&mut sample.data), alloc, out)
     }
 
@@ -569,12 +580,12 @@ impl Packetizer {
         alloc: &mut dyn PacketAllocator,
         out: &mut Vec<Packet>,
     ) -> Result<()> {
-        let meta = SampleMeta {
-            stream: sample.stream,
-            presentation_time: sample.presentation_time,
-            duration: sample.duration,
-            keyframe: sample.keyframe,
-        };
+        let meta = SampleMeta::new(
+            sample.stream,
+            sample.presentation_time,
+            sample.duration,
+            sample.keyframe,
+        );
         self.push_pieces(meta, &mut sample.parts, alloc, out)
     }
 

@@ -26,6 +26,18 @@ fn spec_client() -> PushClient {
     PushClient::new(cfg)
 }
 
+/// A client whose PushSetup/PushStart with header `HDR` were answered 204: streaming, the
+/// transmits so far drained; with the random source it was set up with.
+fn streaming_client() -> (PushClient, impl FnMut(&mut [u8])) {
+    let mut r = rng();
+    let mut c = spec_client();
+    c.connect(b"HDR").expect("ok");
+    drain(&mut c);
+    c.handle_input(0, SPEC_204.as_bytes(), &mut r).expect("ok");
+    drain(&mut c);
+    (c, r)
+}
+
 fn drain(c: &mut PushClient) -> (Vec<ClientEvent>, Vec<(u64, Vec<u8>)>) {
     let mut ev = Vec::new();
     while let Some(e) = c.poll_event() {
@@ -251,12 +263,7 @@ fn proxy_budget_filled_exactly_then_next_push_start() {
 
 #[test]
 fn resume_after_drop_keeps_push_id_and_sends_no_header() {
-    let mut r = rng();
-    let mut c = spec_client();
-    c.connect(b"HDR").expect("ok");
-    drain(&mut c);
-    c.handle_input(0, SPEC_204.as_bytes(), &mut r).expect("ok");
-    drain(&mut c);
+    let (mut c, mut r) = streaming_client();
     c.handle_connection_closed(0);
     c.resume(&mut r).expect("dropped session");
     c.send_packet(b"x").expect("ok");
@@ -285,12 +292,7 @@ fn resume_after_drop_keeps_push_id_and_sends_no_header() {
 
 #[test]
 fn send_packet_bytes_hands_out_the_callers_buffer() {
-    let mut r = rng();
-    let mut c = spec_client();
-    c.connect(b"HDR").expect("ok");
-    drain(&mut c);
-    c.handle_input(0, SPEC_204.as_bytes(), &mut r).expect("ok");
-    drain(&mut c);
+    let (mut c, _) = streaming_client();
     let packet = bytes::Bytes::from(vec![5u8; 3000]);
     let at = packet.as_ptr();
     c.send_packet_bytes(packet).expect("streaming");
@@ -307,12 +309,7 @@ fn send_packet_bytes_hands_out_the_callers_buffer() {
 
 #[test]
 fn send_data_frame_hands_out_the_callers_frame_and_checks_it() {
-    let mut r = rng();
-    let mut c = spec_client();
-    c.connect(b"HDR").expect("ok");
-    drain(&mut c);
-    c.handle_input(0, SPEC_204.as_bytes(), &mut r).expect("ok");
-    drain(&mut c);
+    let (mut c, _) = streaming_client();
     // A frame built in the caller's buffer: $D, length 3000, the packet.
     let mut frame = vec![b'$', b'D', 0xB8, 0x0B];
     frame.extend_from_slice(&[5u8; 3000]);
