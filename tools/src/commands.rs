@@ -320,10 +320,11 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), CliError> {
 const REMUX_CHUNK: usize = 1 << 20;
 
 /// `wmpush remux IN OUT`: streams IN (a file or `-` for standard input) through
-/// asf-packetizer's remuxer halves ([`asf_packetizer::RemuxInput`] and [`RemuxOutput`], see
-/// `spawn_demuxer`) and writes the output as it is produced (packet headers and slices of the
-/// input's chunks, about 1 MiB per `writev`, no media byte copied), so memory does not grow
-/// with the file.
+/// asf-packetizer's [`Remuxer`](asf_packetizer::Remuxer), reading it in pooled chunks with a
+/// read-ahead thread ([`wmpush::chunk_reader`]: a file is copied out of the kernel by both
+/// cores), and writes the output as it is produced (packet headers and slices of the input's
+/// chunks, about 1 MiB per `writev`, no media byte copied), so memory does not grow with the
+/// file.
 ///
 /// File mode: when OUT is a regular file the final header (sizes, counts, durations, Seekable
 /// flag) is written over the first one at the end. When OUT is `-` (always treated as a
@@ -332,8 +333,9 @@ const REMUX_CHUNK: usize = 1 << 20;
 /// writes to a pipe, and players read it as a stream (the index objects still follow the
 /// packets). On failure a partly written regular OUT file is removed.
 pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
-    use asf_packetizer::{Mode, RemuxOptions, RemuxOutput};
+    use asf_packetizer::{Mode, RemuxOptions, Remuxer};
     use std::io::{Seek as _, SeekFrom};
+    use wmpush::chunk_reader::{ChunkReader, DEFAULT_AHEAD, DEFAULT_CHUNK};
 
     /// The output: pieces (packets, without copying) gathered up to [`REMUX_CHUNK`] bytes and
     /// written with one `writev`; the first write error is kept (the remuxer's output callback
@@ -442,39 +444,31 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
         error: None,
         written: 0,
     };
-    let limits = opts.limits;
-    let mut output = RemuxOutput::new(opts);
-    let (items, demuxer) = spawn_demuxer(input_file, limits).map_err(read_error)?;
+    let mut remuxer = Remuxer::new(opts);
+    // A regular file is read at offsets by two threads; anything else (standard input, a
+    // FIFO or a device named as IN) in order, as a stream.
+    let mut chunks = match input_file {
+        Some(f) if f.metadata().is_ok_and(|m| m.is_file()) => {
+            ChunkReader::file(f, DEFAULT_CHUNK, DEFAULT_AHEAD)
+        }
+        Some(f) => ChunkReader::stream(f, DEFAULT_CHUNK, DEFAULT_AHEAD),
+        None => ChunkReader::stream(std::io::stdin(), DEFAULT_CHUNK, DEFAULT_AHEAD),
+    }
+    .map_err(read_error)?;
     let result = (|| -> Result<asf_packetizer::RemuxSummary, CliError> {
         let remux_error =
             |e: asf_packetizer::Error| CliError::new(Failure::Input, format!("{}: {e}", a.input));
-        let summary = loop {
-            match recv_spinning(&items) {
-                Err(_) => {
-                    return Err(CliError::new(
-                        Failure::Failed,
-                        "the input reading thread stopped",
-                    ));
-                }
-                Ok(Demuxed::ReadFailed(e)) => return Err(read_error(e)),
-                Ok(Demuxed::Failed(e)) => return Err(remux_error(e)),
-                Ok(Demuxed::Items(batch)) => {
-                    for item in batch {
-                        output
-                            .push_item(item, &mut |b| out.put(b))
-                            .map_err(remux_error)?;
-                    }
-                    if let Some(e) = out.error.take() {
-                        return Err(write_error(e));
-                    }
-                }
-                Ok(Demuxed::End(stats)) => {
-                    break output
-                        .finish(stats, &mut |b| out.put(b))
-                        .map_err(remux_error)?;
-                }
+        while let Some(chunk) = chunks.next_chunk().map_err(read_error)? {
+            remuxer
+                .push_bytes(chunk, &mut |b| out.put(b))
+                .map_err(remux_error)?;
+            if let Some(e) = out.error.take() {
+                return Err(write_error(e));
             }
-        };
+        }
+        let summary = remuxer
+            .finish_owned(&mut |b| out.put(b))
+            .map_err(remux_error)?;
         out.flush();
         if let Some(e) = out.error.take() {
             return Err(write_error(e));
@@ -489,12 +483,8 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
         }
         Ok(summary)
     })();
-    // The demuxing thread has ended after the end of input; on failure it ends at its next
-    // hand-over (the channel is gone), or with the process if it waits on a silent stdin.
-    drop(items);
-    if result.is_ok() {
-        let _ = demuxer.join();
-    }
+    // The read-ahead thread stops (a stream's may be left waiting on a silent pipe).
+    drop(chunks);
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -511,163 +501,3 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
     );
     Ok(())
 }
-
-/// What `wmpush remux`'s demuxing thread hands over.
-enum Demuxed {
-    /// The next items of the input, in order.
-    Items(Vec<asf_packetizer::RemuxItem>),
-    /// The end of the input, with its counters.
-    End(asf_packetizer::RemuxInputStats),
-    /// Reading the input failed.
-    ReadFailed(std::io::Error),
-    /// The input is not ASF the remuxer can read.
-    Failed(asf_packetizer::Error),
-}
-
-/// Starts `wmpush remux`'s input: a `remux-read` thread reads the input (a file, or standard
-/// input when `file` is `None`) into pooled [`DEFAULT_CHUNK`](wmpush::chunk_reader)-sized
-/// buffers ([`wmpush::chunk_reader`]), a few chunks ahead; a `remux-input` thread turns them
-/// into media objects ([`asf_packetizer::RemuxInput`]: packets and objects are slices of the
-/// chunks, nothing is copied) and hands them over in batches of [`DEMUX_BATCH`] while the
-/// caller packetizes them ([`RemuxOutput`]). The kernel's copy, the parsing and the
-/// packetizing each get a thread, which two cores share. Memory stays bounded whatever the
-/// input size: [`READ_AHEAD`] chunks read ahead, at most [`DEMUX_QUEUE`] batches waiting, and
-/// the chunks these and the output still refer to.
-fn spawn_demuxer(
-    file: Option<std::fs::File>,
-    limits: asf_format::Limits,
-) -> std::io::Result<(
-    std::sync::mpsc::Receiver<Demuxed>,
-    std::thread::JoinHandle<()>,
-)> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Demuxed>(DEMUX_QUEUE);
-    let source: Box<dyn std::io::Read + Send> = match file {
-        Some(f) => Box::new(f),
-        None => Box::new(std::io::stdin()),
-    };
-    let (chunk_tx, chunk_rx) =
-        std::sync::mpsc::sync_channel::<std::io::Result<Option<bytes::Bytes>>>(READ_AHEAD);
-    let mut chunks =
-        wmpush::chunk_reader::ChunkReader::new(source, wmpush::chunk_reader::DEFAULT_CHUNK);
-    std::thread::Builder::new()
-        .name("remux-read".into())
-        .spawn(move || {
-            loop {
-                let next = chunks.next_chunk();
-                let last = !matches!(next, Ok(Some(_)));
-                // The demuxer hung up (it failed): stop.
-                if send_spinning(&chunk_tx, next).is_err() || last {
-                    break;
-                }
-            }
-        })?;
-    let handle = std::thread::Builder::new()
-        .name("remux-input".into())
-        .spawn(move || {
-            let mut input = asf_packetizer::RemuxInput::new(limits);
-            let mut batch = Vec::with_capacity(DEMUX_BATCH);
-            // Hands over every item the input gives now; false when the thread should stop (the
-            // input failed, or the remuxing side hung up after failing).
-            let mut drain = |input: &mut asf_packetizer::RemuxInput| -> bool {
-                loop {
-                    match input.poll_item() {
-                        Ok(Some(item)) => {
-                            batch.push(item);
-                            if batch.len() == DEMUX_BATCH
-                                && send_spinning(&tx, Demuxed::Items(std::mem::take(&mut batch)))
-                                    .is_err()
-                            {
-                                return false;
-                            }
-                        }
-                        Ok(None) => {
-                            return batch.is_empty()
-                                || send_spinning(&tx, Demuxed::Items(std::mem::take(&mut batch)))
-                                    .is_ok();
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Demuxed::Failed(e));
-                            return false;
-                        }
-                    }
-                }
-            };
-            loop {
-                let read = match recv_spinning(&chunk_rx) {
-                    Ok(read) => read,
-                    Err(_) => Err(std::io::Error::other("the reading thread stopped")),
-                };
-                match read {
-                    Ok(None) => break,
-                    Ok(Some(chunk)) => {
-                        input.push_bytes(chunk);
-                        if !drain(&mut input) {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Demuxed::ReadFailed(e));
-                        return;
-                    }
-                }
-            }
-            input.finish();
-            if drain(&mut input) {
-                let _ = tx.send(Demuxed::End(input.stats()));
-            }
-        })?;
-    Ok((rx, handle))
-}
-
-/// How long a `wmpush remux` thread waits for the other before it sleeps, yielding its CPU
-/// meanwhile (to the other thread, should they share one). The two threads hand over a batch
-/// every few microseconds; sleeping and being woken for each costs far more, in a VM most of
-/// all (waking an idle virtual CPU is an interrupt through the hypervisor): measured here,
-/// sleeping at once made the remux 1.6x slower.
-const HANDOVER_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
-
-/// `rx.recv()`, retrying for up to [`HANDOVER_SPIN`] before sleeping.
-fn recv_spinning<T>(rx: &std::sync::mpsc::Receiver<T>) -> Result<T, std::sync::mpsc::RecvError> {
-    use std::sync::mpsc::TryRecvError;
-    let start = std::time::Instant::now();
-    loop {
-        match rx.try_recv() {
-            Ok(v) => return Ok(v),
-            Err(TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
-            Err(TryRecvError::Empty) if start.elapsed() < HANDOVER_SPIN => {
-                std::thread::yield_now();
-            }
-            Err(TryRecvError::Empty) => return rx.recv(),
-        }
-    }
-}
-
-/// `tx.send(v)`, retrying for up to [`HANDOVER_SPIN`] on a full queue before sleeping.
-fn send_spinning<T>(
-    tx: &std::sync::mpsc::SyncSender<T>,
-    mut v: T,
-) -> Result<(), std::sync::mpsc::SendError<T>> {
-    use std::sync::mpsc::TrySendError;
-    let start = std::time::Instant::now();
-    loop {
-        match tx.try_send(v) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Disconnected(v)) => return Err(std::sync::mpsc::SendError(v)),
-            Err(TrySendError::Full(back)) if start.elapsed() < HANDOVER_SPIN => {
-                v = back;
-                std::thread::yield_now();
-            }
-            Err(TrySendError::Full(back)) => return tx.send(back),
-        }
-    }
-}
-
-/// Items per batch handed from `wmpush remux`'s demuxing thread to the packetizing one (few
-/// enough hand-overs to cost nothing, small enough to keep both threads busy).
-const DEMUX_BATCH: usize = 256;
-
-/// Chunks `wmpush remux`'s reading thread may read ahead of the demuxing one.
-const READ_AHEAD: usize = 8;
-
-/// Batches that may wait between the two threads of `wmpush remux`.
-const DEMUX_QUEUE: usize = 4;
