@@ -109,6 +109,9 @@ static ZEROS: [u8; MAX_PACKET_SIZE as usize] = [0; MAX_PACKET_SIZE as usize];
 /// small to gather (it grows when they need more).
 const GATHER_BUFFER: usize = 256;
 
+/// Gathered-part lists a [`Packetizer`] keeps from recycled packets at most.
+const MAX_SPARE_LISTS: usize = 256;
+
 /// Live (broadcast) or file output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
@@ -270,6 +273,12 @@ impl Packet {
         &self.buffer[self.headroom..]
     }
 
+    /// The packet's length on the wire (the packet size), gathered parts included.
+    pub fn wire_len(&self) -> usize {
+        self.buffer.len() - self.headroom
+            + self.gathered.iter().map(|(_, b)| b.len()).sum::<usize>()
+    }
+
     /// Whether the whole packet is in `buffer` (no gathered parts).
     pub fn is_contiguous(&self) -> bool {
         self.gathered.is_empty()
@@ -290,6 +299,24 @@ impl Packet {
         }
         if !rest.is_empty() {
             out(rest);
+        }
+    }
+
+    /// The packet's bytes in wire order as borrowed slices (one for a contiguous packet): what
+    /// [`Packet::parts`] gives, without making a [`Bytes`] of each part. A writer that keeps
+    /// the packets until they are written builds its `writev` list from these.
+    pub fn for_each_slice<'a>(&'a self, f: &mut dyn FnMut(&'a [u8])) {
+        let buf = &self.buffer[..];
+        let mut at = self.headroom;
+        for (before, part) in &self.gathered {
+            if *before > at {
+                f(&buf[at..*before]);
+            }
+            at = *before;
+            f(part);
+        }
+        if buf.len() > at {
+            f(&buf[at..]);
         }
     }
 
@@ -423,6 +450,8 @@ pub struct Packetizer {
     /// The per-stream byte counts of the last finished packet, kept for the next one's (no
     /// allocation per packet).
     spare_stream_bytes: Vec<(usize, u32)>,
+    /// Gathered-part lists of recycled packets ([`Packetizer::recycle`]), for the next ones.
+    spare_gathered: Vec<Vec<(usize, Bytes)>>,
     stats: PacketizerStats,
     index: Option<IndexBuilder>,
     finished: bool,
@@ -480,6 +509,7 @@ impl Packetizer {
             last_send: 0,
             next_index: 0,
             pool: PoolAllocator::default(),
+            spare_gathered: Vec::new(),
             spare_stream_bytes: Vec::new(),
             stats: PacketizerStats::default(),
             index,
@@ -799,7 +829,9 @@ impl Packetizer {
             headroom,
             // Typically a piece or two of media data and the padding.
             gathered: if self.opts.gather {
-                Vec::with_capacity(4)
+                self.spare_gathered
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(4))
             } else {
                 Vec::new()
             },
@@ -1130,6 +1162,21 @@ impl Packetizer {
     /// can take more samples afterwards (a live writer flushes at a pause).
     pub fn flush(&mut self, out: &mut Vec<Packet>) {
         self.finish_packet(out);
+    }
+
+    /// Takes back a packet that has been written out, so its buffer and its list of gathered
+    /// parts serve a later packet instead of being allocated again: buffers go to the internal
+    /// pool (used by [`Packetizer::push_sample`] and [`Packetizer::push_sample_parts`], not by
+    /// a caller's allocator), within its bounds ([`PoolAllocator::recycle`]). The packet's
+    /// gathered parts are dropped here. Optional: a packet simply dropped is freed.
+    pub fn recycle(&mut self, mut packet: Packet) {
+        if packet.gathered.capacity() > 0 && self.spare_gathered.len() < MAX_SPARE_LISTS {
+            packet.gathered.clear();
+            self.spare_gathered.push(packet.gathered);
+        }
+        if packet.headroom == self.pool.headroom() {
+            self.pool.recycle(packet.buffer);
+        }
     }
 
     /// Number of packets emitted so far.

@@ -162,6 +162,10 @@ proptest! {
             prop_assert!(gather || g.is_contiguous());
             let (index, gathered) = (g.index, !g.is_contiguous());
             let expected = w.into_bytes();
+            let mut slices = Vec::new();
+            g.for_each_slice(&mut |s| slices.extend_from_slice(s));
+            prop_assert_eq!(&slices[..], &expected[..], "packet {} as slices", index);
+            prop_assert_eq!(g.wire_len(), expected.len());
             let mut parts = Vec::new();
             g.parts(&mut |b| parts.push(b));
             prop_assert!(!gathered || parts.len() > 1);

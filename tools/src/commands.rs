@@ -333,17 +333,19 @@ const REMUX_CHUNK: usize = 1 << 20;
 /// writes to a pipe, and players read it as a stream (the index objects still follow the
 /// packets). On failure a partly written regular OUT file is removed.
 pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
-    use asf_packetizer::{Mode, RemuxOptions, Remuxer};
+    use asf_packetizer::{Mode, OutputPiece, RemuxOptions, Remuxer};
     use std::io::{Seek as _, SeekFrom};
     use wmpush::chunk_reader::{ChunkReader, DEFAULT_AHEAD, DEFAULT_CHUNK};
 
-    /// The output: pieces (packets, without copying) gathered up to [`REMUX_CHUNK`] bytes and
-    /// written with one `writev`; the first write error is kept (the remuxer's output callback
-    /// cannot return one).
+    /// The output: pieces (whole packets, whose media data are slices of the input's chunks)
+    /// kept up to [`REMUX_CHUNK`] bytes and written with `writev`s of their borrowed slices;
+    /// the first write error is kept (the remuxer's output callback cannot return one).
     struct Output {
         sink: Box<dyn std::io::Write>,
-        pending: Vec<bytes::Bytes>,
+        pending: Vec<OutputPiece>,
         pending_len: usize,
+        /// Pieces written out, to give back to the remuxer ([`Remuxer::recycle`]).
+        done: Vec<OutputPiece>,
         error: Option<std::io::Error>,
         written: u64,
     }
@@ -351,27 +353,28 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
         /// Slices per `writev` (IOV_MAX is 1024 on Linux).
         const MAX_SLICES: usize = 1024;
 
-        fn put(&mut self, bytes: bytes::Bytes) {
-            if self.error.is_some() || bytes.is_empty() {
+        fn put(&mut self, piece: OutputPiece) {
+            if self.error.is_some() || piece.is_empty() {
                 return;
             }
-            self.pending_len += bytes.len();
-            self.pending.push(bytes);
-            if self.pending_len >= REMUX_CHUNK || self.pending.len() >= Self::MAX_SLICES {
+            self.pending_len += piece.len();
+            self.pending.push(piece);
+            if self.pending_len >= REMUX_CHUNK {
                 self.flush();
             }
         }
 
         fn flush(&mut self) {
             if self.error.is_none() {
-                let mut slices: Vec<std::io::IoSlice<'_>> = self
-                    .pending
-                    .iter()
-                    .map(|b| std::io::IoSlice::new(b))
-                    .collect();
+                let mut slices: Vec<std::io::IoSlice<'_>> =
+                    Vec::with_capacity(self.pending.len() * 4);
+                for p in &self.pending {
+                    p.for_each_slice(&mut |s| slices.push(std::io::IoSlice::new(s)));
+                }
                 let mut rest = &mut slices[..];
                 while !rest.is_empty() {
-                    match self.sink.write_vectored(rest) {
+                    let n = rest.len().min(Self::MAX_SLICES);
+                    match self.sink.write_vectored(&rest[..n]) {
                         Ok(0) => {
                             self.error = Some(std::io::ErrorKind::WriteZero.into());
                             break;
@@ -388,7 +391,7 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
                     }
                 }
             }
-            self.pending.clear();
+            self.done.append(&mut self.pending);
             self.pending_len = 0;
         }
     }
@@ -439,8 +442,9 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
     };
     let mut out = Output {
         sink,
-        pending: Vec::with_capacity(Output::MAX_SLICES),
+        pending: Vec::with_capacity(512),
         pending_len: 0,
+        done: Vec::with_capacity(512),
         error: None,
         written: 0,
     };
@@ -460,14 +464,18 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
             |e: asf_packetizer::Error| CliError::new(Failure::Input, format!("{}: {e}", a.input));
         while let Some(chunk) = chunks.next_chunk().map_err(read_error)? {
             remuxer
-                .push_bytes(chunk, &mut |b| out.put(b))
+                .push_bytes_pieces(chunk, &mut |p| out.put(p))
                 .map_err(remux_error)?;
+            // Their buffers serve the next packets: no allocation per packet.
+            for p in out.done.drain(..) {
+                remuxer.recycle(p);
+            }
             if let Some(e) = out.error.take() {
                 return Err(write_error(e));
             }
         }
         let summary = remuxer
-            .finish_owned(&mut |b| out.put(b))
+            .finish_pieces(&mut |p| out.put(p))
             .map_err(remux_error)?;
         out.flush();
         if let Some(e) = out.error.take() {
