@@ -97,7 +97,7 @@ fn check_bytes_input(name: &str, input: &[u8]) {
     let mut waiting = Vec::new();
     let mut waiting_len = 0;
     let mut written = Vec::new();
-    let mut write_out = |waiting: &mut Vec<asf_packetizer::OutputPiece>, written: &mut Vec<u8>| {
+    let write_out = |waiting: &mut Vec<asf_packetizer::OutputPiece>, written: &mut Vec<u8>| {
         for p in waiting.iter() {
             p.for_each_slice(&mut |s| written.extend_from_slice(s));
         }
