@@ -109,6 +109,31 @@ static ZEROS: [u8; MAX_PACKET_SIZE as usize] = [0; MAX_PACKET_SIZE as usize];
 /// small to gather (it grows when they need more).
 const GATHER_BUFFER: usize = 256;
 
+/// 2^52: every `f64` at least this large is a whole number.
+const WHOLE_F64: f64 = 4_503_599_627_370_496.0;
+
+/// `x.ceil()`, inlined. Without SSE4.1 (not in the x86-64 baseline) `f64::ceil` is a call into
+/// libm, and the send-time schedule takes several per payload.
+#[inline]
+fn ceil(x: f64) -> f64 {
+    // Infinities, NaN and anything this large are their own ceiling.
+    if !(x.abs() < WHOLE_F64) {
+        return x;
+    }
+    let t = x as i64 as f64;
+    if t < x { t + 1.0 } else { t }
+}
+
+/// `x.floor()`, inlined (see [`ceil`]).
+#[inline]
+fn floor(x: f64) -> f64 {
+    if !(x.abs() < WHOLE_F64) {
+        return x;
+    }
+    let t = x as i64 as f64;
+    if t > x { t - 1.0 } else { t }
+}
+
 /// Gathered-part lists a [`Packetizer`] keeps from recycled packets at most.
 const MAX_SPARE_LISTS: usize = 256;
 
@@ -785,8 +810,8 @@ impl Packetizer {
         let bucket = st.bucket_empty_at
             + (f64::from(already) + bytes as f64) * 8.0 / st.bits_per_ms
             - st.window;
-        let earliest = open.earliest_by_bucket.max(bucket).ceil();
-        let by_window = open.earliest_by_window.min(pt as f64 - st.window).floor();
+        let earliest = ceil(open.earliest_by_bucket.max(bucket));
+        let by_window = floor(open.earliest_by_window.min(pt as f64 - st.window));
         let send = (self.last_send as f64).max(earliest).max(by_window);
         if send <= open.deadline.min(pt) as f64 {
             return false;
@@ -799,15 +824,17 @@ impl Packetizer {
         // Pack it, as FFmpeg does; the late payloads are counted.
         let mut open_send = self.last_send as f64;
         if open.earliest_by_bucket.is_finite() {
-            open_send = open_send.max(open.earliest_by_bucket.ceil());
+            open_send = open_send.max(ceil(open.earliest_by_bucket));
         }
         if open.earliest_by_window.is_finite() {
-            open_send = open_send.max(open.earliest_by_window.floor());
+            open_send = open_send.max(floor(open.earliest_by_window));
         }
         let drained = st.bucket_empty_at.max(open_send) + f64::from(already) * 8.0 / st.bits_per_ms;
         let fresh = open_send
-            .max((drained + bytes as f64 * 8.0 / st.bits_per_ms - st.window).ceil())
-            .max((pt as f64 - st.window).floor());
+            .max(ceil(
+                drained + bytes as f64 * 8.0 / st.bits_per_ms - st.window,
+            ))
+            .max(floor(pt as f64 - st.window));
         fresh <= pt as f64
     }
 
@@ -1093,10 +1120,10 @@ impl Packetizer {
         // payload earlier than its window before its presentation time.
         let mut send = self.last_send as f64;
         if open.earliest_by_bucket.is_finite() {
-            send = send.max(open.earliest_by_bucket.ceil());
+            send = send.max(ceil(open.earliest_by_bucket));
         }
         if open.earliest_by_window.is_finite() {
-            send = send.max(open.earliest_by_window.floor());
+            send = send.max(floor(open.earliest_by_window));
         }
         let send = send.max(0.0) as u64;
         if open.deadline != u64::MAX && send > open.deadline {
@@ -1274,5 +1301,50 @@ impl Packetizer {
     /// Whether [`Packetizer::finish`] has been called.
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ceil, floor};
+    use proptest::prelude::*;
+
+    #[test]
+    fn ceil_and_floor_match_std_at_the_edges() {
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            2.5,
+            -2.5,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9.3e18,
+            -9.3e18,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+        ] {
+            assert_eq!(ceil(x), x.ceil(), "ceil {x}");
+            assert_eq!(floor(x), x.floor(), "floor {x}");
+        }
+        assert!(ceil(f64::NAN).is_nan() && floor(f64::NAN).is_nan());
+    }
+
+    proptest! {
+        #[test]
+        fn ceil_and_floor_match_std(x in any::<f64>(), ms in -1e12f64..1e12) {
+            for v in [x, ms] {
+                prop_assert!(ceil(v) == v.ceil() || (v.is_nan() && ceil(v).is_nan()));
+                prop_assert!(floor(v) == v.floor() || (v.is_nan() && floor(v).is_nan()));
+            }
+        }
     }
 }
