@@ -218,6 +218,12 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose, cli.quiet);
+    // The file commands need no async runtime (its worker threads would only sit idle).
+    let command = match cli.command {
+        Command::Inspect(a) => return exit_code(commands::inspect(a)),
+        Command::Remux(a) => return exit_code(commands::remux(a)),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -230,7 +236,7 @@ fn main() -> ExitCode {
     };
     let quiet = cli.quiet;
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Demo(a) => commands::demo(a, quiet).await,
             Command::Serve(a) => commands::serve(a).await,
             Command::Pull(a) => commands::pull(a).await,
@@ -240,6 +246,11 @@ fn main() -> ExitCode {
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
+    exit_code(result)
+}
+
+/// The process exit code for a command's result (the error printed first).
+fn exit_code(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
