@@ -43,7 +43,9 @@ if [ -x "$WMPUSH" ] && "$WMPUSH" help remux >/dev/null 2>&1; then
   # The issue's comparison: ffmpeg's copy-mux and wmpush remux alternated, run after run, so
   # both see the same machine state; the ratio is taken per pair (ffmpeg's time over ours).
   echo "--- ffmpeg -c copy -f asf vs wmpush remux, alternated ($RUNS pairs)"
-  ratios=(); fw=(); ww=()
+  # WMPUSH_BASELINE=/path/to/an/older/wmpush joins the alternation (a before/after in one run).
+  BASE="${WMPUSH_BASELINE:-}"
+  ratios=(); fw=(); ww=(); bw=()
   for _ in $(seq "$RUNS"); do
     t0=$(date +%s%N)
     ffmpeg -hide_banner -loglevel error -nostdin -y -i "$BIG" -c copy -f asf /dev/null
@@ -52,9 +54,16 @@ if [ -x "$WMPUSH" ] && "$WMPUSH" help remux >/dev/null 2>&1; then
     t2=$(date +%s%N)
     fw+=("$(( (t1 - t0) / 1000000 ))"); ww+=("$(( (t2 - t1) / 1000000 ))")
     ratios+=("$(echo "scale=3; ($t1 - $t0) / ($t2 - $t1)" | bc -l)")
+    if [ -n "$BASE" ]; then
+      t3=$(date +%s%N); "$BASE" remux "$BIG" /dev/null 2>/dev/null; t4=$(date +%s%N)
+      bw+=("$(( (t4 - t3) / 1000000 ))")
+    fi
   done
   printf 'ffmpeg ms: %s (median %s)\n' "${fw[*]}" "$(printf '%s\n' "${fw[@]}" | median)"
   printf 'wmpush ms: %s (median %s)\n' "${ww[*]}" "$(printf '%s\n' "${ww[@]}" | median)"
+  if [ -n "$BASE" ]; then
+    printf 'baseline %s ms: %s (median %s)\n' "$BASE" "${bw[*]}" "$(printf '%s\n' "${bw[@]}" | median)"
+  fi
   printf 'ratio per pair: %s (median %s)\n' "${ratios[*]}" "$(printf '%s\n' "${ratios[@]}" | median)"
 fi
 echo "--- our criterion benches, same run"
