@@ -324,8 +324,9 @@ impl ChunkReader {
             if st.end.is_some_and(|e| self.next >= e) {
                 return Ok(None);
             }
-            if let Some(Some(_)) = st.slots.front() {
-                let read = st.slots.pop_front().flatten().expect("a filled slot");
+            if st.slots.front().is_some_and(Option::is_some)
+                && let Some(Some(read)) = st.slots.pop_front()
+            {
                 st.consumed += 1;
                 self.next += 1;
                 sh.notify(&st);
