@@ -117,7 +117,7 @@ const WHOLE_F64: f64 = 4_503_599_627_370_496.0;
 #[inline]
 fn ceil(x: f64) -> f64 {
     // Infinities, NaN and anything this large are their own ceiling.
-    if !(x.abs() < WHOLE_F64) {
+    if x.is_nan() || x.abs() >= WHOLE_F64 {
         return x;
     }
     let t = x as i64 as f64;
@@ -127,7 +127,7 @@ fn ceil(x: f64) -> f64 {
 /// `x.floor()`, inlined (see [`ceil`]).
 #[inline]
 fn floor(x: f64) -> f64 {
-    if !(x.abs() < WHOLE_F64) {
+    if x.is_nan() || x.abs() >= WHOLE_F64 {
         return x;
     }
     let t = x as i64 as f64;
