@@ -513,6 +513,28 @@ mod tests {
     }
 
     #[test]
+    fn a_file_cut_while_being_read_ends_at_a_prefix_of_it() {
+        let data = pattern(400 * 4096);
+        let (dir, f) = temp_file(&data);
+        let mut r = ChunkReader::file(f, 4096, 8).expect("starts");
+        let mut got = r.next_chunk().expect("reads").expect("a chunk").to_vec();
+        // Another process truncates the file under the reader.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("input"))
+            .expect("open for writing")
+            .set_len(10 * 4096 + 100)
+            .expect("truncate");
+        while let Some(c) = r.next_chunk().expect("reads") {
+            got.extend_from_slice(&c);
+        }
+        // The read-ahead (at most 9 chunks) stayed before the cut, so the input ends exactly
+        // there: the chunks before it whole, then the 100 bytes of the cut one.
+        assert_eq!(got.len(), 10 * 4096 + 100);
+        assert_eq!(got, data[..got.len()]);
+    }
+
+    #[test]
     fn dropping_the_reader_early_stops_its_helper() {
         let data = pattern(4 << 20);
         let (_dir, f) = temp_file(&data);
