@@ -534,6 +534,13 @@ impl StreamReader {
         let Some(g) = self.buf.get(..16) else {
             return false;
         };
+        // Checked before every data packet: most packets are told apart by their first byte.
+        if !IndexObject::could_start_guid(g[0])
+            && g[0] != guids::HEADER.0[0]
+            && g[0] != guids::DATA.0[0]
+        {
+            return false;
+        }
         let mut a = [0u8; 16];
         a.copy_from_slice(g);
         let g = Guid(a);

@@ -34,6 +34,18 @@ pub enum IndexObject {
 }
 
 impl IndexObject {
+    /// Whether `first` is the first byte of an index object GUID (a quick test before
+    /// [`IndexObject::is_index_guid`]).
+    pub(crate) fn could_start_guid(first: u8) -> bool {
+        [
+            SimpleIndex::GUID.0[0],
+            Index::GUID.0[0],
+            MediaObjectIndex::GUID.0[0],
+            TimecodeIndex::GUID.0[0],
+        ]
+        .contains(&first)
+    }
+
     /// Whether `guid` is one of the four index GUIDs.
     pub fn is_index_guid(guid: &Guid) -> bool {
         [
