@@ -5,8 +5,8 @@
 use std::hint::black_box;
 
 use asf_packetizer::{
-    Mode, Packetizer, PacketizerOptions, Profile, RemuxOptions, Sample, StreamConfig, StreamKind,
-    remux,
+    Mode, OutputPiece, Packetizer, PacketizerOptions, Profile, RemuxOptions, Remuxer, Sample,
+    StreamConfig, StreamKind, remux,
 };
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -89,6 +89,45 @@ fn bench(c: &mut Criterion) {
             let mut n = 0usize;
             let s = remux(&file, opts, &mut |b: &[u8]| n += b.len()).expect("remux");
             black_box((n, s.bytes_written))
+        })
+    });
+    // As `wmpush remux` runs it: the input as shared chunks (read in place), the output as
+    // whole packets written late (up to 1 MiB kept, then their slices taken as for a `writev`)
+    // and recycled, so the remuxer allocates nothing per packet.
+    let shared = Bytes::from(file.clone());
+    g.bench_function("4mbit_3200_to_1400_file_pieces", |b| {
+        b.iter(|| {
+            let opts = RemuxOptions {
+                packet_size: Some(1400),
+                ..RemuxOptions::default()
+            };
+            let mut r = Remuxer::new(opts);
+            let (mut kept, mut kept_len, mut done) = (Vec::new(), 0usize, Vec::new());
+            let mut slices = 0usize;
+            let mut write = |kept: &mut Vec<OutputPiece>, done: &mut Vec<OutputPiece>| {
+                for p in kept.iter() {
+                    p.for_each_slice(&mut |s| slices += black_box(s.len()));
+                }
+                done.append(kept);
+            };
+            for at in (0..shared.len()).step_by(256 * 1024) {
+                let chunk = shared.slice(at..(at + 256 * 1024).min(shared.len()));
+                r.push_bytes_pieces(chunk, &mut |p| {
+                    kept_len += p.len();
+                    kept.push(p);
+                    if kept_len >= 1 << 20 {
+                        write(&mut kept, &mut done);
+                        kept_len = 0;
+                    }
+                })
+                .expect("remux");
+                for p in done.drain(..) {
+                    r.recycle(p);
+                }
+            }
+            let s = r.finish_pieces(&mut |p| kept.push(p)).expect("finish");
+            write(&mut kept, &mut done);
+            black_box((slices, s.bytes_written))
         })
     });
     g.finish();
