@@ -218,35 +218,38 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose, cli.quiet);
-    // The file commands need no async runtime (its worker threads would only sit idle).
-    let command = match cli.command {
-        Command::Inspect(a) => return exit_code(commands::inspect(a)),
-        Command::Remux(a) => return exit_code(commands::remux(a)),
-        other => other,
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    exit_code(run(cli.command, cli.quiet))
+}
+
+/// Runs a command: the file commands directly, the network ones on an async runtime (the file
+/// commands need none: its worker threads would only sit idle).
+fn run(command: Command, quiet: bool) -> Result<(), CliError> {
+    match command {
+        Command::Inspect(a) => commands::inspect(a),
+        Command::Remux(a) => commands::remux(a),
+        Command::Demo(a) => on_runtime(commands::demo(a, quiet)),
+        Command::Serve(a) => on_runtime(commands::serve(a)),
+        Command::Pull(a) => on_runtime(commands::pull(a)),
+        Command::Push(a) => on_runtime(commands::push(a, quiet)),
+    }
+}
+
+/// Runs `command` to its end on a multi-threaded tokio runtime.
+fn on_runtime(
+    command: impl std::future::Future<Output = Result<(), CliError>>,
+) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("wmpush: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let quiet = cli.quiet;
-    let result = runtime.block_on(async move {
-        match command {
-            Command::Demo(a) => commands::demo(a, quiet).await,
-            Command::Serve(a) => commands::serve(a).await,
-            Command::Pull(a) => commands::pull(a).await,
-            Command::Push(a) => commands::push(a, quiet).await,
-            Command::Inspect(a) => commands::inspect(a),
-            Command::Remux(a) => commands::remux(a),
-        }
-    });
+        .map_err(|e| {
+            CliError::new(
+                Failure::Failed,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })?;
+    let result = runtime.block_on(command);
     runtime.shutdown_timeout(Duration::from_secs(1));
-    exit_code(result)
+    result
 }
 
 /// The process exit code for a command's result (the error printed first).
