@@ -452,6 +452,20 @@ impl OpenPacket {
     fn used(&self) -> usize {
         self.buf.len() - self.headroom + self.gathered_len
     }
+
+    /// The packet's send time as it stands, ms: never before the previous packet
+    /// (`last_send`), every stream's bucket has room, no payload earlier than its window
+    /// before its presentation time.
+    fn send_time(&self, last_send: u64) -> f64 {
+        let mut send = last_send as f64;
+        if self.earliest_by_bucket.is_finite() {
+            send = send.max(ceil(self.earliest_by_bucket));
+        }
+        if self.earliest_by_window.is_finite() {
+            send = send.max(floor(self.earliest_by_window));
+        }
+        send
+    }
 }
 
 /// The packetizer. See the module documentation for the rules it applies.
@@ -822,13 +836,7 @@ impl Packetizer {
         // wherever it goes: finishing early would then only add padding (one payload per
         // packet, 17 % more bytes on a 4 Mb/s WMV2 file) without making anything on time.
         // Pack it, as FFmpeg does; the late payloads are counted.
-        let mut open_send = self.last_send as f64;
-        if open.earliest_by_bucket.is_finite() {
-            open_send = open_send.max(ceil(open.earliest_by_bucket));
-        }
-        if open.earliest_by_window.is_finite() {
-            open_send = open_send.max(floor(open.earliest_by_window));
-        }
+        let open_send = open.send_time(self.last_send);
         let drained = st.bucket_empty_at.max(open_send) + f64::from(already) * 8.0 / st.bits_per_ms;
         let fresh = open_send
             .max(ceil(
@@ -1116,16 +1124,7 @@ impl Packetizer {
                 .push((in_buf + width, Bytes::from_static(&ZEROS[..padding])));
             open.gathered_len += padding;
         }
-        // Send time: never before the previous packet, every stream's bucket has room, no
-        // payload earlier than its window before its presentation time.
-        let mut send = self.last_send as f64;
-        if open.earliest_by_bucket.is_finite() {
-            send = send.max(ceil(open.earliest_by_bucket));
-        }
-        if open.earliest_by_window.is_finite() {
-            send = send.max(floor(open.earliest_by_window));
-        }
-        let send = send.max(0.0) as u64;
+        let send = open.send_time(self.last_send).max(0.0) as u64;
         if open.deadline != u64::MAX && send > open.deadline {
             self.stats.late_payloads += u64::from(open.payloads);
         }

@@ -354,10 +354,11 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
         const MAX_SLICES: usize = 1024;
 
         fn put(&mut self, piece: OutputPiece) {
-            if self.error.is_some() || piece.is_empty() {
+            let len = piece.len();
+            if self.error.is_some() || len == 0 {
                 return;
             }
-            self.pending_len += piece.len();
+            self.pending_len += len;
             self.pending.push(piece);
             if self.pending_len >= REMUX_CHUNK {
                 self.flush();
