@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use asf_packetizer::{
-    Mode, OutputPiece, Packetizer, PacketizerOptions, Profile, RemuxOptions, Remuxer, Sample,
+    Mode, OutputBatch, Packetizer, PacketizerOptions, Profile, RemuxOptions, Remuxer, Sample,
     StreamConfig, StreamKind, remux,
 };
 use bytes::Bytes;
@@ -102,31 +102,18 @@ fn bench(c: &mut Criterion) {
                 ..RemuxOptions::default()
             };
             let mut r = Remuxer::new(opts);
-            let (mut kept, mut kept_len, mut done) = (Vec::new(), 0usize, Vec::new());
+            let mut batch = OutputBatch::new();
             let mut slices = 0usize;
-            let mut write = |kept: &mut Vec<OutputPiece>, done: &mut Vec<OutputPiece>| {
-                for p in kept.iter() {
-                    p.for_each_slice(&mut |s| slices += black_box(s.len()));
-                }
-                done.append(kept);
-            };
             for at in (0..shared.len()).step_by(256 * 1024) {
                 let chunk = shared.slice(at..(at + 256 * 1024).min(shared.len()));
-                r.push_bytes_pieces(chunk, &mut |p| {
-                    kept_len += p.len();
-                    kept.push(p);
-                    if kept_len >= 1 << 20 {
-                        write(&mut kept, &mut done);
-                        kept_len = 0;
-                    }
-                })
-                .expect("remux");
-                for p in done.drain(..) {
-                    r.recycle(p);
+                r.push_bytes_batch(chunk, &mut batch).expect("remux");
+                if batch.len() >= 1 << 20 {
+                    batch.for_each_slice(|s| slices += black_box(s.len()));
+                    r.recycle_batch(&mut batch);
                 }
             }
-            let s = r.finish_pieces(&mut |p| kept.push(p)).expect("finish");
-            write(&mut kept, &mut done);
+            let s = r.finish_batch(&mut batch).expect("finish");
+            batch.for_each_slice(|s| slices += black_box(s.len()));
             black_box((slices, s.bytes_written))
         })
     });

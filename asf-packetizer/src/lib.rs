@@ -43,6 +43,6 @@ pub use profile::{
     CodecInfo, FileMetadata, Profile, StreamConfig, StreamKind, VideoCodec, WmaVersion,
 };
 pub use remux::{
-    OutputPiece, RemuxInput, RemuxInputStats, RemuxItem, RemuxOptions, RemuxOutput, RemuxSummary,
+    OutputBatch, RemuxInput, RemuxInputStats, RemuxItem, RemuxOptions, RemuxOutput, RemuxSummary,
     Remuxer, remux, remux_to_vec,
 };

@@ -331,6 +331,11 @@ impl Packet {
     /// [`Packet::parts`] gives, without making a [`Bytes`] of each part. A writer that keeps
     /// the packets until they are written builds its `writev` list from these.
     pub fn for_each_slice<'a>(&'a self, f: &mut dyn FnMut(&'a [u8])) {
+        self.slices(f);
+    }
+
+    /// [`Packet::for_each_slice`], monomorphised for the remuxer's hot path.
+    pub(crate) fn slices<'a>(&'a self, mut f: impl FnMut(&'a [u8])) {
         let buf = &self.buffer[..];
         let mut at = self.headroom;
         for (before, part) in &self.gathered {

@@ -89,37 +89,26 @@ fn check_bytes_input(name: &str, input: &[u8]) {
     assert!(got == expected, "{name}: push_bytes output differs");
     assert_eq!(s1, s2, "{name}");
 
-    // Output as pieces, written late (as `wmpush remux` does: up to 64 KiB kept, then their
+    // Output as batches, written late (as `wmpush remux` does: up to 64 KiB kept, then their
     // borrowed slices copied out) and recycled: a recycled buffer must never show up in a
-    // piece still waiting, nor change what was written.
+    // batch still waiting, nor change what was written.
     let mut r = Remuxer::new(RemuxOptions::default());
-    let mut pieces = Vec::new();
-    let mut waiting = Vec::new();
-    let mut waiting_len = 0;
+    let mut batch = asf_packetizer::OutputBatch::new();
     let mut written = Vec::new();
-    let write_out = |waiting: &mut Vec<asf_packetizer::OutputPiece>, written: &mut Vec<u8>| {
-        for p in waiting.iter() {
-            p.for_each_slice(&mut |s| written.extend_from_slice(s));
-        }
-        std::mem::take(waiting)
-    };
     for chunk in input.chunks(4099) {
-        r.push_bytes_pieces(bytes::Bytes::copy_from_slice(chunk), &mut |p| {
-            waiting_len += p.len();
-            waiting.push(p);
-            if waiting_len >= 64 * 1024 {
-                pieces.extend(write_out(&mut waiting, &mut written));
-                waiting_len = 0;
-            }
-        })
-        .expect("same input");
-        for p in pieces.drain(..) {
-            r.recycle(p);
+        r.push_bytes_batch(bytes::Bytes::copy_from_slice(chunk), &mut batch)
+            .expect("same input");
+        if batch.len() >= 64 * 1024 {
+            let before = written.len();
+            batch.for_each_slice(|s| written.extend_from_slice(s));
+            assert_eq!(written.len() - before, batch.len(), "{name}: batch length");
+            r.recycle_batch(&mut batch);
+            assert!(batch.is_empty());
         }
     }
-    let s3 = r.finish_pieces(&mut |p| waiting.push(p)).expect("finish");
-    write_out(&mut waiting, &mut written);
-    assert!(written == expected, "{name}: pieces output differs");
+    let s3 = r.finish_batch(&mut batch).expect("finish");
+    batch.for_each_slice(|s| written.extend_from_slice(s));
+    assert!(written == expected, "{name}: batch output differs");
     assert_eq!(s1, s3, "{name}");
 }
 

@@ -333,67 +333,41 @@ const REMUX_CHUNK: usize = 1 << 20;
 /// writes to a pipe, and players read it as a stream (the index objects still follow the
 /// packets). On failure a partly written regular OUT file is removed.
 pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
-    use asf_packetizer::{Mode, OutputPiece, RemuxOptions, Remuxer};
+    use asf_packetizer::{Mode, OutputBatch, RemuxOptions, Remuxer};
     use std::io::{Seek as _, SeekFrom};
     use wmpush::chunk_reader::{ChunkReader, DEFAULT_AHEAD, DEFAULT_CHUNK};
 
-    /// The output: pieces (whole packets, whose media data are slices of the input's chunks)
-    /// kept up to [`REMUX_CHUNK`] bytes and written with `writev`s of their borrowed slices;
-    /// the first write error is kept (the remuxer's output callback cannot return one).
+    /// The output: a batch of whole packets (whose media data are slices of the input's
+    /// chunks) kept up to [`REMUX_CHUNK`] bytes and written with `writev`s of its borrowed
+    /// slices.
     struct Output {
         sink: Box<dyn std::io::Write>,
-        pending: Vec<OutputPiece>,
-        pending_len: usize,
-        /// Pieces written out, to give back to the remuxer ([`Remuxer::recycle`]).
-        done: Vec<OutputPiece>,
-        error: Option<std::io::Error>,
         written: u64,
     }
     impl Output {
         /// Slices per `writev` (IOV_MAX is 1024 on Linux).
         const MAX_SLICES: usize = 1024;
 
-        fn put(&mut self, piece: OutputPiece) {
-            let len = piece.len();
-            if self.error.is_some() || len == 0 {
-                return;
-            }
-            self.pending_len += len;
-            self.pending.push(piece);
-            if self.pending_len >= REMUX_CHUNK {
-                self.flush();
-            }
-        }
-
-        fn flush(&mut self) {
-            if self.error.is_none() {
-                let mut slices: Vec<std::io::IoSlice<'_>> =
-                    Vec::with_capacity(self.pending.len() * 4);
-                for p in &self.pending {
-                    p.for_each_slice(&mut |s| slices.push(std::io::IoSlice::new(s)));
+        /// Writes the batch out (the caller then recycles it).
+        fn write(&mut self, batch: &OutputBatch) -> std::io::Result<()> {
+            let mut slices = Vec::with_capacity(batch.packets().len() * 4 + 4);
+            batch.for_each_slice(|s| slices.push(std::io::IoSlice::new(s)));
+            let mut rest = &mut slices[..];
+            loop {
+                if rest.is_empty() {
+                    break Ok(());
                 }
-                let mut rest = &mut slices[..];
-                while !rest.is_empty() {
-                    let n = rest.len().min(Self::MAX_SLICES);
-                    match self.sink.write_vectored(&rest[..n]) {
-                        Ok(0) => {
-                            self.error = Some(std::io::ErrorKind::WriteZero.into());
-                            break;
-                        }
-                        Ok(n) => {
-                            self.written += n as u64;
-                            std::io::IoSlice::advance_slices(&mut rest, n);
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            self.error = Some(e);
-                            break;
-                        }
+                let n = rest.len().min(Self::MAX_SLICES);
+                match self.sink.write_vectored(&rest[..n]) {
+                    Ok(0) => break Err(std::io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        self.written += n as u64;
+                        std::io::IoSlice::advance_slices(&mut rest, n);
                     }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
                 }
             }
-            self.done.append(&mut self.pending);
-            self.pending_len = 0;
         }
     }
 
@@ -441,14 +415,8 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
         seekable_output: file.is_some(),
         ..RemuxOptions::default()
     };
-    let mut out = Output {
-        sink,
-        pending: Vec::with_capacity(512),
-        pending_len: 0,
-        done: Vec::with_capacity(512),
-        error: None,
-        written: 0,
-    };
+    let mut out = Output { sink, written: 0 };
+    let mut batch = OutputBatch::new();
     let mut remuxer = Remuxer::new(opts);
     // A regular file is read at offsets by two threads; anything else (standard input, a
     // FIFO or a device named as IN) in order, as a stream.
@@ -465,23 +433,17 @@ pub(crate) fn remux(a: RemuxArgs) -> Result<(), CliError> {
             |e: asf_packetizer::Error| CliError::new(Failure::Input, format!("{}: {e}", a.input));
         while let Some(chunk) = chunks.next_chunk().map_err(read_error)? {
             remuxer
-                .push_bytes_pieces(chunk, &mut |p| out.put(p))
+                .push_bytes_batch(chunk, &mut batch)
                 .map_err(remux_error)?;
-            // Their buffers serve the next packets: no allocation per packet.
-            for p in out.done.drain(..) {
-                remuxer.recycle(p);
-            }
-            if let Some(e) = out.error.take() {
-                return Err(write_error(e));
+            if batch.len() >= REMUX_CHUNK {
+                out.write(&batch).map_err(write_error)?;
+                // Its buffers serve the next packets: no allocation per packet.
+                remuxer.recycle_batch(&mut batch);
             }
         }
-        let summary = remuxer
-            .finish_pieces(&mut |p| out.put(p))
-            .map_err(remux_error)?;
-        out.flush();
-        if let Some(e) = out.error.take() {
-            return Err(write_error(e));
-        }
+        let summary = remuxer.finish_batch(&mut batch).map_err(remux_error)?;
+        out.write(&batch).map_err(write_error)?;
+        remuxer.recycle_batch(&mut batch);
         out.sink.flush().map_err(write_error)?;
         if let (Some(f), Some(fix)) = (&file, &summary.fixup) {
             let mut f = f;
