@@ -148,7 +148,14 @@ pub struct Reassembler {
     ready: VecDeque<ObjectParts>,
     drops: DropCounts,
     keep_fragments: bool,
+    /// Emptied part lists given back ([`Reassembler::recycle_parts`]) for later objects.
+    spare_parts: Vec<Vec<Bytes>>,
 }
+
+/// Part lists kept for reuse at most, and the largest capacity kept: a bound whatever a caller
+/// gives back.
+const MAX_SPARE_PARTS: usize = 64;
+const MAX_SPARE_CAPACITY: usize = 256;
 
 impl Reassembler {
     /// A reassembler with these limits.
@@ -159,6 +166,7 @@ impl Reassembler {
             ready: VecDeque::new(),
             drops: DropCounts::default(),
             keep_fragments: false,
+            spare_parts: Vec::new(),
         }
     }
 
@@ -167,6 +175,28 @@ impl Reassembler {
     /// objects hold only their own bytes, while kept fragments hold their packets' buffers.
     pub fn keep_fragments(&mut self, keep: bool) {
         self.keep_fragments = keep;
+    }
+
+    /// Takes back the part list of an object given by [`Reassembler::poll_parts`] once its
+    /// parts are used: later objects reuse it instead of allocating one (bounded: at most 64
+    /// lists are kept). Optional.
+    pub fn recycle_parts(&mut self, mut parts: Vec<Bytes>) {
+        if self.spare_parts.len() < MAX_SPARE_PARTS
+            && (1..=MAX_SPARE_CAPACITY).contains(&parts.capacity())
+        {
+            parts.clear();
+            self.spare_parts.push(parts);
+        }
+    }
+
+    /// A list holding `first`: a spare one, or a new one with room for `capacity` parts.
+    fn parts_with(&mut self, first: Bytes, capacity: usize) -> Vec<Bytes> {
+        let mut v = self
+            .spare_parts
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(capacity));
+        v.push(first);
+        v
     }
 
     /// Feeds every payload of a packet. `packet` should be the bytes `view` was parsed from, so
@@ -198,12 +228,13 @@ impl Reassembler {
             // on this stream ends any unfinished one.
             self.drop_pending(stream);
             for s in p.sub_payloads() {
+                let parts = self.parts_with(slice_of(packet, s.data), 1);
                 self.ready.push_back(ObjectParts {
                     stream,
                     number: s.media_object_number,
                     presentation_time: s.presentation_time,
                     keyframe: p.key_frame,
-                    parts: vec![slice_of(packet, s.data)],
+                    parts,
                 });
             }
             return;
@@ -211,12 +242,13 @@ impl Reassembler {
         let (Some(size), Some(pt)) = (p.media_object_size(), p.presentation_time()) else {
             // No replicated data: the payload is the whole object, timed by the packet.
             self.drop_pending(stream);
+            let parts = self.parts_with(slice_of(packet, p.data), 1);
             self.ready.push_back(ObjectParts {
                 stream,
                 number: p.media_object_number,
                 presentation_time: send_time,
                 keyframe: p.key_frame,
-                parts: vec![slice_of(packet, p.data)],
+                parts,
             });
             return;
         };
@@ -270,12 +302,13 @@ impl Reassembler {
             return;
         }
         if p.data.len() == size as usize {
+            let parts = self.parts_with(slice_of(packet, p.data), 1);
             self.ready.push_back(ObjectParts {
                 stream,
                 number: p.media_object_number,
                 presentation_time: pt,
                 keyframe: p.key_frame,
-                parts: vec![slice_of(packet, p.data)],
+                parts,
             });
             return;
         }
@@ -290,7 +323,10 @@ impl Reassembler {
             // Room for the fragments of an object of the declared size in packets like this
             // one (bounded: the Vec grows past it if they are smaller).
             let fragments = (size as usize).div_ceil(p.data.len().max(1)).clamp(1, 64);
-            let mut parts = Vec::with_capacity(fragments);
+            let mut parts = self
+                .spare_parts
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(fragments));
             if !p.data.is_empty() {
                 parts.push(slice_of(packet, p.data));
             }

@@ -135,7 +135,7 @@ fn floor(x: f64) -> f64 {
 }
 
 /// Gathered-part lists a [`Packetizer`] keeps from recycled packets at most.
-const MAX_SPARE_LISTS: usize = 256;
+const MAX_SPARE_LISTS: usize = 1024;
 
 /// Live (broadcast) or file output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -661,6 +661,22 @@ impl Packetizer {
             sample.keyframe,
         );
         self.push_pieces(meta, &mut sample.parts, alloc, out)
+    }
+
+    /// As [`Packetizer::push_sample_parts`], leaving `sample.parts` with its parts taken (empty
+    /// [`Bytes`]) so the caller can reuse the list.
+    pub(crate) fn push_sample_parts_in_place(
+        &mut self,
+        sample: &mut SampleParts,
+        out: &mut Vec<Packet>,
+    ) -> Result<()> {
+        let meta = SampleMeta::new(
+            sample.stream,
+            sample.presentation_time,
+            sample.duration,
+            sample.keyframe,
+        );
+        self.with_own_pool(|p, pool| p.push_pieces(meta, &mut sample.parts, pool, out))
     }
 
     /// Packetizes a sample given as `parts`, taking them as it goes (see [`take_front`]).

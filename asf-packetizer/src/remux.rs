@@ -307,6 +307,11 @@ impl RemuxInput {
         }
     }
 
+    /// Takes back the emptied part list of a sample (see [`RemuxOutput::take_spare_parts`]).
+    pub fn recycle_parts(&mut self, parts: Vec<Bytes>) {
+        self.reassembler.recycle_parts(parts);
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> RemuxInputStats {
         RemuxInputStats {
@@ -325,8 +330,13 @@ pub struct RemuxOutput {
     creation_date: u64,
     /// Output of the [`Bytes`] methods before it is handed over.
     scratch: OutputBatch,
+    /// Part lists of samples packetized, emptied, for [`RemuxOutput::take_spare_parts`].
+    spare_parts: Vec<Vec<Bytes>>,
     bytes_written: u64,
 }
+
+/// Emptied part lists a [`RemuxOutput`] keeps for its input half at most.
+const MAX_SPARE_PARTS: usize = 64;
 
 impl RemuxOutput {
     /// An output half with these options (their `limits` are the input half's).
@@ -336,6 +346,7 @@ impl RemuxOutput {
             packetizer: None,
             creation_date: 0,
             scratch: OutputBatch::new(),
+            spare_parts: Vec::new(),
             bytes_written: 0,
         }
     }
@@ -387,7 +398,7 @@ impl RemuxOutput {
                 self.packetizer = Some(p);
                 batch.push_bytes(h);
             }
-            RemuxItem::Sample(s) => {
+            RemuxItem::Sample(mut s) => {
                 let Some(p) = &mut self.packetizer else {
                     return Err(Error::Format(asf_format::Error::Malformed {
                         offset: 0,
@@ -396,8 +407,13 @@ impl RemuxOutput {
                     }));
                 };
                 let before = batch.packets.len();
-                let r = p.push_sample_parts(s, &mut batch.packets);
+                let r = p.push_sample_parts_in_place(&mut s, &mut batch.packets);
                 batch.count_packets_from(before, p.packet_size());
+                if self.spare_parts.len() < MAX_SPARE_PARTS {
+                    let mut parts = s.parts;
+                    parts.clear();
+                    self.spare_parts.push(parts);
+                }
                 match r {
                     Ok(()) => {}
                     // Objects of streams the header does not declare are dropped, as players do.
@@ -407,6 +423,13 @@ impl RemuxOutput {
             }
         }
         Ok(())
+    }
+
+    /// An emptied part list of a sample packetized, if any: give it to the input half
+    /// ([`RemuxInput::recycle_parts`]) and later media objects reuse it instead of allocating
+    /// one. Optional.
+    pub fn take_spare_parts(&mut self) -> Option<Vec<Bytes>> {
+        self.spare_parts.pop()
     }
 
     /// Takes back a batch that has been written out, leaving it empty: the packets' buffers
@@ -520,6 +543,9 @@ impl Remuxer {
     fn drain(&mut self, out: &mut dyn FnMut(Bytes)) -> Result<()> {
         while let Some(item) = self.input.poll_item()? {
             self.output.push_item(item, out)?;
+            if let Some(parts) = self.output.take_spare_parts() {
+                self.input.recycle_parts(parts);
+            }
         }
         Ok(())
     }
@@ -527,6 +553,9 @@ impl Remuxer {
     fn drain_batch(&mut self, batch: &mut OutputBatch) -> Result<()> {
         while let Some(item) = self.input.poll_item()? {
             self.output.push_item_batch(item, batch)?;
+            if let Some(parts) = self.output.take_spare_parts() {
+                self.input.recycle_parts(parts);
+            }
         }
         Ok(())
     }
