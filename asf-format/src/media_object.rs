@@ -220,6 +220,32 @@ impl Reassembler {
         Ok(())
     }
 
+    /// Parses `packet` (one packet of `packet_size` bytes at absolute offset `offset`, a slice
+    /// of `whole`) and feeds each payload as soon as it is validated, in one walk over the
+    /// packet: what [`Reassembler::push_packet_bytes`] does, without a second walk and with
+    /// objects as slices of `whole` (for a reader that gives packets as slices of the chunk
+    /// they came in, [`StreamReader::poll_packets`](crate::stream::StreamReader::poll_packets)).
+    /// A malformed packet is returned as the error after the payloads before the bad one
+    /// were fed (as a player reads it).
+    pub fn push_packet_in(
+        &mut self,
+        whole: &Bytes,
+        packet: &[u8],
+        packet_size: u32,
+        offset: u64,
+    ) -> crate::Result<()> {
+        PacketView::parse_each(packet, packet_size, offset, |p| {
+            self.push_payload(whole, p, p.packet_send_time());
+        })?;
+        Ok(())
+    }
+
+    /// Whether a complete object is waiting for [`Reassembler::poll_parts`] or
+    /// [`Reassembler::poll_object`].
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Feeds one payload; `send_time` is its packet's Send Time.
     pub fn push_payload(&mut self, packet: &Bytes, p: &PayloadView<'_>, send_time: u32) {
         let stream = p.stream_number;

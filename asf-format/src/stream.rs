@@ -531,22 +531,85 @@ impl StreamReader {
     /// Whether the buffered bytes start with a top-level object GUID that can follow the data
     /// of a broadcast Data Object (an index object, or a new Header/Data Object).
     fn starts_top_level(&self) -> bool {
-        let Some(g) = self.buf.get(..16) else {
-            return false;
-        };
-        // Checked before every data packet: most packets are told apart by their first byte.
-        if !IndexObject::could_start_guid(g[0])
-            && g[0] != guids::HEADER.0[0]
-            && g[0] != guids::DATA.0[0]
-        {
-            return false;
-        }
-        let mut a = [0u8; 16];
-        a.copy_from_slice(g);
-        let g = Guid(a);
-        IndexObject::is_index_guid(&g) || g == guids::HEADER || g == guids::DATA
+        starts_top_level(&self.buf)
     }
 
+    /// The fast path for a consumer of data packets (a remuxer): while the reader is among a
+    /// Data Object's packets and its buffer holds whole packets of one pushed chunk, hands
+    /// each packet to `f` as its absolute offset, that chunk, and the packet's bytes (a slice
+    /// of the chunk, so a consumer can keep parts of it with [`Bytes::slice_ref`]) — exactly
+    /// the packets [`StreamReader::poll_event`] would give as [`Event::Packet`], without
+    /// making a [`Bytes`] and an event of each. Stops when `f` returns `false`, after `max`
+    /// packets, or where anything but a whole packet comes next (the end of the Data Object,
+    /// a packet straddling two chunks, a top-level object, an error): [`StreamReader::poll_event`]
+    /// then goes on from there. Returns the number of packets given.
+    pub fn poll_packets(
+        &mut self,
+        max: usize,
+        mut f: impl FnMut(u64, &Bytes, &[u8]) -> bool,
+    ) -> usize {
+        let ps = self.packet_size as usize;
+        // Packets shorter than a GUID take the careful path (`step`).
+        if self.error.is_some() || ps < 16 {
+            return 0;
+        }
+        let InputBuf::Shared(chunk) = &self.buf else {
+            return 0;
+        };
+        let mut left = match self.state {
+            State::Packets(left) => left,
+            _ => return 0,
+        };
+        let (mut pos, mut n) = (0usize, 0usize);
+        while n < max {
+            // As `step`: a whole packet that is not a top-level object GUID, within the Data
+            // Object's declared size when it has one.
+            let Some(packet) = chunk.get(pos..pos + ps) else {
+                break;
+            };
+            if left.is_some_and(|l| l < ps as u64) || starts_top_level(packet) {
+                break;
+            }
+            left = left.map(|l| l - ps as u64);
+            n += 1;
+            let go_on = f(self.offset + pos as u64, chunk, packet);
+            pos += ps;
+            if !go_on {
+                break;
+            }
+        }
+        if n > 0 {
+            self.packet_signature = packet_signature(&chunk[pos - ps..pos]);
+            self.offset += pos as u64;
+            self.state = State::Packets(left);
+            if let InputBuf::Shared(b) = &mut self.buf {
+                b.advance(pos);
+            }
+        }
+        n
+    }
+}
+
+/// Whether `b` starts with a top-level object GUID that can follow the data of a broadcast
+/// Data Object (an index object, or a new Header/Data Object).
+fn starts_top_level(b: &[u8]) -> bool {
+    let Some(g) = b.get(..16) else {
+        return false;
+    };
+    // Checked before every data packet: most packets are told apart by their first byte.
+    if !IndexObject::could_start_guid(g[0])
+        && g[0] != guids::HEADER.0[0]
+        && g[0] != guids::DATA.0[0]
+    {
+        return false;
+    }
+    let mut a = [0u8; 16];
+    a.copy_from_slice(g);
+    let g = Guid(a);
+    IndexObject::is_index_guid(&g) || g == guids::HEADER || g == guids::DATA
+}
+
+impl StreamReader {
     fn is_trailer(&self) -> bool {
         self.finished && self.buf.len() < 24 && self.buf.starts_with(&MMSH_END)
     }

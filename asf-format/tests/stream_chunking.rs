@@ -52,6 +52,108 @@ fn chunked(input: &[u8], cuts: &[usize]) -> Result<Vec<Event>, asf_format::Error
     Ok(out)
 }
 
+/// As `chunked`, taking packets through the fast path (`poll_packets`, stopping after every
+/// `stop_every` packets) wherever it gives them: the events must be the same.
+fn chunked_fast(
+    input: &[u8],
+    cuts: &[usize],
+    stop_every: usize,
+) -> Result<Vec<Event>, asf_format::Error> {
+    let mut r = StreamReader::new(Limits::default());
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    cuts.push(input.len());
+    let drain = |r: &mut StreamReader, out: &mut Vec<Event>| -> Result<bool, asf_format::Error> {
+        loop {
+            let mut k = 0;
+            let n = r.poll_packets(usize::MAX, |offset, chunk, packet| {
+                // The packet is a slice of the chunk it is handed with.
+                let at = packet.as_ptr() as usize - chunk.as_ptr() as usize;
+                assert!(at + packet.len() <= chunk.len());
+                out.push(Event::Packet {
+                    offset,
+                    data: chunk.slice(at..at + packet.len()),
+                });
+                k += 1;
+                k % stop_every != 0
+            });
+            assert_eq!(n, k);
+            if n > 0 {
+                continue;
+            }
+            match r.poll_event()? {
+                Some(e) => {
+                    let end = e == Event::End;
+                    out.push(e);
+                    if end {
+                        return Ok(true);
+                    }
+                }
+                None => return Ok(false),
+            }
+        }
+    };
+    for c in cuts {
+        if c < pos {
+            continue;
+        }
+        if c % 2 == 0 {
+            r.feed(&input[pos..c]);
+        } else {
+            r.push(Bytes::copy_from_slice(&input[pos..c]));
+        }
+        pos = c;
+        drain(&mut r, &mut out)?;
+    }
+    r.finish();
+    drain(&mut r, &mut out)?;
+    Ok(out)
+}
+
+/// A file pushed as one chunk: every packet comes through the fast path, as a slice of the
+/// chunk (no copy), and `poll_event` then gives what follows the packets.
+#[test]
+fn a_pushed_file_gives_every_packet_on_the_fast_path() {
+    for broadcast in [false, true] {
+        let packets = packetize(&objs(20), 600);
+        let file = Bytes::from(build_file(&packets, 600, broadcast, true));
+        let mut r = StreamReader::new(Limits::default());
+        r.push(file.clone());
+        r.finish();
+        assert!(matches!(r.poll_event(), Ok(Some(Event::Header { .. }))));
+        assert!(matches!(
+            r.poll_event(),
+            Ok(Some(Event::DataObjectStart { .. }))
+        ));
+        let mut given = Vec::new();
+        let n = r.poll_packets(usize::MAX, |offset, chunk, packet| {
+            // What is left of the pushed chunk: the same memory, not a copy.
+            let (lo, hi) = (file.as_ptr() as usize, file.as_ptr() as usize + file.len());
+            let at = chunk.as_ptr() as usize;
+            assert!(
+                at >= lo && at + chunk.len() <= hi,
+                "a slice of the pushed chunk"
+            );
+            assert!(packet.as_ptr() as usize >= at);
+            given.push((offset, packet.to_vec()));
+            true
+        });
+        assert_eq!(n, packets.len());
+        for ((offset, got), want) in given.iter().zip(&packets) {
+            assert_eq!(&got[..], &want[..]);
+            assert_eq!(&file[*offset as usize..*offset as usize + 600], &want[..]);
+        }
+        assert_eq!(
+            r.poll_packets(usize::MAX, |_, _, _| true),
+            0,
+            "no packet left"
+        );
+        assert!(matches!(r.poll_event(), Ok(Some(Event::Index { .. }))));
+    }
+}
+
 #[test]
 fn one_byte_at_a_time_bounded_and_broadcast() {
     for (broadcast, index) in [(false, true), (true, true), (true, false), (false, false)] {
@@ -135,6 +237,35 @@ proptest! {
         let file = build_file(&packets, ps, broadcast, index);
         let whole = read_all(&file, Limits::default()).expect("one shot");
         prop_assert_eq!(chunked(&file, &cuts).expect("chunked"), whole);
+    }
+
+    /// The packet fast path (`poll_packets`) gives exactly the packets `poll_event` gives,
+    /// with the same offsets, whatever the chunking and wherever the consumer stops it.
+    #[test]
+    fn the_packet_fast_path_gives_identical_events(
+        n in 1usize..30,
+        ps in 120u32..1500,
+        broadcast in any::<bool>(),
+        index in any::<bool>(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..40),
+        stop_every in 1usize..5,
+    ) {
+        let packets = packetize(&objs(n), ps);
+        let file = build_file(&packets, ps, broadcast, index);
+        let whole = read_all(&file, Limits::default()).expect("one shot");
+        prop_assert_eq!(chunked_fast(&file, &cuts, stop_every).expect("fast path"), whole);
+    }
+
+    #[test]
+    fn arbitrary_bytes_agree_on_the_packet_fast_path(
+        data in proptest::collection::vec(any::<u8>(), 0..600),
+        cuts in proptest::collection::vec(any::<usize>(), 0..10),
+        stop_every in 1usize..3,
+    ) {
+        let mut file = minimal_header(64, 0, true);
+        file.extend_from_slice(&data);
+        let whole = read_all(&file, Limits::default());
+        prop_assert_eq!(chunked_fast(&file, &cuts, stop_every), whole);
     }
 
     #[test]

@@ -265,6 +265,26 @@ impl RemuxInput {
                     parts: o.parts,
                 })));
             }
+            if self.header_seen && !self.reader_done {
+                // The hot path: whole packets of the chunk in hand, each parsed in one walk
+                // and fed straight to the reassembler (no event or `Bytes` per packet), until
+                // an object is complete.
+                let (reassembler, bad, ps) = (
+                    &mut self.reassembler,
+                    &mut self.bad_packets,
+                    self.in_packet_size,
+                );
+                let given = self
+                    .reader
+                    .poll_packets(usize::MAX, |offset, chunk, packet| {
+                        let fed = reassembler.push_packet_in(chunk, packet, ps, offset);
+                        *bad += u64::from(fed.is_err());
+                        !reassembler.has_ready()
+                    });
+                if given > 0 {
+                    continue;
+                }
+            }
             if self.reader_done {
                 if self.ended {
                     return Ok(None);

@@ -143,6 +143,7 @@ impl Payload {
             media_object_number_type: mon,
             replicated_offset: 0,
             data_offset: 0,
+            packet_send_time: 0,
         }
     }
 }

@@ -163,6 +163,7 @@ impl<'a> PacketView<'a> {
             multi,
             payload_length_type: FieldWidth::from_bits(self.payload_flags >> 6),
             property_flags: self.property_flags,
+            send_time: self.send_time,
         }
     }
 
@@ -300,6 +301,7 @@ pub struct Payloads<'a> {
     multi: bool,
     payload_length_type: FieldWidth,
     property_flags: PropertyFlags,
+    send_time: u32,
 }
 
 #[inline(always)]
@@ -398,6 +400,7 @@ impl<'a> Payloads<'a> {
             media_object_number_type: pf.media_object_number_type(),
             replicated_offset: self.base + repl_pos as u64,
             data_offset: self.base + data_pos as u64,
+            packet_send_time: self.send_time,
         }))
     }
 }
@@ -443,9 +446,16 @@ pub struct PayloadView<'a> {
     pub(super) media_object_number_type: FieldWidth,
     pub(super) replicated_offset: u64,
     pub(super) data_offset: u64,
+    pub(super) packet_send_time: u32,
 }
 
 impl<'a> PayloadView<'a> {
+    /// The Send Time of the packet the payload is in (0 for a payload not read from a
+    /// packet).
+    pub fn packet_send_time(&self) -> u32 {
+        self.packet_send_time
+    }
+
     /// Replicated data length 1: a compressed payload (ASF 5.2.3.3) holding whole sub-payloads.
     pub fn is_compressed(&self) -> bool {
         self.replicated_data.len() == 1
