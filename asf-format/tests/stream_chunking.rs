@@ -21,35 +21,7 @@ fn objs(n: usize) -> Vec<Obj> {
 }
 
 fn chunked(input: &[u8], cuts: &[usize]) -> Result<Vec<Event>, asf_format::Error> {
-    let mut r = StreamReader::new(Limits::default());
-    let mut out = Vec::new();
-    let mut pos = 0;
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    cuts.push(input.len());
-    for c in cuts {
-        if c < pos {
-            continue;
-        }
-        if c % 2 == 0 {
-            r.feed(&input[pos..c]);
-        } else {
-            r.push(Bytes::copy_from_slice(&input[pos..c]));
-        }
-        pos = c;
-        while let Some(e) = r.poll_event()? {
-            out.push(e);
-        }
-    }
-    r.finish();
-    while let Some(e) = r.poll_event()? {
-        let end = e == Event::End;
-        out.push(e);
-        if end {
-            break;
-        }
-    }
-    Ok(out)
+    chunked_with(input, cuts, None)
 }
 
 /// As `chunked`, taking packets through the fast path (`poll_packets`, stopping after every
@@ -59,39 +31,51 @@ fn chunked_fast(
     cuts: &[usize],
     stop_every: usize,
 ) -> Result<Vec<Event>, asf_format::Error> {
+    chunked_with(input, cuts, Some(stop_every))
+}
+
+/// Reads `input` cut at `cuts` (fed or pushed, alternately), every event up to `End`; with
+/// `fast`, packets come through `poll_packets` where it gives them.
+fn chunked_with(
+    input: &[u8],
+    cuts: &[usize],
+    fast: Option<usize>,
+) -> Result<Vec<Event>, asf_format::Error> {
     let mut r = StreamReader::new(Limits::default());
     let mut out = Vec::new();
     let mut pos = 0;
     let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
     cuts.sort_unstable();
     cuts.push(input.len());
-    let drain = |r: &mut StreamReader, out: &mut Vec<Event>| -> Result<bool, asf_format::Error> {
+    let drain = |r: &mut StreamReader, out: &mut Vec<Event>| -> Result<(), asf_format::Error> {
         loop {
-            let mut k = 0;
-            let n = r.poll_packets(usize::MAX, |offset, chunk, packet| {
-                // The packet is a slice of the chunk it is handed with.
-                let at = packet.as_ptr() as usize - chunk.as_ptr() as usize;
-                assert!(at + packet.len() <= chunk.len());
-                out.push(Event::Packet {
-                    offset,
-                    data: chunk.slice(at..at + packet.len()),
+            if let Some(stop_every) = fast {
+                let mut k = 0;
+                let n = r.poll_packets(usize::MAX, |offset, chunk, packet| {
+                    // The packet is a slice of the chunk it is handed with.
+                    let at = packet.as_ptr() as usize - chunk.as_ptr() as usize;
+                    assert!(at + packet.len() <= chunk.len());
+                    out.push(Event::Packet {
+                        offset,
+                        data: chunk.slice(at..at + packet.len()),
+                    });
+                    k += 1;
+                    k % stop_every != 0
                 });
-                k += 1;
-                k % stop_every != 0
-            });
-            assert_eq!(n, k);
-            if n > 0 {
-                continue;
+                assert_eq!(n, k);
+                if n > 0 {
+                    continue;
+                }
             }
             match r.poll_event()? {
                 Some(e) => {
                     let end = e == Event::End;
                     out.push(e);
                     if end {
-                        return Ok(true);
+                        return Ok(());
                     }
                 }
-                None => return Ok(false),
+                None => return Ok(()),
             }
         }
     };

@@ -654,13 +654,7 @@ impl Packetizer {
         alloc: &mut dyn PacketAllocator,
         out: &mut Vec<Packet>,
     ) -> Result<()> {
-        let meta = SampleMeta::new(
-            sample.stream,
-            sample.presentation_time,
-            sample.duration,
-            sample.keyframe,
-        );
-        self.push_pieces(meta, &mut sample.parts, alloc, out)
+        self.push_parts_taking(&mut sample, alloc, out)
     }
 
     /// As [`Packetizer::push_sample_parts`], leaving `sample.parts` with its parts taken (empty
@@ -670,13 +664,23 @@ impl Packetizer {
         sample: &mut SampleParts,
         out: &mut Vec<Packet>,
     ) -> Result<()> {
+        self.with_own_pool(|p, pool| p.push_parts_taking(sample, pool, out))
+    }
+
+    /// Packetizes `sample`, taking its parts (see [`take_front`]).
+    fn push_parts_taking(
+        &mut self,
+        sample: &mut SampleParts,
+        alloc: &mut dyn PacketAllocator,
+        out: &mut Vec<Packet>,
+    ) -> Result<()> {
         let meta = SampleMeta::new(
             sample.stream,
             sample.presentation_time,
             sample.duration,
             sample.keyframe,
         );
-        self.with_own_pool(|p, pool| p.push_pieces(meta, &mut sample.parts, pool, out))
+        self.push_pieces(meta, &mut sample.parts, alloc, out)
     }
 
     /// Packetizes a sample given as `parts`, taking them as it goes (see [`take_front`]).
