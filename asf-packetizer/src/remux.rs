@@ -2,7 +2,7 @@
 //! ASF out, in constant memory.
 //!
 //! Input is read with asf-format's streaming reader and media objects are rebuilt with its
-//! reassembler; each object becomes a [`Sample`] with its original presentation time (minus
+//! reassembler; each object becomes a [`Sample`](crate::Sample) with its original presentation time (minus
 //! the input preroll), so a demuxer sees the same timestamps in input and output. Output goes
 //! to a callback as it is produced; in file mode [`Remuxer::finish`] returns the header
 //! fix-up for the caller to write at the start of the output (this crate does no IO).
