@@ -1,5 +1,7 @@
 //! Split the input at fuzzer-chosen points: the streaming reader's events (or its error) must
-//! be identical to the one-shot read.
+//! be identical to the one-shot read, whether the chunks are fed (copied) and read event by
+//! event, or pushed as `Bytes` and their packets taken through the fast path (`poll_packets`,
+//! stopped every 1-4 packets by the consumer).
 #![no_main]
 
 use asf_format::Limits;
@@ -58,26 +60,61 @@ fuzz_target!(|data: &[u8]| {
     limits.max_header_size = 1 << 20;
     let whole = read_all(input, limits);
 
+    assert_eq!(read_cut(input, &cuts, limits, None), whole);
+    let stop_every = 1 + usize::from(*ps >> 6);
+    assert_eq!(read_cut(input, &cuts, limits, Some(stop_every)), whole);
+});
+
+/// Reads `input` cut at `cuts`: fed and read event by event, or (`fast`) pushed, with packets
+/// taken through `poll_packets` where it gives them.
+fn read_cut(
+    input: &[u8],
+    cuts: &[usize],
+    limits: Limits,
+    fast: Option<usize>,
+) -> asf_format::Result<Vec<Event>> {
     let mut r = StreamReader::new(limits);
     let mut events = Vec::new();
     let mut pos = 0;
-    let chunked = (|| {
-        for c in cuts {
+    let mut drain = |r: &mut StreamReader| -> asf_format::Result<()> {
+        loop {
+            if let Some(stop_every) = fast {
+                let mut k = 0;
+                let n = r.poll_packets(usize::MAX, |offset, chunk, packet| {
+                    let at = packet.as_ptr() as usize - chunk.as_ptr() as usize;
+                    events.push(Event::Packet {
+                        offset,
+                        data: chunk.slice(at..at + packet.len()),
+                    });
+                    k += 1;
+                    k % stop_every != 0
+                });
+                if n > 0 {
+                    continue;
+                }
+            }
+            match r.poll_event()? {
+                Some(e) => {
+                    let end = e == Event::End;
+                    events.push(e);
+                    if end {
+                        return Ok(());
+                    }
+                }
+                None => return Ok(()),
+            }
+        }
+    };
+    for &c in cuts {
+        if fast.is_some() {
+            r.push(bytes::Bytes::copy_from_slice(&input[pos..c]));
+        } else {
             r.feed(&input[pos..c]);
-            pos = c;
-            while let Some(e) = r.poll_event()? {
-                events.push(e);
-            }
         }
-        r.finish();
-        while let Some(e) = r.poll_event()? {
-            let end = e == Event::End;
-            events.push(e);
-            if end {
-                break;
-            }
-        }
-        Ok(events)
-    })();
-    assert_eq!(chunked, whole);
-});
+        pos = c;
+        drain(&mut r)?;
+    }
+    r.finish();
+    drain(&mut r)?;
+    Ok(events)
+}
