@@ -225,8 +225,8 @@ impl Reassembler {
     /// packet: what [`Reassembler::push_packet_bytes`] does, without a second walk and with
     /// objects as slices of `whole` (for a reader that gives packets as slices of the chunk
     /// they came in, [`StreamReader::poll_packets`](crate::stream::StreamReader::poll_packets)).
-    /// A malformed packet is returned as the error after the payloads before the bad one
-    /// were fed (as a player reads it).
+    /// A malformed packet is returned as the error; the payloads before the bad one have been
+    /// fed by then (where [`Reassembler::push_packet_bytes`] feeds nothing of it).
     pub fn push_packet_in(
         &mut self,
         whole: &Bytes,

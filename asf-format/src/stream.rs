@@ -588,28 +588,7 @@ impl StreamReader {
         }
         n
     }
-}
 
-/// Whether `b` starts with a top-level object GUID that can follow the data of a broadcast
-/// Data Object (an index object, or a new Header/Data Object).
-fn starts_top_level(b: &[u8]) -> bool {
-    let Some(g) = b.get(..16) else {
-        return false;
-    };
-    // Checked before every data packet: most packets are told apart by their first byte.
-    if !IndexObject::could_start_guid(g[0])
-        && g[0] != guids::HEADER.0[0]
-        && g[0] != guids::DATA.0[0]
-    {
-        return false;
-    }
-    let mut a = [0u8; 16];
-    a.copy_from_slice(g);
-    let g = Guid(a);
-    IndexObject::is_index_guid(&g) || g == guids::HEADER || g == guids::DATA
-}
-
-impl StreamReader {
     fn is_trailer(&self) -> bool {
         self.finished && self.buf.len() < 24 && self.buf.starts_with(&MMSH_END)
     }
@@ -786,6 +765,25 @@ impl StreamReader {
             reason,
         }))
     }
+}
+
+/// Whether `b` starts with a top-level object GUID that can follow the data of a broadcast
+/// Data Object (an index object, or a new Header/Data Object).
+fn starts_top_level(b: &[u8]) -> bool {
+    let Some(g) = b.get(..16) else {
+        return false;
+    };
+    // Checked before every data packet: most packets are told apart by their first byte.
+    if !IndexObject::could_start_guid(g[0])
+        && g[0] != guids::HEADER.0[0]
+        && g[0] != guids::DATA.0[0]
+    {
+        return false;
+    }
+    let mut a = [0u8; 16];
+    a.copy_from_slice(g);
+    let g = Guid(a);
+    IndexObject::is_index_guid(&g) || g == guids::HEADER || g == guids::DATA
 }
 
 /// The first byte (Error Correction Flags, or Length Type Flags without error correction) and
