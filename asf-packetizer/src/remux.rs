@@ -2,10 +2,11 @@
 //! ASF out, in constant memory.
 //!
 //! Input is read with asf-format's streaming reader and media objects are rebuilt with its
-//! reassembler; each object becomes a [`Sample`](crate::Sample) with its original presentation time (minus
-//! the input preroll), so a demuxer sees the same timestamps in input and output. Output goes
-//! to a callback as it is produced; in file mode [`Remuxer::finish`] returns the header
-//! fix-up for the caller to write at the start of the output (this crate does no IO).
+//! reassembler; each object becomes a [`Sample`](crate::Sample) with its original
+//! presentation time (minus the input preroll), so a demuxer sees the same timestamps in input
+//! and output. Output goes to a callback (or an [`OutputBatch`]) as it is produced; in file
+//! mode [`Remuxer::finish`] returns the header fix-up for the caller to write at the start of
+//! the output (this crate does no IO).
 
 use asf_format::Limits;
 use asf_format::media_object::Reassembler;
@@ -92,9 +93,9 @@ pub enum RemuxItem {
 /// ([`OutputBatch::for_each_slice`], for one `writev`), then gives the batch back
 /// ([`Remuxer::recycle_batch`]) so the packets' buffers serve later packets: no [`Bytes`] is
 /// made per part of a packet (what [`Packet::parts`] costs) and nothing is allocated per
-/// packet. The packetizer appends its packets to the batch directly; measured on a 1 GB remux,
-/// handing packets over one at a time through a callback and moving them between lists cost
-/// about 6 % of the remuxer's own instructions.
+/// packet. The packetizer appends its packets to the batch directly: handing packets over one at
+/// a time through a callback and moving them between lists cost about 9 % of `wmpush remux`'s
+/// instructions (callgrind, BENCHMARKS.md).
 #[derive(Debug, Default)]
 pub struct OutputBatch {
     packets: Vec<Packet>,
