@@ -769,3 +769,66 @@ Pragma: xPlayStrm=1\r\nPragma: stream-switch-entry=ffff:1:0 \r\n\r\n";
         Ok(Session::New { client_id: 9 })
     );
 }
+
+/// A framer taken out of an accepted Play frames exactly the bytes the
+/// connection itself would have sent: packets, a header change and the end,
+/// also after a rewind of frames formed but not written.
+#[test]
+fn a_taken_play_framer_frames_what_the_connection_sends() {
+    let header = asf_header(&[1, 2], 1400, 0);
+    let mut whole = server_with_request(PullServerConfig::default(), FFMPEG_PLAY);
+    let mut split = server_with_request(PullServerConfig::default(), FFMPEG_PLAY);
+    for conn in [&mut whole, &mut split] {
+        let Some(PullServerEvent::Request(_)) = conn.poll_event() else {
+            panic!("a request")
+        };
+        conn.accept(header.clone(), Session::New { client_id: 7 })
+            .expect("accept");
+    }
+    let mut expected = drain(&mut whole);
+    let mut got = drain(&mut split);
+    assert_eq!(got, expected, "same head and $H");
+    assert!(
+        whole.take_play_framer().is_some(),
+        "drained and streaming: the framer can be taken"
+    );
+    let mut whole = server_with_request(PullServerConfig::default(), FFMPEG_PLAY);
+    let Some(PullServerEvent::Request(_)) = whole.poll_event() else {
+        panic!("a request")
+    };
+    whole
+        .accept(header.clone(), Session::New { client_id: 7 })
+        .expect("accept");
+    assert!(
+        whole.take_play_framer().is_none(),
+        "not before the head is drained"
+    );
+    assert_eq!(drain(&mut whole), got, "same head and $H again");
+    expected.clear();
+    let mut framer = split.take_play_framer().expect("framer");
+    assert!(split.take_play_framer().is_none(), "taken once");
+    got.clear();
+    for i in 0..5u32 {
+        let p = packet(i, 1400);
+        whole.send_packet(p.clone()).expect("queued");
+        let mark = framer.mark();
+        if i == 2 {
+            // Formed, not written, rewound: no trace on the wire.
+            framer.data_head(p.len()).expect("head");
+            framer.rewind(mark);
+        }
+        let p = framer.select(&p).expect("select").expect("kept");
+        got.extend_from_slice(&framer.data_head(p.len()).expect("head"));
+        got.extend_from_slice(&p);
+    }
+    let changed = asf_header(&[1, 2, 3], 1400, 0);
+    whole.change_header(changed.clone()).expect("change");
+    for b in framer.change_header(&changed).expect("change") {
+        got.extend_from_slice(&b);
+    }
+    whole.end_of_stream().expect("end");
+    got.extend_from_slice(&framer.end_of_stream());
+    expected.extend(drain(&mut whole));
+    assert_eq!(got, expected);
+    assert_eq!(framer.packets_sent(), 5);
+}

@@ -94,11 +94,13 @@
 
 mod error;
 mod filter;
+mod play;
 mod sessions;
 pub mod wire;
 
 pub use error::PullError;
 pub use filter::{PayloadSelector, filter_packet, restore_padding};
+pub use play::{FramerMark, PlayFramer};
 pub use sessions::{DEFAULT_SESSION_IDLE, PullSessions, SessionRefusal};
 
 use std::collections::VecDeque;
@@ -389,15 +391,11 @@ pub struct PullServerConnection {
     out: VecDeque<Bytes>,
     queued_bytes: usize,
     scratch: BytesMut,
-    location_id: u32,
-    sequence: u8,
     client_id: Option<u32>,
-    packets_sent: u64,
     http_minor: u8,
     post: Option<PendingPost>,
-    selection: Option<StreamSelection>,
-    packets_filtered_out: u64,
-    playlist_gen_id: u32,
+    /// The `$D` counters, stream selection and `$M` numbering of a Play.
+    play: PlayFramer,
 }
 
 #[derive(Debug)]
@@ -422,15 +420,10 @@ impl PullServerConnection {
             out: VecDeque::new(),
             queued_bytes: 0,
             scratch: BytesMut::new(),
-            location_id: 0,
-            sequence: 0,
             client_id: None,
-            packets_sent: 0,
             http_minor: 0,
             post: None,
-            selection: None,
-            packets_filtered_out: 0,
-            playlist_gen_id: 0,
+            play: PlayFramer::default(),
         }
     }
 
@@ -463,18 +456,32 @@ impl PullServerConnection {
 
     /// `$D` packets queued so far on this connection.
     pub fn packets_sent(&self) -> u64 {
-        self.packets_sent
+        self.play.packets_sent()
     }
 
     /// Packets skipped because no payload in them was selected
     /// ([`PullServerConfig::filter_streams`]).
     pub fn packets_filtered_out(&self) -> u64 {
-        self.packets_filtered_out
+        self.play.packets_filtered_out()
     }
 
     /// LocationId the next `$D` will carry.
     pub fn next_location_id(&self) -> u32 {
-        self.location_id
+        self.play.next_location_id()
+    }
+
+    /// Takes the streaming state of an accepted Play out of the connection,
+    /// once its response head and `$H` have been drained with
+    /// [`poll_transmit`](PullServerConnection::poll_transmit): a fan-out
+    /// engine then frames this player's packets itself (see [`PlayFramer`]),
+    /// and the connection is done. `None` unless the connection is streaming
+    /// with nothing left to transmit.
+    pub fn take_play_framer(&mut self) -> Option<PlayFramer> {
+        if self.state != State::Streaming || !self.out.is_empty() {
+            return None;
+        }
+        self.state = State::Closed;
+        Some(std::mem::take(&mut self.play))
     }
 
     // ---- input ----
@@ -615,11 +622,16 @@ impl PullServerConnection {
             Session::Existing { client_id } => (client_id, false),
         };
         self.client_id = Some(client_id);
+        let metadata = self.sends_metadata(&req).then(|| play::MetadataSettings {
+            broadcast_id: self.config.broadcast_id,
+            features: self.config.features.clone(),
+        });
+        let selection = (req.kind == PullRequestKind::Play && self.config.filter_streams)
+            .then(|| req.stream_selection());
+        self.play
+            .configure(selection, metadata, self.config.end_entry_before_change);
         let mut packets = Vec::new();
-        if self.sends_metadata(&req) {
-            self.playlist_gen_id = 1;
-            self.metadata_packets(&mut packets);
-        }
+        self.play.first_metadata(&mut self.scratch, &mut packets);
         wire::header_packets(&header, &mut self.scratch, &mut packets);
         if req.kind == PullRequestKind::Play && reset && needs_reset_sequence(&req) {
             // MS-WMSP 3.2.5.6: after xResetStrm, NSPlayer < 7.0 with
@@ -647,9 +659,6 @@ impl PullServerConnection {
         self.queue(Bytes::from(head));
         for p in packets {
             self.queue(p);
-        }
-        if req.kind == PullRequestKind::Play && self.config.filter_streams {
-            self.selection = Some(req.stream_selection());
         }
         self.state = if req.kind == PullRequestKind::Play {
             State::Streaming
@@ -729,41 +738,19 @@ impl PullServerConnection {
                 limit: self.config.max_queued_bytes,
             });
         }
-        let packet = match &self.selection {
-            Some(selection) => match filter_packet(&packet, selection)? {
-                Some(p) => p,
-                None => {
-                    // Nothing selected in it: skip the packet. LocationId
-                    // still counts it (MS-WMSP 2.2.3.1.2: "a server MAY skip
-                    // ASF packets"), the $D sequence does not.
-                    self.location_id = self.location_id.wrapping_add(1);
-                    self.packets_filtered_out += 1;
-                    return Ok(());
-                }
-            },
-            None => packet,
+        let Some(packet) = self.play.select(&packet)? else {
+            return Ok(());
         };
+        let head = self.play.data_head(packet.len())?;
         // Preheaders are carved from one shared block (one allocation per
         // 256 packets instead of one per packet).
         if self.scratch.capacity() < 12 {
             self.scratch.reserve(12 * 256);
         }
-        // MS-WMSP 2.2.3.1.2: $D LocationId = ASF packet number in the
-        // (virtual) file; AFFlags = $D sequence number starting at 0.
-        wire::put_preheader(
-            &mut self.scratch,
-            wire::ID_DATA,
-            packet.len(),
-            self.location_id,
-            0,
-            self.sequence,
-        )?;
+        self.scratch.extend_from_slice(&head);
         let pre = self.scratch.split().freeze();
         self.queue(pre);
         self.queue(packet);
-        self.location_id = self.location_id.wrapping_add(1);
-        self.sequence = self.sequence.wrapping_add(1);
-        self.packets_sent += 1;
         Ok(())
     }
 
@@ -775,28 +762,7 @@ impl PullServerConnection {
         if self.state != State::Streaming {
             return Err(PullError::Misuse("change_header while not streaming"));
         }
-        check_asf_header(&header)?;
-        if self.config.end_entry_before_change {
-            self.queue(Bytes::copy_from_slice(&wire::reason_packet(
-                wire::ID_END,
-                wire::REASON_ENTRY_DONE,
-            )));
-        }
-        self.queue(Bytes::copy_from_slice(&wire::reason_packet(
-            wire::ID_CHANGE,
-            0,
-        )));
-        let mut packets = Vec::new();
-        if let Some(req) = self.request.clone()
-            && self.sends_metadata(&req)
-        {
-            // MS-WMSP 3.2.4.2: a new entry gets a new Playlist-gen-id, and
-            // $M goes immediately before the $H packets.
-            self.playlist_gen_id = self.playlist_gen_id.wrapping_add(1).max(1);
-            self.metadata_packets(&mut packets);
-        }
-        wire::header_packets(&header, &mut self.scratch, &mut packets);
-        for p in packets {
+        for p in self.play.change_header(&header)? {
             self.queue(p);
         }
         Ok(())
@@ -810,31 +776,14 @@ impl PullServerConnection {
         server.product.eq_ignore_ascii_case("Cougar") && server.major >= 9 && req.client.major >= 9
     }
 
-    /// The `$M` packet(s): `playlist-gen-id=N, broadcast-id=M, features="..."` + NUL
-    /// (MS-WMSP 2.2.3.6; no content description list).
-    fn metadata_packets(&mut self, out: &mut Vec<Bytes>) {
-        let text = format!(
-            "playlist-gen-id={}, broadcast-id={}, features=\"{}\"\0",
-            self.playlist_gen_id, self.config.broadcast_id, self.config.features
-        );
-        wire::fragment_packets(
-            wire::ID_METADATA,
-            &Bytes::from(text),
-            &mut self.scratch,
-            out,
-        );
-    }
-
     /// The stream ended: `$E(0)` then close (MS-WMSP 3.2.4.1; we close rather
     /// than send 511 more `$E`).
     pub fn end_of_stream(&mut self) -> Result<(), PullError> {
         if self.state != State::Streaming {
             return Err(PullError::Misuse("end_of_stream while not streaming"));
         }
-        self.queue(Bytes::copy_from_slice(&wire::reason_packet(
-            wire::ID_END,
-            wire::REASON_END,
-        )));
+        let end = self.play.end_of_stream();
+        self.queue(Bytes::copy_from_slice(&end));
         self.state = State::Closing;
         Ok(())
     }
@@ -1082,9 +1031,13 @@ impl PullServerConnection {
             // MS-WMSP 3.2.5.4/3.2.5.6: unknown client-id -> new state + xResetStrm=1.
             s.push_str("Pragma: xResetStrm=1\r\n");
         }
-        if self.playlist_gen_id != 0 {
+        if self.play.playlist_gen_id() != 0 {
             // MS-WMSP 3.2.5.2: nonzero Playlist-gen-id goes on a Pragma.
-            let _ = write!(s, "Pragma: playlist-gen-id={}\r\n", self.playlist_gen_id);
+            let _ = write!(
+                s,
+                "Pragma: playlist-gen-id={}\r\n",
+                self.play.playlist_gen_id()
+            );
         }
         let _ = write!(s, "Pragma: features=\"{}\"\r\n", self.config.features);
         let _ = write!(s, "Content-Type: {content_type}\r\n");
@@ -1150,7 +1103,7 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 
 /// ffmpeg (libavformat/mms.c) needs the header to start with the ASF Header
 /// Object GUID and be at least 54 bytes; check that before sending it.
-fn check_asf_header(header: &[u8]) -> Result<(), PullError> {
+pub(crate) fn check_asf_header(header: &[u8]) -> Result<(), PullError> {
     const HEADER_GUID: [u8; 16] = [
         0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE,
         0x6C,
