@@ -1,34 +1,56 @@
 //! The broadcast hub: one live ASF stream fanned out to many players.
 //!
-//! A [`BroadcastHub`] holds the current ASF header, the packets since the most recent
-//! packet that begins a key frame (the *backlog*, bounded in bytes and packets), and one
-//! bounded queue per subscribed player. The producer (a [`NetworkSink`](super::NetworkSink)
+//! A [`BroadcastHub`] holds the current ASF header and a *ring* of the most recent packets
+//! (bounded in bytes and packets). Each packet is stored once; a player is not a queue of its
+//! own but a position in that shared ring. The producer (a [`NetworkSink`](super::NetworkSink)
 //! fed by a writer, or a publishing-point server fed by an encoder's push) calls
 //! [`set_header`](BroadcastHub::set_header), [`publish`](BroadcastHub::publish) and
 //! [`end_of_stream`](BroadcastHub::end_of_stream); these never block and never wait for a
-//! player. Each player is served by [`serve_player`], which drives push-protocol's MS-WMSP
-//! pull server connection over a `TcpStream`.
+//! player: they append to the ring under a short lock.
 //!
-//! # Sharing and memory
+//! # Delivery
 //!
-//! A packet is stored once as [`Bytes`]; every queue holds a reference-counted view of it.
-//! Memory is bounded by `backlog_max_bytes` + `max_clients` x `client_queue_bytes` (plus the
-//! pull connection's own small write queue per player).
+//! Players served with [`serve_player`] are handed, once their response head and first
+//! header are written, to the hub's *delivery engine* (a few sweeper tasks, one per runtime
+//! worker by default, not one task per player): each sweep, a sweeper copies the new ring
+//! entries (reference counts, no bytes), and for every player that is due writes everything
+//! queued for it in one vectored write of at most [`DeliveryConfig::batch_bytes`]: its own
+//! small framing headers (MS-WMSP's `$D` preheader with its per-player counters, from
+//! push-protocol's [`PlayFramer`](push_protocol::pull_server::PlayFramer)) interleaved with
+//! the shared packet bytes. A player is due when [`DeliveryConfig::max_delay`] has passed
+//! since its oldest unsent packet arrived, or when a whole batch is waiting, so a busy
+//! server makes a few system calls per player per second. Every player has one write
+//! deadline, checked by the sweep (no timer per write). Pull-style consumers can instead
+//! read the ring through a [`Subscription`] ([`Subscription::try_next`], [`Subscription::next`]).
+//!
+//! # Memory
+//!
+//! The ring is the only copy of the stream: `max(backlog_max_bytes, client_queue_bytes)`
+//! bytes and `max(backlog_max_packets, 4096)` packets at most, whatever the number of
+//! players. A player costs a few hundred bytes of state plus its socket.
 //!
 //! # Late joiners
 //!
-//! A player that subscribes gets the current header and then the backlog, so it starts at
-//! the most recent packet that begins a key frame (VLC and ffmpeg can decode from there), or
-//! at the first packet after the header when no key frame came yet.
-//! When the backlog overflows its bounds it is dropped, and new players wait for the next
-//! key frame instead.
+//! A player that subscribes gets the current header and then starts at the most recent
+//! packet that begins a key frame (VLC and ffmpeg can decode from there; payload tails of
+//! earlier frames in that packet are cut for it), or at the first packet after the header
+//! when no key frame came yet. When that would be more than the backlog bounds behind the
+//! newest packet, the player waits for the next key frame instead.
 //!
 //! # Slow players
 //!
-//! A player whose queue would exceed `client_queue_bytes` is handled by
-//! [`SlowClientPolicy`]: disconnected (default), or skipped to the next key frame (its
-//! queued packets are kept, new ones are dropped until a key frame arrives). Either way the
-//! producer and the other players are not slowed, and each dropped packet is counted.
+//! A player more than `client_queue_bytes` behind the newest packet (or whose next packet
+//! left the ring) is handled by [`SlowClientPolicy`]: disconnected (default), or skipped to
+//! the newest key frame in the ring (the packets in between are dropped and counted). Either
+//! way the producer and the other players are not slowed.
+//!
+//! # Admission
+//!
+//! The engine measures itself: how long its sweeps take and how late they start. When that
+//! says it can no longer keep its players at the live rate ([`DeliveryLoad::is_overloaded`]),
+//! newcomers are refused ([`SubscribeError::Overloaded`]; `serve_player` answers `503` with
+//! `Retry-After`) and the admitted players stay continuous. Share one [`DeliveryLoad`] between
+//! the hubs of a server ([`DeliveryConfig::load`]) so that admission sees the whole server.
 //!
 //! # Example
 //!
@@ -40,41 +62,40 @@
 //! hub.set_header(Bytes::from_static(b"ASF header"));
 //! hub.publish(Bytes::from_static(b"packet 0"), true); // a join point
 //! hub.publish(Bytes::from_static(b"packet 1"), false);
-//! // A late joiner gets the header and the backlog from the last key frame.
+//! // A late joiner gets the header and the packets from the last key frame.
 //! let player = hub.subscribe(None, Some("NSPlayer/12.0".into())).expect("a header is set");
 //! assert_eq!(player.header(), &Bytes::from_static(b"ASF header"));
 //! assert_eq!(player.try_next(), Some(Some(HubItem::Packet(Bytes::from_static(b"packet 0")))));
 //! assert_eq!(player.try_next(), Some(Some(HubItem::Packet(Bytes::from_static(b"packet 1")))));
-//! assert_eq!(player.try_next(), Some(None)); // nothing queued, still subscribed
+//! assert_eq!(player.try_next(), Some(None)); // nothing new, still subscribed
 //! hub.end_of_stream();
 //! assert_eq!(player.try_next(), Some(Some(HubItem::End)));
-//! assert_eq!(hub.clients().len(), 0);
 //! ```
+
+mod delivery;
+mod serve;
+
+pub use delivery::{DeliveryConfig, DeliveryLoad, PlayerFraming};
+pub use serve::{ServeConfig, ServeOutcome, serve_player, serve_player_with};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use push_protocol::pull_server::{
-    PullRequestKind, PullServerConfig, PullServerConnection, PullServerEvent, Session,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
-
-use crate::error::Error;
 
 /// What to do with a player that cannot keep up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SlowClientPolicy {
-    /// Disconnect the player (its packets are counted as drops).
+    /// Disconnect the player (the packets it missed are counted as drops).
     #[default]
     Disconnect,
-    /// Drop new packets for this player until the next key frame, then resume.
+    /// Skip the player to the newest key frame (or, when the ring holds none, to the next
+    /// one); the packets skipped are counted as drops.
     SkipToKeyFrame,
 }
 
@@ -84,14 +105,17 @@ pub enum SlowClientPolicy {
 pub struct HubConfig {
     /// Most players subscribed at once; more are refused (503).
     pub max_clients: usize,
-    /// Most bytes kept in the late-joiner backlog.
+    /// Most bytes a late joiner starts behind the newest packet.
     pub backlog_max_bytes: usize,
-    /// Most packets kept in the late-joiner backlog.
+    /// Most packets a late joiner starts behind the newest packet.
     pub backlog_max_packets: usize,
-    /// Most packet bytes queued for one player.
+    /// Most packet bytes a player may be behind the newest packet before the slow-player
+    /// policy applies.
     pub client_queue_bytes: usize,
-    /// What to do when a player's queue is full.
+    /// What to do when a player falls too far behind.
     pub slow_client: SlowClientPolicy,
+    /// How the delivery engine batches writes and measures its load.
+    pub delivery: DeliveryConfig,
 }
 
 impl Default for HubConfig {
@@ -102,6 +126,7 @@ impl Default for HubConfig {
             backlog_max_packets: 8192,
             client_queue_bytes: 8 * 1024 * 1024,
             slow_client: SlowClientPolicy::Disconnect,
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -115,13 +140,13 @@ impl HubConfig {
         }
     }
 
-    /// Sets the per-player queue limit in bytes.
+    /// Sets how far behind the newest packet a player may fall, in bytes.
     pub fn client_queue_bytes(mut self, bytes: usize) -> HubConfig {
         self.client_queue_bytes = bytes;
         self
     }
 
-    /// Sets the backlog limit in bytes.
+    /// Sets the late-joiner backlog limit in bytes.
     pub fn backlog_max_bytes(mut self, bytes: usize) -> HubConfig {
         self.backlog_max_bytes = bytes;
         self
@@ -132,9 +157,23 @@ impl HubConfig {
         self.slow_client = policy;
         self
     }
+
+    /// Sets the delivery engine's settings.
+    pub fn delivery(mut self, delivery: DeliveryConfig) -> HubConfig {
+        self.delivery = delivery;
+        self
+    }
+
+    fn ring_max_bytes(&self) -> usize {
+        self.backlog_max_bytes.max(self.client_queue_bytes)
+    }
+
+    fn ring_max_packets(&self) -> usize {
+        self.backlog_max_packets.max(4096)
+    }
 }
 
-/// One item a player's connection receives from the hub.
+/// One item a player receives from the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HubItem {
@@ -148,6 +187,7 @@ pub enum HubItem {
 
 /// A subscribed player, as listed by [`BroadcastHub::clients`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientInfo {
     /// The hub's id for this player (unique per hub, never reused).
     pub id: u64,
@@ -155,10 +195,16 @@ pub struct ClientInfo {
     pub peer: Option<SocketAddr>,
     /// The player's User-Agent, when known.
     pub user_agent: Option<String>,
-    /// Packets handed to this player's connection so far.
+    /// When the player subscribed.
+    pub since: Instant,
+    /// Packets delivered to this player so far.
     pub packets: u64,
-    /// Packets dropped for this player (slow, or waiting for a key frame after a skip).
+    /// Bytes written to this player's connection so far (framing included).
+    pub bytes: u64,
+    /// Packets dropped for this player (too slow, or waiting for a key frame).
     pub drops: u64,
+    /// Bytes of packets between this player's position and the newest packet.
+    pub lag_bytes: u64,
 }
 
 /// Counters of a hub (all only grow, except `clients`).
@@ -177,74 +223,10 @@ pub struct HubStats {
     pub slow_disconnects: u64,
     /// Players subscribed over the hub's life.
     pub subscriptions: u64,
+    /// Players refused because the delivery engine was overloaded.
+    pub overload_refusals: u64,
     /// Players subscribed now (a gauge).
     pub clients: u64,
-}
-
-#[derive(Debug, Default)]
-struct ClientQueue {
-    items: VecDeque<HubItem>,
-    bytes: usize,
-    waiting_key: bool,
-    kicked: bool,
-}
-
-#[derive(Debug)]
-struct ClientShared {
-    queue: Mutex<ClientQueue>,
-    notify: Notify,
-    packets: AtomicU64,
-    drops: AtomicU64,
-}
-
-impl ClientShared {
-    fn lock(&self) -> MutexGuard<'_, ClientQueue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn kick(&self) {
-        self.lock().kicked = true;
-        self.notify.notify_one();
-    }
-}
-
-#[derive(Debug)]
-struct ClientEntry {
-    shared: Arc<ClientShared>,
-    peer: Option<SocketAddr>,
-    user_agent: Option<String>,
-}
-
-#[derive(Debug)]
-struct HubState {
-    config: HubConfig,
-    header: Option<Bytes>,
-    backlog: VecDeque<Bytes>,
-    backlog_bytes: usize,
-    /// True when the backlog starts at a key frame (false after an overflow until the next).
-    backlog_valid: bool,
-    /// The backlog's first packet rewritten for players that start there (payload tails
-    /// before the key frame removed), when that was possible and needed.
-    backlog_join: Option<Bytes>,
-    /// Video stream numbers of the current header.
-    video_streams: Vec<u8>,
-    clients: BTreeMap<u64, ClientEntry>,
-    next_id: u64,
-    closed: bool,
-    stats: HubStats,
-}
-
-#[derive(Debug)]
-struct HubInner {
-    state: Mutex<HubState>,
-    header_tx: watch::Sender<Option<Bytes>>,
-}
-
-/// Fans one live stream out to many players. Cheap to clone (all clones are the same hub).
-/// See the [module documentation](self).
-#[derive(Debug, Clone)]
-pub struct BroadcastHub {
-    inner: Arc<HubInner>,
 }
 
 /// Why a player could not subscribe.
@@ -257,24 +239,198 @@ pub enum SubscribeError {
     /// `max_clients` players are subscribed already.
     #[error("too many players ({0} max)")]
     Full(usize),
+    /// The delivery engine cannot keep the admitted players at the live rate.
+    #[error("the server is at capacity: players already admitted come first")]
+    Overloaded,
     /// The hub was closed.
     #[error("the hub is closed")]
     Closed,
+}
+
+/// What a ring entry holds.
+#[derive(Debug, Clone)]
+pub(crate) enum SlotKind {
+    Packet {
+        data: Bytes,
+        key: bool,
+        /// The packet without payload tails before its key frame, for a player starting here.
+        join: Option<Bytes>,
+    },
+    Header(Bytes),
+    End,
+}
+
+/// One ring entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub(crate) kind: SlotKind,
+    /// Packet bytes published up to and including this entry.
+    pub(crate) end_offset: u64,
+    /// When it was published.
+    pub(crate) at: Instant,
+}
+
+/// The shared ring: entry `first_seq + i` is `slots[i]`.
+#[derive(Debug, Default)]
+pub(crate) struct Ring {
+    pub(crate) slots: VecDeque<Slot>,
+    pub(crate) first_seq: u64,
+    /// Packet bytes in the ring.
+    bytes: usize,
+    packets: usize,
+    /// Packet bytes published over the hub's life.
+    pub(crate) total_bytes: u64,
+}
+
+impl Ring {
+    /// The sequence number the next entry gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.first_seq + self.slots.len() as u64
+    }
+
+    pub(crate) fn get(&self, seq: u64) -> Option<&Slot> {
+        let i = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        self.slots.get(i)
+    }
+
+    /// Packet bytes published before entry `seq` (`total_bytes` for the next entry).
+    pub(crate) fn offset_before(&self, seq: u64) -> u64 {
+        if seq <= self.first_seq {
+            return self
+                .slots
+                .front()
+                .map_or(self.total_bytes, |s| s.end_offset - slot_bytes(s) as u64);
+        }
+        match self.get(seq - 1) {
+            Some(s) => s.end_offset,
+            None => self.total_bytes,
+        }
+    }
+
+    fn push(&mut self, kind: SlotKind, at: Instant, max_bytes: usize, max_packets: usize) {
+        let len = match &kind {
+            SlotKind::Packet { data, .. } => data.len(),
+            _ => 0,
+        };
+        self.total_bytes += len as u64;
+        self.bytes += len;
+        if matches!(kind, SlotKind::Packet { .. }) {
+            self.packets += 1;
+        }
+        self.slots.push_back(Slot {
+            kind,
+            end_offset: self.total_bytes,
+            at,
+        });
+        while (self.bytes > max_bytes || self.packets > max_packets) && self.slots.len() > 1 {
+            let Some(old) = self.slots.pop_front() else {
+                break;
+            };
+            if let SlotKind::Packet { data, .. } = &old.kind {
+                self.bytes -= data.len();
+                self.packets -= 1;
+            }
+            self.first_seq += 1;
+        }
+    }
+}
+
+pub(crate) fn slot_bytes(s: &Slot) -> usize {
+    match &s.kind {
+        SlotKind::Packet { data, .. } => data.len(),
+        _ => 0,
+    }
+}
+
+/// Per-player counters, shared by the hub's client list and whoever serves the player.
+#[derive(Debug, Default)]
+pub(crate) struct ClientCounters {
+    pub(crate) packets: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) drops: AtomicU64,
+    pub(crate) lag_bytes: AtomicU64,
+    /// Set by `disconnect`, `disconnect_all`, `close`, or the slow-player policy.
+    pub(crate) kicked: AtomicBool,
+}
+
+#[derive(Debug)]
+struct ClientEntry {
+    counters: Arc<ClientCounters>,
+    peer: Option<SocketAddr>,
+    user_agent: Option<String>,
+    since: Instant,
+}
+
+#[derive(Debug)]
+pub(crate) struct HubState {
+    pub(crate) config: HubConfig,
+    header: Option<Bytes>,
+    pub(crate) ring: Ring,
+    /// Where a late joiner starts: the newest key-frame packet, or the first entry after
+    /// the header when no key frame came since.
+    join_seq: Option<u64>,
+    /// The newest key-frame packet still in the ring (the slow-player skip target).
+    pub(crate) last_key_seq: Option<u64>,
+    /// Video stream numbers of the current header.
+    video_streams: Vec<u8>,
+    clients: BTreeMap<u64, ClientEntry>,
+    next_id: u64,
+    closed: bool,
+    pub(crate) stats: HubStats,
+}
+
+#[derive(Debug)]
+pub(crate) struct HubInner {
+    state: Mutex<HubState>,
+    header_tx: watch::Sender<Option<Bytes>>,
+    /// Woken on every new ring entry (for pull-style subscribers).
+    changed: Notify,
+    pub(crate) engine: delivery::Engine,
+    pub(crate) load: Arc<DeliveryLoad>,
+}
+
+impl HubInner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Removes players from the client list (they left or were dropped).
+    pub(crate) fn forget(&self, ids: &[u64]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        for id in ids {
+            st.clients.remove(id);
+        }
+        st.stats.clients = st.clients.len() as u64;
+    }
+}
+
+/// Fans one live stream out to many players. Cheap to clone (all clones are the same hub).
+/// See the [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct BroadcastHub {
+    pub(crate) inner: Arc<HubInner>,
 }
 
 impl BroadcastHub {
     /// An empty hub (no header yet).
     pub fn new(config: HubConfig) -> BroadcastHub {
         let (header_tx, _) = watch::channel(None);
+        let load = config
+            .delivery
+            .load
+            .clone()
+            .unwrap_or_else(|| Arc::new(DeliveryLoad::new()));
         BroadcastHub {
             inner: Arc::new(HubInner {
                 state: Mutex::new(HubState {
                     config,
                     header: None,
-                    backlog: VecDeque::new(),
-                    backlog_bytes: 0,
-                    backlog_valid: false,
-                    backlog_join: None,
+                    ring: Ring::default(),
+                    join_seq: None,
+                    last_key_seq: None,
                     video_streams: Vec::new(),
                     clients: BTreeMap::new(),
                     next_id: 1,
@@ -282,12 +438,15 @@ impl BroadcastHub {
                     stats: HubStats::default(),
                 }),
                 header_tx,
+                changed: Notify::new(),
+                engine: delivery::Engine::default(),
+                load,
             }),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, HubState> {
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock()
     }
 
     /// The current header, if any.
@@ -305,9 +464,22 @@ impl BroadcastHub {
         }
     }
 
+    fn push(st: &mut HubState, kind: SlotKind) {
+        let (max_bytes, max_packets) = (st.config.ring_max_bytes(), st.config.ring_max_packets());
+        st.ring.push(kind, Instant::now(), max_bytes, max_packets);
+        let first = st.ring.first_seq;
+        if st.last_key_seq.is_some_and(|k| k < first) {
+            st.last_key_seq = None;
+        }
+        if st.join_seq.is_some_and(|j| j < first) {
+            st.join_seq = None;
+        }
+    }
+
     /// Sets the stream's ASF header (Header Object + 50 bytes of the Data Object). A header
     /// different from the current one reaches every subscribed player as
-    /// [`HubItem::Header`]; the backlog restarts (old packets belong to the old header).
+    /// [`HubItem::Header`]; late joiners start after it (old packets belong to the old
+    /// header).
     pub fn set_header(&self, header: Bytes) {
         let mut st = self.lock();
         st.stats.headers += 1;
@@ -316,130 +488,82 @@ impl BroadcastHub {
         }
         let had_header = st.header.is_some();
         st.video_streams = crate::push_sink::asf_file::header_video_streams(&header);
-        st.backlog_join = None;
         st.header = Some(header.clone());
-        st.backlog.clear();
-        st.backlog_bytes = 0;
-        st.backlog_valid = true;
         if had_header {
-            for c in st.clients.values() {
-                let mut q = c.shared.lock();
-                q.items.push_back(HubItem::Header(header.clone()));
-                drop(q);
-                c.shared.notify.notify_one();
-            }
+            Self::push(&mut st, SlotKind::Header(header.clone()));
         }
+        st.join_seq = Some(st.ring.next_seq());
+        st.last_key_seq = None;
         drop(st);
+        self.inner.changed.notify_waiters();
         self.inner.header_tx.send_replace(Some(header));
     }
 
     /// Publishes one ASF data packet to every player; `key_frame` says a player can start
-    /// decoding at it. Never blocks; applies the slow-player policy per player.
+    /// decoding at it. Never blocks and never waits for a player.
     pub fn publish(&self, packet: Bytes, key_frame: bool) {
         let mut guard = self.lock();
         let st = &mut *guard;
-        let len = packet.len();
         st.stats.packets += 1;
-        st.stats.bytes += len as u64;
+        st.stats.bytes += packet.len() as u64;
         // Trust but verify the key-frame flag where the packet says otherwise: a join point
         // must begin a video key frame when the stream has video (a player starting at an
         // audio packet shows broken video until the next key frame). Unparseable packets
         // keep the caller's flag.
+        let video = &st.video_streams;
         let key_frame = key_frame
-            && (st.video_streams.is_empty()
+            && (video.is_empty()
                 || crate::push_sink::asf_packet::PacketView::parse(&packet, |s| {
-                    st.video_streams.contains(&s)
+                    video.contains(&s)
                 })
                 .map_or(true, |v| v.key_frame));
-        // Late-joiner backlog: restart at every key frame, drop on overflow.
+        let join = if key_frame {
+            crate::push_sink::asf_packet::trim_before_key_frame(&packet, |s| video.contains(&s))
+        } else {
+            None
+        };
+        let seq = st.ring.next_seq();
+        Self::push(
+            st,
+            SlotKind::Packet {
+                data: packet,
+                key: key_frame,
+                join,
+            },
+        );
         if key_frame {
-            st.backlog.clear();
-            st.backlog_bytes = 0;
-            st.backlog_valid = true;
-            let video = &st.video_streams;
-            st.backlog_join = crate::push_sink::asf_packet::trim_before_key_frame(&packet, |s| {
-                video.contains(&s)
-            });
+            st.join_seq = Some(seq);
+            st.last_key_seq = Some(seq);
         }
-        if st.backlog_valid {
-            if st.backlog_bytes + len > st.config.backlog_max_bytes
-                || st.backlog.len() >= st.config.backlog_max_packets
-            {
-                st.backlog.clear();
-                st.backlog_bytes = 0;
-                st.backlog_valid = false;
-            } else {
-                st.backlog.push_back(packet.clone());
-                st.backlog_bytes += len;
-            }
-        }
-        let limit = st.config.client_queue_bytes;
-        let policy = st.config.slow_client;
-        let mut kicked = Vec::new();
-        for (&id, c) in &st.clients {
-            let mut q = c.shared.lock();
-            if q.kicked {
-                continue;
-            }
-            if q.waiting_key {
-                if !key_frame {
-                    c.shared.drops.fetch_add(1, Ordering::Relaxed);
-                    st.stats.drops += 1;
-                    continue;
-                }
-                q.waiting_key = false;
-            }
-            if q.bytes + len > limit {
-                c.shared.drops.fetch_add(1, Ordering::Relaxed);
-                st.stats.drops += 1;
-                match policy {
-                    SlowClientPolicy::Disconnect => {
-                        q.kicked = true;
-                        kicked.push(id);
-                    }
-                    SlowClientPolicy::SkipToKeyFrame => q.waiting_key = true,
-                }
-                drop(q);
-                c.shared.notify.notify_one();
-                continue;
-            }
-            q.bytes += len;
-            q.items.push_back(HubItem::Packet(packet.clone()));
-            drop(q);
-            c.shared.notify.notify_one();
-        }
-        for id in kicked {
-            st.clients.remove(&id);
-            st.stats.slow_disconnects += 1;
-        }
-        st.stats.clients = st.clients.len() as u64;
+        drop(guard);
+        self.inner.changed.notify_waiters();
     }
 
-    /// The stream ended: every player gets [`HubItem::End`] and leaves the hub; the header
-    /// and backlog are forgotten (the next stream starts with a new `set_header`).
+    /// Ends the stream: every player gets [`HubItem::End`] (`$E(0)`, then close) once it
+    /// has received what came before. New players are refused until the next header.
     pub fn end_of_stream(&self) {
         let mut st = self.lock();
-        for c in st.clients.values() {
-            c.shared.lock().items.push_back(HubItem::End);
-            c.shared.notify.notify_one();
+        if st.header.is_none() {
+            return;
         }
-        st.clients.clear();
-        st.stats.clients = 0;
+        Self::push(&mut st, SlotKind::End);
         st.header = None;
-        st.backlog.clear();
-        st.backlog_bytes = 0;
-        st.backlog_valid = false;
+        st.join_seq = None;
+        st.last_key_seq = None;
         drop(st);
+        self.inner.changed.notify_waiters();
         self.inner.header_tx.send_replace(None);
     }
 
-    /// Subscribes a player: its queue starts with the backlog (from the most recent key
-    /// frame). Returns the header to send first with the subscription.
+    /// Subscribes a player: it starts at the most recent key frame (see the module docs).
+    /// Returns the header to send first with the subscription. Refused when nothing is
+    /// live, `max_clients` are subscribed, or the delivery engine is overloaded.
     pub fn subscribe(
         &self,
         peer: Option<SocketAddr>,
         user_agent: Option<String>,
     ) -> Result<Subscription, SubscribeError> {
+        let overloaded = self.inner.load.is_overloaded();
         let mut st = self.lock();
         if st.closed {
             return Err(SubscribeError::Closed);
@@ -450,31 +574,31 @@ impl BroadcastHub {
         if st.clients.len() >= st.config.max_clients {
             return Err(SubscribeError::Full(st.config.max_clients));
         }
-        let mut queue = ClientQueue::default();
-        if st.backlog_valid {
-            queue.items = st.backlog.iter().cloned().map(HubItem::Packet).collect();
-            queue.bytes = st.backlog_bytes;
-            // Start at the key frame itself, not at the tails of earlier frames in its packet.
-            if let (Some(first), Some(join)) = (queue.items.front_mut(), &st.backlog_join) {
-                *first = HubItem::Packet(join.clone());
-            }
-        } else {
-            queue.waiting_key = true;
+        if overloaded {
+            st.stats.overload_refusals += 1;
+            return Err(SubscribeError::Overloaded);
         }
-        let shared = Arc::new(ClientShared {
-            queue: Mutex::new(queue),
-            notify: Notify::new(),
-            packets: AtomicU64::new(0),
-            drops: AtomicU64::new(0),
-        });
+        let head = st.ring.next_seq();
+        let (cursor, waiting_key) = match st.join_seq {
+            Some(j)
+                if (head - j) as usize <= st.config.backlog_max_packets
+                    && st.ring.total_bytes - st.ring.offset_before(j)
+                        <= st.config.backlog_max_bytes as u64 =>
+            {
+                (j, false)
+            }
+            _ => (head, true),
+        };
+        let counters = Arc::new(ClientCounters::default());
         let id = st.next_id;
         st.next_id += 1;
         st.clients.insert(
             id,
             ClientEntry {
-                shared: shared.clone(),
+                counters: counters.clone(),
                 peer,
                 user_agent,
+                since: Instant::now(),
             },
         );
         st.stats.subscriptions += 1;
@@ -482,8 +606,14 @@ impl BroadcastHub {
         Ok(Subscription {
             id,
             header,
-            shared,
+            position: Mutex::new(Position {
+                cursor,
+                waiting_key,
+                join_first: !waiting_key,
+            }),
+            counters,
             hub: Arc::downgrade(&self.inner),
+            handed_over: false,
         })
     }
 
@@ -496,19 +626,25 @@ impl BroadcastHub {
                 id,
                 peer: c.peer,
                 user_agent: c.user_agent.clone(),
-                packets: c.shared.packets.load(Ordering::Relaxed),
-                drops: c.shared.drops.load(Ordering::Relaxed),
+                since: c.since,
+                packets: c.counters.packets.load(Ordering::Relaxed),
+                bytes: c.counters.bytes.load(Ordering::Relaxed),
+                drops: c.counters.drops.load(Ordering::Relaxed),
+                lag_bytes: c.counters.lag_bytes.load(Ordering::Relaxed),
             })
             .collect()
     }
 
-    /// Disconnects one player; false if it was not subscribed.
+    /// Disconnects one player (closed without `$E`); false if it was not subscribed.
     pub fn disconnect(&self, id: u64) -> bool {
         let mut st = self.lock();
         let removed = st.clients.remove(&id);
         st.stats.clients = st.clients.len() as u64;
         drop(st);
-        removed.map(|c| c.shared.kick()).is_some()
+        self.inner.changed.notify_waiters();
+        removed
+            .map(|c| c.counters.kicked.store(true, Ordering::Relaxed))
+            .is_some()
     }
 
     /// Disconnects every player (new players may still subscribe).
@@ -518,8 +654,9 @@ impl BroadcastHub {
         st.stats.clients = 0;
         drop(st);
         for c in clients.values() {
-            c.shared.kick();
+            c.counters.kicked.store(true, Ordering::Relaxed);
         }
+        self.inner.changed.notify_waiters();
     }
 
     /// Disconnects every player and refuses new ones from now on.
@@ -548,19 +685,62 @@ impl BroadcastHub {
         self.lock().stats
     }
 
-    /// Packets in the late-joiner backlog now (0 while it waits for a key frame).
+    /// The delivery engine's load monitor (shared with other hubs when configured so).
+    pub fn load(&self) -> &Arc<DeliveryLoad> {
+        &self.inner.load
+    }
+
+    /// Packets a late joiner would get now (from the join point to the newest packet; 0
+    /// while joiners wait for a key frame).
     pub fn backlog_len(&self) -> usize {
-        self.lock().backlog.len()
+        let st = self.lock();
+        let head = st.ring.next_seq();
+        match st.join_seq {
+            Some(j) if st.header.is_some() => {
+                let bytes = st.ring.total_bytes - st.ring.offset_before(j);
+                let packets = (j..head)
+                    .filter(|&s| {
+                        st.ring
+                            .get(s)
+                            .is_some_and(|s| matches!(s.kind, SlotKind::Packet { .. }))
+                    })
+                    .count();
+                if bytes <= st.config.backlog_max_bytes as u64
+                    && packets <= st.config.backlog_max_packets
+                {
+                    packets
+                } else {
+                    0
+                }
+            }
+            _ => 0,
+        }
     }
 }
 
-/// One player's place in the hub. Dropping it unsubscribes the player.
+/// A player's place in the ring.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Position {
+    /// The next ring entry to deliver.
+    pub(crate) cursor: u64,
+    /// Packets are skipped (and counted) until a key-frame packet.
+    pub(crate) waiting_key: bool,
+    /// The packet at `cursor` is the player's first: use its trimmed join form.
+    pub(crate) join_first: bool,
+}
+
+/// One player's place in the hub. Read it yourself with [`try_next`](Self::try_next) /
+/// [`next`](Self::next), or hand it with its connection to the delivery engine
+/// ([`serve_player`] does). Dropping it unsubscribes the player.
 #[derive(Debug)]
 pub struct Subscription {
     id: u64,
     header: Bytes,
-    shared: Arc<ClientShared>,
+    position: Mutex<Position>,
+    counters: Arc<ClientCounters>,
     hub: Weak<HubInner>,
+    /// Handed to the delivery engine, which unsubscribes the player when it is done.
+    handed_over: bool,
 }
 
 impl Subscription {
@@ -574,481 +754,142 @@ impl Subscription {
         &self.header
     }
 
-    /// The next item without waiting; `Ok(None)` when the queue is empty, `Err(())`-like
-    /// `None` in the outer option when the player was disconnected.
-    pub fn try_next(&self) -> Option<Option<HubItem>> {
-        let mut q = self.shared.lock();
-        if let Some(item) = q.items.pop_front() {
-            if let HubItem::Packet(p) = &item {
-                q.bytes -= p.len();
-                self.shared.packets.fetch_add(1, Ordering::Relaxed);
-            }
-            return Some(Some(item));
-        }
-        if q.kicked { None } else { Some(None) }
+    fn position(&self) -> MutexGuard<'_, Position> {
+        self.position.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next item, waiting for one; `None` once the player was disconnected by the hub
-    /// (slow, `disconnect_all`, `close`) and its queue is drained. Cancel safe.
-    pub async fn next(&self) -> Option<HubItem> {
+    /// The next item without waiting: `Some(Some(item))`, `Some(None)` when nothing new
+    /// has been published, `None` once the player was disconnected (by the hub, or by the
+    /// slow-player policy). Applies the slow-player policy like the delivery engine.
+    pub fn try_next(&self) -> Option<Option<HubItem>> {
+        if self.counters.kicked.load(Ordering::Relaxed) {
+            return None;
+        }
+        let hub = self.hub.upgrade()?;
+        let mut pos = self.position();
+        let mut st = hub.lock();
+        let st = &mut *st;
         loop {
-            let notified = self.shared.notify.notified();
+            let head = st.ring.next_seq();
+            let lag = st.ring.total_bytes - st.ring.offset_before(pos.cursor);
+            self.counters.lag_bytes.store(lag, Ordering::Relaxed);
+            if pos.cursor < st.ring.first_seq || lag > st.config.client_queue_bytes as u64 {
+                let behind = packets_between(&st.ring, pos.cursor, head);
+                match st.config.slow_client {
+                    SlowClientPolicy::Disconnect => {
+                        self.counters.drops.fetch_add(behind, Ordering::Relaxed);
+                        self.counters.kicked.store(true, Ordering::Relaxed);
+                        st.stats.drops += behind;
+                        st.stats.slow_disconnects += 1;
+                        st.clients.remove(&self.id);
+                        st.stats.clients = st.clients.len() as u64;
+                        return None;
+                    }
+                    SlowClientPolicy::SkipToKeyFrame => {
+                        let target = st.last_key_seq.filter(|&k| k > pos.cursor);
+                        let to = target.unwrap_or(head);
+                        let skipped = packets_between(&st.ring, pos.cursor, to);
+                        self.counters.drops.fetch_add(skipped, Ordering::Relaxed);
+                        st.stats.drops += skipped;
+                        pos.cursor = to;
+                        pos.waiting_key = target.is_none();
+                        pos.join_first = target.is_some();
+                    }
+                }
+            }
+            let Some(slot) = st.ring.get(pos.cursor) else {
+                return Some(None);
+            };
+            pos.cursor += 1;
+            match &slot.kind {
+                SlotKind::Packet { data, key, join } => {
+                    if pos.waiting_key && !key {
+                        self.counters.drops.fetch_add(1, Ordering::Relaxed);
+                        st.stats.drops += 1;
+                        continue;
+                    }
+                    let first = pos.join_first || pos.waiting_key;
+                    pos.waiting_key = false;
+                    pos.join_first = false;
+                    self.counters.packets.fetch_add(1, Ordering::Relaxed);
+                    let packet = match join {
+                        Some(j) if first => j.clone(),
+                        _ => data.clone(),
+                    };
+                    return Some(Some(HubItem::Packet(packet)));
+                }
+                SlotKind::Header(h) => return Some(Some(HubItem::Header(h.clone()))),
+                SlotKind::End => return Some(Some(HubItem::End)),
+            }
+        }
+    }
+
+    /// The next item, waiting for one; `None` once the player was disconnected. Cancel
+    /// safe.
+    pub async fn next(&self) -> Option<HubItem> {
+        let hub = self.hub.upgrade()?;
+        loop {
+            let changed = hub.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             match self.try_next() {
                 Some(Some(item)) => return Some(item),
                 None => return None,
-                Some(None) => notified.await,
+                Some(None) => changed.await,
             }
         }
     }
 
-    /// Items queued for this player now.
+    /// Ring entries between this player's position and the newest one.
     pub fn queued(&self) -> usize {
-        self.shared.lock().items.len()
+        let Some(hub) = self.hub.upgrade() else {
+            return 0;
+        };
+        let cursor = self.position().cursor;
+        let st = hub.lock();
+        (st.ring.next_seq().saturating_sub(cursor)) as usize
     }
 
     /// Packets dropped for this player so far.
     pub fn drops(&self) -> u64 {
-        self.shared.drops.load(Ordering::Relaxed)
+        self.counters.drops.load(Ordering::Relaxed)
     }
+
+    pub(crate) fn hub_inner(&self) -> Option<Arc<HubInner>> {
+        self.hub.upgrade()
+    }
+
+    pub(crate) fn into_parts(mut self) -> (u64, Position, Arc<ClientCounters>, Weak<HubInner>) {
+        self.handed_over = true;
+        let pos = *self.position();
+        (self.id, pos, self.counters.clone(), self.hub.clone())
+    }
+}
+
+/// Packets (not headers or ends) in ring entries `from..to`.
+pub(crate) fn packets_between(ring: &Ring, from: u64, to: u64) -> u64 {
+    (from.max(ring.first_seq)..to)
+        .filter(|&s| {
+            ring.get(s)
+                .is_some_and(|s| matches!(s.kind, SlotKind::Packet { .. }))
+        })
+        .count() as u64
+        + ring
+            .first_seq
+            .saturating_sub(from)
+            .min(to.saturating_sub(from))
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        if self.handed_over {
+            return;
+        }
         if let Some(inner) = self.hub.upgrade() {
-            let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.clients.remove(&self.id);
-            st.stats.clients = st.clients.len() as u64;
+            inner.forget(&[self.id]);
         }
     }
-}
-
-/// Settings of [`serve_player`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ServeConfig {
-    /// The MS-WMSP pull server connection's settings.
-    pub pull: PullServerConfig,
-    /// How long a Describe or Play waits for the first header before getting 503.
-    pub header_wait: Duration,
-    /// Most bytes handed to the pull connection's write queue before leaving packets in
-    /// the hub's queue (where the slow-player policy applies).
-    pub write_queue_bytes: usize,
-    /// A player whose socket accepts nothing for this long is disconnected.
-    pub write_timeout: Duration,
-}
-
-impl Default for ServeConfig {
-    fn default() -> Self {
-        ServeConfig {
-            pull: PullServerConfig::default(),
-            header_wait: Duration::from_secs(10),
-            write_queue_bytes: 256 * 1024,
-            write_timeout: Duration::from_secs(20),
-        }
-    }
-}
-
-impl ServeConfig {
-    /// Sets the pull server connection's settings (e.g. the `Server` header).
-    pub fn pull(mut self, pull: PullServerConfig) -> ServeConfig {
-        self.pull = pull;
-        self
-    }
-
-    /// Sets how long a request waits for the first header.
-    pub fn header_wait(mut self, wait: Duration) -> ServeConfig {
-        self.header_wait = wait;
-        self
-    }
-
-    /// Sets the write timeout after which a silent player is disconnected.
-    pub fn write_timeout(mut self, timeout: Duration) -> ServeConfig {
-        self.write_timeout = timeout;
-        self
-    }
-}
-
-/// How a served connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ServeOutcome {
-    /// A Describe was answered with the header.
-    Described,
-    /// A web client got an ASX metafile.
-    Metafile,
-    /// A Play streamed until the end of the stream (`$E(0)` sent).
-    Ended,
-    /// A Play streamed until the player closed its connection.
-    PlayerLeft,
-    /// The hub disconnected the player (slow, `disconnect_all`, `close`).
-    Disconnected,
-    /// The request was refused with this HTTP status.
-    Refused(u16),
-}
-
-/// Serves one player connection from `hub`: MS-WMSP Describe (header only), Play (header,
-/// backlog from the last key frame, then live packets, `$E(1)`/`$C`/`$H` on header changes,
-/// `$E(0)` at the end), or an ASX metafile for a web client. Drives push-protocol's
-/// [`PullServerConnection`]; returns when the connection is done.
-pub async fn serve_player(
-    hub: &BroadcastHub,
-    mut stream: TcpStream,
-    config: &ServeConfig,
-) -> Result<ServeOutcome, Error> {
-    let peer = stream.peer_addr().ok();
-    let _ = stream.set_nodelay(true);
-    let mut conn = PullServerConnection::new(config.pull.clone(), Instant::now());
-    let mut buf = vec![0u8; 4096];
-    // 1. Read the request head.
-    let request = loop {
-        if let Some(ev) = conn.poll_event() {
-            match ev {
-                PullServerEvent::Request(r) => break r,
-                PullServerEvent::Refused { status, .. } => {
-                    flush(&mut stream, &mut conn, config.write_timeout).await?;
-                    return Ok(ServeOutcome::Refused(status));
-                }
-                _ => continue,
-            }
-        }
-        if conn.is_done() {
-            return Ok(ServeOutcome::PlayerLeft);
-        }
-        let read = match conn.poll_timeout() {
-            Some(deadline) => {
-                let dl = tokio::time::Instant::from_std(deadline);
-                match tokio::time::timeout_at(dl, stream.read(&mut buf)).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        conn.handle_timeout(Instant::now());
-                        continue;
-                    }
-                }
-            }
-            None => stream.read(&mut buf).await,
-        };
-        let n = read.map_err(|e| Error::io("reading a player's request", e))?;
-        if n == 0 {
-            conn.handle_peer_closed();
-            return Ok(ServeOutcome::PlayerLeft);
-        }
-        conn.handle_input(&buf[..n], Instant::now());
-    };
-    let client_id: u32 = rand::random();
-    match request.kind {
-        PullRequestKind::Metafile => {
-            conn.accept(Bytes::new(), Session::New { client_id })
-                .map_err(Error::custom)?;
-            flush(&mut stream, &mut conn, config.write_timeout).await?;
-            return Ok(ServeOutcome::Metafile);
-        }
-        PullRequestKind::Describe => {
-            let Some(header) = hub.wait_header(config.header_wait).await else {
-                return refuse(&mut stream, &mut conn, 503, config).await;
-            };
-            conn.accept(header, Session::New { client_id })
-                .map_err(Error::custom)?;
-            flush(&mut stream, &mut conn, config.write_timeout).await?;
-            return Ok(ServeOutcome::Described);
-        }
-        _ => {}
-    }
-    // Play.
-    let sub = loop {
-        match hub.subscribe(peer, request.user_agent.clone()) {
-            Ok(s) => break s,
-            Err(SubscribeError::NoHeader) => {
-                if hub.wait_header(config.header_wait).await.is_none() {
-                    return refuse(&mut stream, &mut conn, 503, config).await;
-                }
-            }
-            Err(_) => return refuse(&mut stream, &mut conn, 503, config).await,
-        }
-    };
-    conn.accept(sub.header().clone(), Session::New { client_id })
-        .map_err(Error::custom)?;
-    let (mut rd, mut wr) = stream.split();
-    let mut pending: Option<Bytes> = None;
-    let mut ended = false;
-    loop {
-        if pending.is_none() {
-            pending = conn.poll_transmit();
-        }
-        if pending.is_none() && conn.is_done() {
-            let _ = wr.shutdown().await;
-            return Ok(if ended {
-                ServeOutcome::Ended
-            } else {
-                ServeOutcome::Disconnected
-            });
-        }
-        let want_items = !ended && conn.queued_bytes() < config.write_queue_bytes;
-        tokio::select! {
-            // Write what is pending (cancel safe: a cancelled write wrote nothing).
-            w = async {
-                match pending.as_ref() {
-                    Some(p) => tokio::time::timeout(config.write_timeout, wr.write(p)).await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                let n = match w {
-                    Ok(Ok(n)) if n > 0 => n,
-                    Ok(Ok(_)) | Ok(Err(_)) => return Ok(ServeOutcome::PlayerLeft),
-                    Err(_) => return Ok(ServeOutcome::Disconnected),
-                };
-                if let Some(p) = pending.as_mut() {
-                    bytes::Buf::advance(p, n);
-                    if p.is_empty() {
-                        pending = None;
-                    }
-                }
-            }
-            item = async {
-                if want_items { sub.next().await } else { std::future::pending().await }
-            } => {
-                match item {
-                    Some(HubItem::Packet(p)) => {
-                        if conn.send_packet(p).is_err() {
-                            // The write queue is full despite `write_queue_bytes`: count it.
-                            sub.shared.drops.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Some(HubItem::Header(h)) => conn.change_header(h).map_err(Error::custom)?,
-                    Some(HubItem::End) => {
-                        conn.end_of_stream().map_err(Error::custom)?;
-                        ended = true;
-                    }
-                    None => {
-                        // Disconnected by the hub: close without $E so the player notices.
-                        return Ok(ServeOutcome::Disconnected);
-                    }
-                }
-            }
-            r = rd.read(&mut buf) => {
-                match r {
-                    Ok(0) | Err(_) => {
-                        conn.handle_peer_closed();
-                        return Ok(ServeOutcome::PlayerLeft);
-                    }
-                    // Non-pipelined mode: players send nothing more; ignore it.
-                    Ok(_) => {}
-                }
-            }
-        }
-    }
-}
-
-async fn refuse(
-    stream: &mut TcpStream,
-    conn: &mut PullServerConnection,
-    status: u16,
-    config: &ServeConfig,
-) -> Result<ServeOutcome, Error> {
-    conn.reject(status).map_err(Error::custom)?;
-    flush(stream, conn, config.write_timeout).await?;
-    Ok(ServeOutcome::Refused(status))
-}
-
-async fn flush(
-    stream: &mut TcpStream,
-    conn: &mut PullServerConnection,
-    timeout: Duration,
-) -> Result<(), Error> {
-    while let Some(b) = conn.poll_transmit() {
-        crate::transport::write_all_timeout(stream, &[&b], timeout).await?;
-    }
-    let _ = stream.shutdown().await;
-    Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hub(cfg: HubConfig) -> BroadcastHub {
-        let h = BroadcastHub::new(cfg);
-        h.set_header(Bytes::from_static(b"HEADER"));
-        h
-    }
-
-    fn packets(sub: &Subscription) -> Vec<HubItem> {
-        let mut v = Vec::new();
-        while let Some(Some(i)) = sub.try_next() {
-            v.push(i);
-        }
-        v
-    }
-
-    #[test]
-    fn late_joiner_starts_at_last_key_frame() {
-        let h = hub(HubConfig::default());
-        h.publish(Bytes::from_static(b"k1"), true);
-        h.publish(Bytes::from_static(b"d1"), false);
-        h.publish(Bytes::from_static(b"k2"), true);
-        h.publish(Bytes::from_static(b"d2"), false);
-        let sub = h.subscribe(None, None).expect("subscribe");
-        assert_eq!(sub.header(), &Bytes::from_static(b"HEADER"));
-        assert_eq!(
-            packets(&sub),
-            vec![
-                HubItem::Packet(Bytes::from_static(b"k2")),
-                HubItem::Packet(Bytes::from_static(b"d2"))
-            ]
-        );
-        h.publish(Bytes::from_static(b"d3"), false);
-        assert_eq!(
-            packets(&sub),
-            vec![HubItem::Packet(Bytes::from_static(b"d3"))]
-        );
-    }
-
-    #[test]
-    fn overflowing_backlog_makes_joiners_wait_for_key_frame() {
-        let h = hub(HubConfig::default().backlog_max_bytes(4));
-        h.publish(Bytes::from_static(b"k1"), true);
-        h.publish(Bytes::from_static(b"d1"), false);
-        h.publish(Bytes::from_static(b"d2"), false); // overflow
-        assert_eq!(h.backlog_len(), 0);
-        let sub = h.subscribe(None, None).expect("subscribe");
-        h.publish(Bytes::from_static(b"d3"), false);
-        assert!(packets(&sub).is_empty());
-        h.publish(Bytes::from_static(b"k4"), true);
-        assert_eq!(
-            packets(&sub),
-            vec![HubItem::Packet(Bytes::from_static(b"k4"))]
-        );
-    }
-
-    #[test]
-    fn slow_client_is_disconnected_without_touching_others() {
-        let h = hub(HubConfig::default().client_queue_bytes(10));
-        let slow = h.subscribe(None, None).expect("subscribe");
-        let fast = h.subscribe(None, None).expect("subscribe");
-        for i in 0..20u8 {
-            h.publish(Bytes::from(vec![i; 4]), i % 5 == 0);
-            assert!(matches!(fast.try_next(), Some(Some(HubItem::Packet(_)))));
-        }
-        assert_eq!(h.clients().len(), 1);
-        assert_eq!(h.stats().slow_disconnects, 1);
-        assert_eq!(slow.drops(), 1);
-        // The slow one drains what it had, then sees the disconnect.
-        assert_eq!(packets(&slow).len(), 2);
-        assert!(slow.try_next().is_none());
-    }
-
-    #[test]
-    fn slow_client_skips_to_next_key_frame() {
-        let cfg = HubConfig::default()
-            .client_queue_bytes(8)
-            .slow_client(SlowClientPolicy::SkipToKeyFrame);
-        let h = hub(cfg);
-        let sub = h.subscribe(None, None).expect("subscribe");
-        h.publish(Bytes::from_static(b"k0k0"), true);
-        h.publish(Bytes::from_static(b"d1d1"), false);
-        h.publish(Bytes::from_static(b"d2d2"), false); // full: dropped, now waiting
-        assert_eq!(packets(&sub).len(), 2);
-        h.publish(Bytes::from_static(b"d3d3"), false); // still waiting: dropped
-        h.publish(Bytes::from_static(b"k4k4"), true);
-        assert_eq!(
-            packets(&sub),
-            vec![HubItem::Packet(Bytes::from_static(b"k4k4"))]
-        );
-        assert_eq!(sub.drops(), 2);
-        assert_eq!(h.stats().drops, 2);
-    }
-
-    #[test]
-    fn header_change_and_end_reach_players() {
-        let h = hub(HubConfig::default());
-        let sub = h.subscribe(None, None).expect("subscribe");
-        h.set_header(Bytes::from_static(b"HEADER")); // same: nothing
-        h.set_header(Bytes::from_static(b"HEADER2"));
-        h.end_of_stream();
-        assert_eq!(
-            packets(&sub),
-            vec![
-                HubItem::Header(Bytes::from_static(b"HEADER2")),
-                HubItem::End
-            ]
-        );
-        assert!(h.header().is_none());
-        assert_eq!(
-            h.subscribe(None, None).err(),
-            Some(SubscribeError::NoHeader)
-        );
-    }
-
-    #[test]
-    fn max_clients_close_and_drop_unsubscribe() {
-        let h = hub(HubConfig::with_max_clients(1));
-        let a = h
-            .subscribe(None, Some("NSPlayer/7.0".into()))
-            .expect("first");
-        assert_eq!(h.subscribe(None, None).err(), Some(SubscribeError::Full(1)));
-        assert_eq!(h.clients()[0].user_agent.as_deref(), Some("NSPlayer/7.0"));
-        drop(a);
-        assert!(h.clients().is_empty());
-        let b = h.subscribe(None, None).expect("room again");
-        assert!(h.disconnect(b.id()));
-        assert!(b.try_next().is_none());
-        h.close();
-        assert_eq!(h.subscribe(None, None).err(), Some(SubscribeError::Closed));
-    }
-
-    #[derive(Debug, Clone)]
-    enum Op {
-        Publish { key: bool },
-        Subscribe,
-        Drain(usize),
-    }
-
-    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
-        use proptest::prelude::*;
-        prop_oneof![
-            4 => any::<bool>().prop_map(|key| Op::Publish { key }),
-            1 => Just(Op::Subscribe),
-            2 => (0usize..4).prop_map(Op::Drain),
-        ]
-    }
-
-    proptest::proptest! {
-        /// Model check: every player receives exactly the packets from the most recent key
-        /// frame before it subscribed (or from the start of the stream, if none) onward, in
-        /// order, with nothing dropped while queues have room.
-        #[test]
-        fn players_get_a_gapless_run_from_a_key_frame(ops in proptest::collection::vec(op(), 0..80)) {
-            let h = hub(HubConfig::default());
-            let mut published: Vec<(u32, bool)> = Vec::new();
-            let mut players: Vec<(Subscription, usize, Vec<u32>)> = Vec::new();
-            for o in ops {
-                match o {
-                    Op::Publish { key } => {
-                        let n = published.len() as u32;
-                        h.publish(Bytes::from(n.to_le_bytes().to_vec()), key);
-                        published.push((n, key));
-                    }
-                    Op::Subscribe => {
-                        let sub = h.subscribe(None, None).expect("room");
-                        players.push((sub, published.len(), Vec::new()));
-                    }
-                    Op::Drain(k) => {
-                        if let Some((sub, _, got)) = players.get_mut(k) {
-                            while let Some(Some(HubItem::Packet(p))) = sub.try_next() {
-                                got.push(u32::from_le_bytes(p[..4].try_into().expect("4 bytes")));
-                            }
-                        }
-                    }
-                }
-            }
-            for (sub, joined_at, mut got) in players {
-                while let Some(Some(HubItem::Packet(p))) = sub.try_next() {
-                    got.push(u32::from_le_bytes(p[..4].try_into().expect("4 bytes")));
-                }
-                // The most recent key frame before joining, else the start of the stream.
-                let start = published[..joined_at].iter().rposition(|&(_, k)| k).unwrap_or(0);
-                let want: Vec<u32> = published[start..].iter().map(|&(n, _)| n).collect();
-                proptest::prop_assert_eq!(got, want);
-            }
-        }
-    }
-}
+mod tests;
