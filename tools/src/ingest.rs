@@ -459,7 +459,11 @@ impl Driver {
             return Err(Refusal(503, "publishing point limit reached"));
         }
         let settings = template.point_settings(label.as_deref(), auto_destroy);
-        state.points.insert(PublishingPoint::new(name, settings));
+        state.points.insert(PublishingPoint::with_load(
+            name,
+            settings,
+            state.delivery_load.clone(),
+        ));
         tracing::info!(point = name, template = ?label, "publishing point created");
         Ok(true)
     }

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use push_sink::hub::{BroadcastHub, HubConfig, SubscribeError, Subscription};
+use push_sink::hub::{
+    BroadcastHub, DeliveryConfig, DeliveryLoad, HubConfig, SubscribeError, Subscription,
+};
 use serde::Serialize;
 
 /// What the server reads from a pushed ASF header, parsed by asf-format
@@ -157,9 +159,20 @@ pub struct PublishingPoint {
 impl PublishingPoint {
     /// A new, empty point called `name` (the URL path without the leading `/`).
     pub fn new(name: &str, settings: PointSettings) -> PublishingPoint {
+        PublishingPoint::with_load(name, settings, Arc::new(DeliveryLoad::new()))
+    }
+
+    /// A new, empty point whose player delivery reports to `load`, shared with the
+    /// server's other points (admission control sees the whole server).
+    pub fn with_load(
+        name: &str,
+        settings: PointSettings,
+        load: Arc<DeliveryLoad>,
+    ) -> PublishingPoint {
         let hub = BroadcastHub::new(
             HubConfig::with_max_clients(settings.max_players)
-                .backlog_max_bytes(settings.backlog_bytes),
+                .backlog_max_bytes(settings.backlog_bytes)
+                .delivery(DeliveryConfig::default().load(load)),
         );
         PublishingPoint {
             name: name.to_owned(),

@@ -13,20 +13,19 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use bytes::Bytes;
 use push_protocol::pull_server::{
     PullRequestKind, PullServerConfig, PullServerConnection, PullServerEvent,
 };
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::auth::AuthFile;
 use crate::config::ServeConfig;
 use crate::ingest;
 use crate::point::{PointRegistry, PointStatus, PublishingPoint, StreamFacts};
-use push_sink::hub::HubItem;
+use push_sink::hub::{DeliveryLoad, PlayerFraming};
 
 /// Longest request head read before answering 431.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -52,6 +51,9 @@ pub struct ServerState {
     pub connections_refused: AtomicU64,
     /// Players connected now, over all points.
     pub players_now: AtomicU64,
+    /// The load of every point's delivery engine: admission refuses newcomers (503 with
+    /// Retry-After) when it says the server cannot keep its players at the live rate.
+    pub delivery_load: Arc<DeliveryLoad>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -115,8 +117,13 @@ impl Server {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let points = PointRegistry::default();
+        let delivery_load = Arc::new(DeliveryLoad::new());
         for (name, settings) in config.declared_points() {
-            points.insert(PublishingPoint::new(&name, settings));
+            points.insert(PublishingPoint::with_load(
+                &name,
+                settings,
+                delivery_load.clone(),
+            ));
         }
         let slots = Arc::new(Semaphore::new(config.limits.max_connections));
         let (ingest_tx, ingest_rx) = mpsc::channel(ingest::INGEST_QUEUE);
@@ -131,6 +138,7 @@ impl Server {
             connections_total: AtomicU64::new(0),
             connections_refused: AtomicU64::new(0),
             players_now: AtomicU64::new(0),
+            delivery_load,
             shutdown: shutdown_rx,
         });
         Ok(Server {
@@ -189,10 +197,11 @@ impl Server {
                     };
                     let state = self.state.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = handle_connection(state, stream, peer).await {
+                        // The permit lives as long as the connection: a player handed to a
+                        // delivery engine takes it along.
+                        if let Err(e) = handle_connection(state, stream, peer, permit).await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
                         }
-                        drop(permit);
                     });
                 }
                 _ = shutdown.changed() => break,
@@ -311,6 +320,7 @@ async fn handle_connection(
     state: Arc<ServerState>,
     mut stream: TcpStream,
     peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
 ) -> anyhow::Result<()> {
     let _ = stream.set_nodelay(true);
     let timeout = state.config.limits.head_timeout;
@@ -376,9 +386,9 @@ async fn handle_connection(
             .await
         }
         ("GET", _) if query.split('&').any(|kv| kv == "format=asf") => {
-            serve_plain_asf(&state, &mut stream, point_name(&path)).await
+            serve_plain_asf(&state, stream, point_name(&path), permit).await
         }
-        ("GET", _) if player => serve_player(&state, stream, &buf[..head_len]).await,
+        ("GET", _) if player => serve_player(&state, stream, &buf[..head_len], permit).await,
         ("POST", _) => ingest::handle_push(state.clone(), stream, peer, head).await,
         _ => respond(&mut stream, 405, "text/plain", b"method not allowed\n").await,
     }
@@ -427,22 +437,32 @@ pub fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-/// Counts a player for its lifetime.
-struct PlayerGuard<'a> {
-    point: &'a PublishingPoint,
-    state: &'a ServerState,
+/// Counts a player for as long as it is served, and holds its connection slot; handed to
+/// the point's delivery engine with the player, dropped when the player is done.
+struct PlayerGuard {
+    point: Arc<PublishingPoint>,
+    state: Arc<ServerState>,
+    _permit: OwnedSemaphorePermit,
 }
 
-impl<'a> PlayerGuard<'a> {
-    fn new(point: &'a PublishingPoint, state: &'a ServerState) -> PlayerGuard<'a> {
+impl PlayerGuard {
+    fn new(
+        point: &Arc<PublishingPoint>,
+        state: &Arc<ServerState>,
+        permit: OwnedSemaphorePermit,
+    ) -> PlayerGuard {
         point.counters.players.fetch_add(1, Ordering::Relaxed);
         point.counters.players_total.fetch_add(1, Ordering::Relaxed);
         state.players_now.fetch_add(1, Ordering::Relaxed);
-        PlayerGuard { point, state }
+        PlayerGuard {
+            point: point.clone(),
+            state: state.clone(),
+            _permit: permit,
+        }
     }
 }
 
-impl Drop for PlayerGuard<'_> {
+impl Drop for PlayerGuard {
     fn drop(&mut self) {
         self.point.counters.players.fetch_sub(1, Ordering::Relaxed);
         self.state.players_now.fetch_sub(1, Ordering::Relaxed);
@@ -464,6 +484,7 @@ async fn serve_player(
     state: &Arc<ServerState>,
     stream: TcpStream,
     head: &[u8],
+    permit: OwnedSemaphorePermit,
 ) -> anyhow::Result<()> {
     let config = PullServerConfig {
         fallback_host: state.config.listen.to_string(),
@@ -496,12 +517,16 @@ async fn serve_player(
     {
         return refuse_player(stream, head.len(), probe, Some(503)).await;
     }
-    let _guard = play.then(|| PlayerGuard::new(&point, state));
+    let keep: Option<Box<dyn Send>> = if play {
+        Some(Box::new(PlayerGuard::new(&point, state, permit)))
+    } else {
+        Some(Box::new(permit))
+    };
     let serve = push_sink::hub::ServeConfig::default()
         .pull(config)
         .header_wait(PLAYER_HEADER_WAIT);
-    let outcome = push_sink::hub::serve_player(point.hub(), stream, &serve).await?;
-    tracing::info!(point = name, ?outcome, "player done");
+    let outcome = push_sink::hub::serve_player_with(point.hub(), stream, &[], &serve, keep).await?;
+    tracing::debug!(point = name, ?outcome, "player request answered");
     Ok(())
 }
 
@@ -525,65 +550,66 @@ async fn refuse_player(
 pub const PLAYER_HEADER_WAIT: Duration = Duration::from_secs(1);
 
 /// `GET /POINT?format=asf`: the broadcast as a plain ASF byte stream over
-/// HTTP (header, then fixed-size packets), for `ffplay http://...`.
+/// HTTP (header, then fixed-size packets), for `ffplay http://...`; the
+/// packets are written by the point's delivery engine like a player's.
 async fn serve_plain_asf(
     state: &Arc<ServerState>,
-    stream: &mut TcpStream,
+    mut stream: TcpStream,
     name: &str,
+    permit: OwnedSemaphorePermit,
 ) -> anyhow::Result<()> {
     let Some(point) = state.points.get(name) else {
-        return respond(stream, 404, "text/plain", b"no such publishing point\n").await;
+        return respond(
+            &mut stream,
+            404,
+            "text/plain",
+            b"no such publishing point\n",
+        )
+        .await;
     };
+    if state.players_now.load(Ordering::Relaxed) as usize >= state.config.limits.max_players {
+        return respond(&mut stream, 503, "text/plain", b"too many players\n").await;
+    }
     let sub = match point.subscribe(stream.peer_addr().ok(), Some("plain HTTP ASF".into())) {
         Ok(s) => s,
         Err(e) => {
             let why = format!("{e}\n");
-            return respond(stream, 503, "text/plain", why.as_bytes()).await;
+            return respond(&mut stream, 503, "text/plain", why.as_bytes()).await;
         }
     };
-    let Ok(facts) = StreamFacts::read(sub.header()) else {
+    if StreamFacts::read(sub.header()).is_err() {
         return respond(
-            stream,
+            &mut stream,
             503,
             "text/plain",
             b"the pushed ASF header is unreadable\n",
         )
         .await;
-    };
-    let _guard = PlayerGuard::new(&point, state);
-    let head = format!(
+    }
+    let guard = PlayerGuard::new(&point, state, permit);
+    let mut first = format!(
         "HTTP/1.0 200 OK\r\nServer: {}\r\nContent-Type: video/x-ms-asf\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
         push_protocol::pull_server::DEFAULT_SERVER
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(sub.header()).await?;
-    let mut shutdown = state.shutdown_signal();
-    loop {
-        tokio::select! {
-            item = sub.next() => match item {
-                Some(HubItem::Packet(data)) => write_padded(stream, data, &facts).await?,
-                // A plain ASF stream cannot change its header mid-way: end it.
-                _ => break,
-            },
-            _ = shutdown.changed() => break,
-        }
+    )
+    .into_bytes();
+    first.extend_from_slice(sub.header());
+    let write = tokio::time::timeout(PLAIN_WRITE_TIMEOUT, stream.write_all(&first));
+    match write.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => anyhow::bail!("plain ASF client accepted nothing for {PLAIN_WRITE_TIMEOUT:?}"),
     }
-    let _ = stream.shutdown().await;
+    sub.deliver_with(
+        stream,
+        PlayerFraming::PlainAsf,
+        PLAIN_WRITE_TIMEOUT,
+        Some(Box::new(guard)),
+    )?;
     Ok(())
 }
 
-/// Writes one packet at full packet size (malformed ones are skipped: a plain
-/// ASF stream has no way to say a packet is missing but its size).
-async fn write_padded(
-    stream: &mut TcpStream,
-    data: Bytes,
-    facts: &StreamFacts,
-) -> anyhow::Result<()> {
-    if let Some(p) = facts.full_size(data) {
-        stream.write_all(&p).await?;
-    }
-    Ok(())
-}
+/// A plain-HTTP ASF client whose socket accepts nothing for this long is dropped.
+const PLAIN_WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The server part of `/_status` (stable JSON field names).
 #[derive(Debug, Clone, Serialize)]
