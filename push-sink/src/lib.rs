@@ -33,6 +33,7 @@ pub mod clock;
 pub mod error;
 pub mod file_sink;
 pub mod packetizer_mux;
+pub mod queued;
 pub mod sink;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -42,13 +43,14 @@ pub mod writer;
 pub mod network_sink;
 pub mod push_sink;
 pub mod transport;
-pub use network_sink::NetworkSink;
 pub use network_sink::hub;
+pub use network_sink::{HubSink, NetworkSink};
 
 pub use clock::{Clock, ManualClock, Pacer, SystemClock};
 pub use error::{Error, Result, SinkError, SinkId};
 pub use file_sink::{FileSink, FileSinkConfig};
 pub use packetizer_mux::PacketizerMux;
+pub use queued::{QueuedHandle, QueuedSink, QueuedSinkConfig, QueuedStatus};
 pub use sink::{DataUnit, PacketInfo, SharedSink, SinkStats, WriterSink};
 pub use writer::{
     FinishedPacket, Multiplexer, PacketAllocator, Sample, SinkReport, SinkSet, StreamStats, Writer,

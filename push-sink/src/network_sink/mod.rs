@@ -62,10 +62,101 @@ impl NetworkSinkConfig {
     }
 }
 
+/// A [`WriterSink`] that feeds a [`BroadcastHub`]: `on_header` sets the hub's header,
+/// `on_data_unit` publishes the packet (with its key-frame flag, so late joiners start there),
+/// `on_end_writing` ends the stream for every player (MS-WMSP 3.2.4.1: `$E(0)`). It never
+/// blocks: the hub queues per player, bounded, with its slow-player policy.
+///
+/// The hub is shared (a cheap clone), so whoever serves players from it (a
+/// [`NetworkSink`]'s listener, a publishing-point server) keeps its own handle while the sink
+/// sits in a writer or a [`SinkSet`](crate::SinkSet).
+///
+/// ```
+/// use bytes::Bytes;
+/// use push_sink::network_sink::HubSink;
+/// use push_sink::hub::{BroadcastHub, HubConfig, HubItem};
+/// use push_sink::{DataUnit, PacketInfo, SinkSet};
+///
+/// let hub = BroadcastHub::new(HubConfig::with_max_clients(8));
+/// let mut sinks = SinkSet::new();
+/// sinks.add(Box::new(HubSink::new(hub.clone())));
+/// sinks.announce_header(Bytes::from_static(b"ASF header"));
+/// let key = PacketInfo { key_frame: true, ..PacketInfo::default() };
+/// sinks.deliver_bytes(Bytes::from_static(b"packet 0"), key);
+/// let player = hub.subscribe(None, None).expect("a header is set");
+/// assert_eq!(player.try_next(), Some(Some(HubItem::Packet(Bytes::from_static(b"packet 0")))));
+/// sinks.end();
+/// assert_eq!(player.try_next(), Some(Some(HubItem::End)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct HubSink {
+    hub: BroadcastHub,
+    name: String,
+}
+
+impl HubSink {
+    /// A sink feeding `hub`.
+    pub fn new(hub: BroadcastHub) -> HubSink {
+        HubSink {
+            hub,
+            name: String::from("hub sink"),
+        }
+    }
+
+    /// Sets the name reported by [`WriterSink::name`].
+    pub fn with_name(mut self, name: impl Into<String>) -> HubSink {
+        self.name = name.into();
+        self
+    }
+
+    /// The hub the sink feeds.
+    pub fn hub(&self) -> &BroadcastHub {
+        &self.hub
+    }
+}
+
+impl WriterSink for HubSink {
+    fn on_header(&mut self, header: &Bytes) -> Result<(), Error> {
+        self.hub.set_header(header.clone());
+        Ok(())
+    }
+
+    fn is_real_time(&self) -> bool {
+        true
+    }
+
+    fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), Error> {
+        let key = unit.is_key_frame();
+        // One copy of the packet for every player: `Bytes` views share it.
+        self.hub.publish(unit.into_packet(), key);
+        Ok(())
+    }
+
+    fn on_end_writing(&mut self) -> Result<(), Error> {
+        // MS-WMSP 3.2.4.1: end of stream is `$E(0)` to every player, then close.
+        self.hub.end_of_stream();
+        Ok(())
+    }
+
+    fn stats(&self) -> SinkStats {
+        let h = self.hub.stats();
+        let mut s = SinkStats::new();
+        s.headers = h.headers;
+        s.packets = h.packets;
+        s.bytes = h.bytes;
+        s.drops = h.drops;
+        s
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
 /// Serves the writer's stream to players over MS-WMSP. See the [module docs](self).
 #[derive(Debug)]
 pub struct NetworkSink {
-    hub: BroadcastHub,
+    sink: HubSink,
     serve: Arc<ServeConfig>,
     runtime: RuntimeHost,
     listener: Option<JoinHandle<()>>,
@@ -81,7 +172,7 @@ impl NetworkSink {
     /// else a private runtime with one worker thread.
     pub fn new(config: NetworkSinkConfig) -> Result<NetworkSink, Error> {
         Ok(NetworkSink {
-            hub: BroadcastHub::new(config.hub),
+            sink: HubSink::new(BroadcastHub::new(config.hub)),
             serve: Arc::new(config.serve),
             runtime: RuntimeHost::current_or_new()?,
             listener: None,
@@ -115,7 +206,7 @@ impl NetworkSink {
             tokio::net::TcpListener::from_std(std_listener)
                 .map_err(|e| Error::io("registering the network sink's socket", e))?
         };
-        let hub = self.hub.clone();
+        let hub = self.sink.hub.clone();
         let serve = self.serve.clone();
         let served = self.served.clone();
         self.listener = Some(self.runtime.spawn(async move {
@@ -154,17 +245,17 @@ impl NetworkSink {
 
     /// Sets the most players at once (`IWMWriterNetworkSink::SetMaximumClients`).
     pub fn set_max_clients(&self, max: usize) {
-        self.hub.set_max_clients(max);
+        self.sink.hub.set_max_clients(max);
     }
 
     /// The most players at once.
     pub fn max_clients(&self) -> usize {
-        self.hub.max_clients()
+        self.sink.hub.max_clients()
     }
 
     /// The players connected now (`IWMClientConnections`).
     pub fn clients(&self) -> Vec<ClientInfo> {
-        self.hub.clients()
+        self.sink.hub.clients()
     }
 
     /// Player connections finished so far (Describe, Play, refused ...).
@@ -174,7 +265,7 @@ impl NetworkSink {
 
     /// Drops every player; the port stays open (`IWMWriterNetworkSink::Disconnect`).
     pub fn disconnect_all(&self) {
-        self.hub.disconnect_all();
+        self.sink.hub.disconnect_all();
     }
 
     /// Drops every player and releases the port (`IWMWriterNetworkSink::Close`). The sink
@@ -183,14 +274,14 @@ impl NetworkSink {
         if let Some(l) = self.listener.take() {
             l.abort();
         }
-        self.hub.disconnect_all();
+        self.sink.hub.disconnect_all();
         self.local_addr = None;
         self.closed = true;
     }
 
     /// The hub behind the sink (to share the stream with other servers).
     pub fn hub(&self) -> &BroadcastHub {
-        &self.hub
+        &self.sink.hub
     }
 }
 
@@ -239,8 +330,7 @@ impl WriterSink for SharedNetworkSink {
 
 impl WriterSink for NetworkSink {
     fn on_header(&mut self, header: &Bytes) -> Result<(), Error> {
-        self.hub.set_header(header.clone());
-        Ok(())
+        self.sink.on_header(header)
     }
 
     fn is_real_time(&self) -> bool {
@@ -248,26 +338,15 @@ impl WriterSink for NetworkSink {
     }
 
     fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), Error> {
-        let key = unit.is_key_frame();
-        // One copy of the packet for every player: `Bytes` views share it.
-        self.hub.publish(unit.into_packet(), key);
-        Ok(())
+        self.sink.on_data_unit(unit)
     }
 
     fn on_end_writing(&mut self) -> Result<(), Error> {
-        // MS-WMSP 3.2.4.1: end of stream is `$E(0)` to every player, then close.
-        self.hub.end_of_stream();
-        Ok(())
+        self.sink.on_end_writing()
     }
 
     fn stats(&self) -> SinkStats {
-        let h = self.hub.stats();
-        let mut s = SinkStats::new();
-        s.headers = h.headers;
-        s.packets = h.packets;
-        s.bytes = h.bytes;
-        s.drops = h.drops;
-        s
+        self.sink.stats()
     }
 
     fn name(&self) -> String {

@@ -79,7 +79,10 @@
 pub mod asf_file;
 pub mod asf_packet;
 mod driver;
+mod session;
 mod url;
+
+pub use session::PushSessionSink;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -625,10 +628,20 @@ impl PushSink {
     /// A sink that is not connected yet. It runs its network task on a private tokio
     /// runtime (one worker), so its methods may be called from any thread, async or not.
     pub fn new(config: PushSinkConfig) -> Result<PushSink, Error> {
+        Ok(PushSink::with_runtime(config, RuntimeHost::private()?))
+    }
+
+    /// A sink that is not connected yet, whose network task runs on `runtime` (for example
+    /// [`RuntimeHost::current_or_new`] from a server's blocking pool, so a server's relays
+    /// share its runtime instead of one thread each). The blocking methods
+    /// ([`connect`](PushSink::connect), [`end_session`](PushSink::end_session)) must then not
+    /// be called on one of that runtime's async worker threads: call them from its blocking
+    /// pool or another thread, or use the `_async` variants.
+    pub fn with_runtime(config: PushSinkConfig, runtime: RuntimeHost) -> PushSink {
         let (status, _) = broadcast::channel(256);
-        Ok(PushSink {
+        PushSink {
             config,
-            runtime: RuntimeHost::private()?,
+            runtime,
             shared: Arc::new(Shared::new(status)),
             task: None,
             stopping: None,
@@ -637,7 +650,7 @@ impl PushSink {
             ended: false,
             name: String::from("push sink (not connected)"),
             spare: Vec::new(),
-        })
+        }
     }
 
     /// The status stream: connecting, connected, reconnecting, error, ended. Each call
