@@ -13,14 +13,15 @@
 //!   its `Template-URL` (or the default template), else 404; a point being
 //!   pushed is exclusive (409) unless its template allows takeover; a user the
 //!   template does not list gets 403;
-//! - headers and packets go to the point's players, to the archive
-//!   (push-sink's [`FileSink`]) and to relays (push-sink's [`PushSink`]);
+//! - headers and packets go to the session's outputs ([`crate::outputs`]): one push-sink
+//!   `SinkSet` holding the point's players, the archive (push-sink's `FileSink`), relays
+//!   (push-sink's `PushSessionSink`) and added outputs, each but the players behind its own
+//!   `QueuedSink`, so nothing an output does can block this driver;
 //! - `$E(0)` or an expired session ends the point's stream and, with
 //!   AutoDestroy, removes the point.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -28,15 +29,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use push_protocol::auth::{Credential, DigestAlgorithm, ServerScheme};
 use push_protocol::push_server::{ConnectionId, PushServer, PushServerConfig, ServerEvent};
-use push_sink::push_sink::{PushSink, PushSinkConfig};
-use push_sink::{DataUnit, FileSink, PacketInfo, WriterSink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::config::Template;
+use crate::outputs::SessionOutputs;
 use crate::point::{PublishingPoint, StreamFacts};
-use crate::push::SendTimeline;
 use crate::server::{MAX_HEAD, ServerState, point_name};
 
 /// Chunks (of at most 64 KiB) queued from connection tasks to the driver before
@@ -184,6 +184,7 @@ pub async fn run_driver(state: Arc<ServerState>, mut inputs: mpsc::Receiver<Inpu
         inactivity_timeout,
         conns: HashMap::new(),
         sessions: HashMap::new(),
+        finishing: JoinSet::new(),
     };
     let mut shutdown = state.shutdown_signal();
     loop {
@@ -206,8 +207,12 @@ pub async fn run_driver(state: Arc<ServerState>, mut inputs: mpsc::Receiver<Inpu
             _ = shutdown.changed() => break,
         }
     }
-    driver.finish_all();
+    driver.finish_all().await;
 }
+
+/// How long a finished session's outputs may take to finalise (archive index, relay `$E`)
+/// before they are dropped, and how long shutdown waits for all of them.
+const OUTPUT_FINISH: Duration = Duration::from_secs(30);
 
 /// A push session as the application sees it.
 struct Session {
@@ -219,8 +224,8 @@ struct Session {
     facts: Option<StreamFacts>,
     /// AutoDestroy from the PushSetup.
     auto_destroy: bool,
-    /// Archive and relays.
-    outputs: Outputs,
+    /// The point's players, archive, relays and added outputs.
+    outputs: SessionOutputs,
 }
 
 struct Connection {
@@ -238,6 +243,9 @@ struct Driver {
     inactivity_timeout: Duration,
     conns: HashMap<ConnectionId, Connection>,
     sessions: HashMap<String, Session>,
+    /// Outputs of ended sessions finishing in the background (bounded by
+    /// [`OUTPUT_FINISH`] each).
+    finishing: JoinSet<()>,
 }
 
 /// push-ids and Digest nonces: MS-WMHTTP 5.1 wants them unguessable, so they
@@ -373,7 +381,7 @@ impl Driver {
                         conn: None,
                         facts: None,
                         auto_destroy,
-                        outputs: Outputs::default(),
+                        outputs: SessionOutputs::default(),
                     });
                 }
                 Err(e) => {
@@ -513,37 +521,14 @@ impl Driver {
                 }
             }
         }
-        let outputs = &mut session.outputs;
-        if template.archive
-            && outputs.archive.is_none()
-            && let Some(dir) = &state.config.archive_dir
-        {
-            let path = archive_path(dir, point.name());
-            match FileSink::create(&path) {
-                Ok(sink) => {
-                    tracing::info!(path = %path.display(), "archiving");
-                    outputs.archive = Some(Archive {
-                        sink,
-                        path,
-                        index: 0,
-                    });
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot create archive file"),
-            }
-        }
-        if let Some(a) = outputs.archive.as_mut()
-            && let Err(e) = a.sink.on_header(&header)
-        {
-            tracing::warn!(path = %a.path.display(), error = %e, "archive stopped");
-            outputs.archive = None;
-        }
-        if outputs.relays.is_none() {
-            outputs.relays = Some(start_relays(&template.relay, point.name()));
-        }
-        for r in outputs.relays.iter_mut().flatten() {
-            r.header(&header);
-        }
-        point.set_header(header);
+        session.outputs.start(
+            &point,
+            push_id,
+            &template,
+            state.config.archive_dir.as_deref(),
+            &state.outputs,
+        );
+        session.outputs.header(header);
         session.facts = Some(facts);
     }
 
@@ -583,20 +568,7 @@ impl Driver {
         // A full-size packet asf-format cannot parse (some GStreamer asfmux output that
         // ffmpeg still plays) is passed on as is, never as a join point.
         let (send_time_ms, key) = facts.packet(&packet).unwrap_or((0, false));
-        let outputs = &mut session.outputs;
-        // Sinks bound queues and build indexes from send times: give them a timeline
-        // without the jumps some encoders make (GStreamer's live asfmux).
-        let send_time_ms = outputs.timeline.continuous(send_time_ms);
-        for r in outputs.relays.iter_mut().flatten() {
-            r.packet(&packet, send_time_ms, key);
-        }
-        if let Some(a) = outputs.archive.as_mut() {
-            let info = numbered(&mut a.index, send_time_ms, key);
-            if let Err(e) = a.sink.on_data_unit(DataUnit::shared(packet.clone(), info)) {
-                tracing::warn!(error = %e, "archive write failed");
-            }
-        }
-        point.publish(packet, key);
+        session.outputs.packet(packet, send_time_ms, key);
     }
 
     /// Ends a stream the application refuses after its PushStart was accepted: the
@@ -618,45 +590,50 @@ impl Driver {
                 continue;
             }
             session.conn = None;
-            session.outputs.finish();
-            if let Some(point) = self.state.points.get(&session.point)
-                && point.encoder().as_deref() == Some(push_id.as_str())
-            {
-                point.release(push_id);
-                point.end();
-                tracing::info!(point = %point.name(), %push_id, "encoder connection closed");
-            }
+            tracing::info!(point = %session.point, %push_id, "encoder connection closed");
+            // Players get `$E(0)` while this session holds the point (PointSink).
+            session.outputs.end();
         }
     }
 
     /// The session is over (`$E` or expiry): end its point's stream and, with
     /// AutoDestroy, remove the point.
     fn end_session(&mut self, push_id: &str, auto_destroy: bool) {
-        let Some(mut session) = self.sessions.remove(push_id) else {
+        let Some(session) = self.sessions.remove(push_id) else {
             return;
         };
-        session.outputs.finish();
-        let Some(point) = self.state.points.get(&session.point) else {
+        let point = self.state.points.get(&session.point);
+        let held = point
+            .as_ref()
+            .is_some_and(|p| p.encoder().as_deref() == Some(push_id));
+        // Ends the stream (the players' `$E(0)` while held) and lets the archive and relays
+        // finish in the background: nothing here waits for them.
+        while self.finishing.try_join_next().is_some() {}
+        self.finishing.spawn(session.outputs.finish(OUTPUT_FINISH));
+        let Some(point) = point else {
             return;
         };
-        let held = point.encoder().as_deref() == Some(push_id);
-        if held {
-            point.release(push_id);
-            point.end();
-        }
         if auto_destroy && point.encoder().is_none() && (held || !point.is_live()) {
             tracing::info!(point = %point.name(), "AutoDestroy: removing the point");
             self.state.points.remove(point.name());
         }
     }
 
-    /// Shutdown: every archive finalised, every relay ended.
-    fn finish_all(&mut self) {
-        for (_, mut s) in self.sessions.drain() {
-            s.outputs.finish();
+    /// Shutdown: every stream ended, every archive finalised and every relay ended (each
+    /// within [`OUTPUT_FINISH`]).
+    async fn finish_all(&mut self) {
+        for (_, s) in self.sessions.drain() {
+            self.finishing.spawn(s.outputs.finish(OUTPUT_FINISH));
         }
         for c in self.conns.values() {
             let _ = c.out.send(Output::Close);
+        }
+        let all = async { while self.finishing.join_next().await.is_some() {} };
+        if tokio::time::timeout(OUTPUT_FINISH + Duration::from_secs(1), all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("outputs still finishing at shutdown: dropped");
         }
     }
 }
@@ -667,163 +644,4 @@ fn point_template(state: &ServerState, point: &PublishingPoint) -> Template {
         .template(point.settings().template.as_deref())
         .cloned()
         .unwrap_or_default()
-}
-
-/// The [`PacketInfo`] of the next packet a sink gets; counts `index` up.
-fn numbered(index: &mut u64, send_time_ms: u32, key_frame: bool) -> PacketInfo {
-    let info = PacketInfo {
-        send_time_ms,
-        duration_ms: 0,
-        index: *index,
-        key_frame,
-    };
-    *index += 1;
-    info
-}
-
-/// Archive of one push session.
-struct Archive {
-    sink: FileSink,
-    path: PathBuf,
-    index: u64,
-}
-
-fn archive_path(dir: &std::path::Path, point: &str) -> PathBuf {
-    // Safe name: only [A-Za-z0-9_-] from the point name, so it never leaves the folder.
-    let safe: String = point
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect();
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let mut p = dir.join(format!("{safe}-{secs}.asf"));
-    let mut n = 1;
-    while p.exists() {
-        p = dir.join(format!("{safe}-{secs}-{n}.asf"));
-        n += 1;
-    }
-    p
-}
-
-/// Where a push session's packets go besides the players: the archive file
-/// (push-sink's FileSink) and relays to downstream servers (push-sink's PushSink).
-#[derive(Default)]
-struct Outputs {
-    /// Send times for the sinks, continuous across jumps.
-    timeline: SendTimeline,
-    archive: Option<Archive>,
-    /// `None` until the first header (relays connect then).
-    relays: Option<Vec<Relay>>,
-}
-
-impl Drop for Outputs {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-impl Outputs {
-    /// Ends everything: the archive is indexed and finalised, relays send `$E(0)`.
-    fn finish(&mut self) {
-        if let Some(mut a) = self.archive.take() {
-            match a.sink.on_end_writing() {
-                Ok(()) => tracing::info!(path = %a.path.display(), "archive finalised"),
-                Err(e) => {
-                    tracing::warn!(path = %a.path.display(), error = %e, "archive finalise failed")
-                }
-            }
-        }
-        for mut r in self.relays.take().into_iter().flatten() {
-            let ended = tokio::task::block_in_place(|| r.sink.end_session());
-            match ended {
-                Ok(()) => tracing::info!(target = %r.target, "relay session ended"),
-                Err(e) => {
-                    tracing::warn!(target = %r.target, error = %e, "relay did not end cleanly")
-                }
-            }
-        }
-    }
-}
-
-/// One downstream server this point relays to (server-to-server distribution,
-/// as Windows Media Services chains origin and edge servers).
-struct Relay {
-    target: String,
-    sink: PushSink,
-    index: u64,
-    failed: bool,
-}
-
-impl Relay {
-    fn header(&mut self, header: &Bytes) {
-        if !self.failed
-            && let Err(e) = self.sink.on_header(header)
-        {
-            tracing::warn!(target = %self.target, error = %e, "relay stopped");
-            self.failed = true;
-        }
-    }
-
-    fn packet(&mut self, packet: &Bytes, send_time_ms: u32, key: bool) {
-        if self.failed {
-            return;
-        }
-        let info = numbered(&mut self.index, send_time_ms, key);
-        if let Err(e) = self
-            .sink
-            .on_data_unit(DataUnit::shared(packet.clone(), info))
-        {
-            tracing::warn!(target = %self.target, error = %e, "relay stopped");
-            self.failed = true;
-        }
-    }
-}
-
-/// Connects one PushSink per relay target (PushSetup with AutoDestroy, so the
-/// edge point goes away with the origin's session).
-fn start_relays(targets: &[String], point: &str) -> Vec<Relay> {
-    let mut out = Vec::new();
-    for target in targets {
-        let connected = tokio::task::block_in_place(|| {
-            let mut sink = PushSink::new(PushSinkConfig::default()).map_err(|e| e.to_string())?;
-            sink.connect(target, None, true)
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>(sink)
-        });
-        match connected {
-            Ok(sink) => {
-                tracing::info!(point, %target, "relaying");
-                out.push(Relay {
-                    target: target.clone(),
-                    sink,
-                    index: 0,
-                    failed: false,
-                });
-            }
-            Err(e) => {
-                tracing::warn!(point, %target, error = %e, "relay target refused or unreachable")
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn archive_names_stay_in_folder() {
-        let p = archive_path(std::path::Path::new("/tmp/a"), "../../etc/passwd");
-        assert_eq!(p.parent(), Some(std::path::Path::new("/tmp/a")));
-        assert!(!p.to_string_lossy().contains(".."));
-    }
 }

@@ -18,6 +18,7 @@ pub mod generator;
 pub mod ingest;
 pub mod inspect;
 pub mod live_mux;
+pub mod outputs;
 pub mod point;
 pub mod pull;
 pub mod push;

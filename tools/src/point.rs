@@ -15,7 +15,10 @@ use bytes::Bytes;
 use push_sink::hub::{
     BroadcastHub, DeliveryConfig, DeliveryLoad, HubConfig, SubscribeError, Subscription,
 };
+use push_sink::{DataUnit, SinkStats, WriterSink};
 use serde::Serialize;
+
+use crate::outputs::{OutputHandle, OutputStatus};
 
 /// What the server reads from a pushed ASF header, parsed by asf-format
 /// (ASF 3.1 Header Object, 3.2 File Properties, 3.3 Stream Properties).
@@ -127,6 +130,8 @@ struct PointState {
     ended: bool,
     encoder: Option<String>,
     started: Option<Instant>,
+    /// The outputs of the last session that streamed here (kept after it ended, for status).
+    outputs: Vec<OutputHandle>,
 }
 
 /// Counters of a point, readable without locking.
@@ -265,6 +270,17 @@ impl PublishingPoint {
         s.header.is_some() && !s.ended
     }
 
+    /// The outputs of the session streaming here now (or of the last one), for status.
+    pub fn set_outputs(&self, outputs: Vec<OutputHandle>) {
+        self.lock().outputs = outputs;
+    }
+
+    /// The status of every output (archive, relays, added ones) of the current or last session.
+    pub fn outputs(&self) -> Vec<OutputStatus> {
+        let handles = self.lock().outputs.clone();
+        handles.iter().map(OutputHandle::status).collect()
+    }
+
     /// The hub the point's players are served from (push-sink's `serve_player`).
     pub fn hub(&self) -> &BroadcastHub {
         &self.hub
@@ -283,6 +299,7 @@ impl PublishingPoint {
 
     /// A JSON-friendly snapshot for `/_status`.
     pub fn status(&self) -> PointStatus {
+        let outputs = self.outputs();
         let s = self.lock();
         let uptime = self.created.elapsed().as_secs_f64();
         let bytes = self.counters.bytes_in.load(Ordering::Relaxed);
@@ -304,7 +321,68 @@ impl PublishingPoint {
             players_total: self.counters.players_total.load(Ordering::Relaxed),
             dropped_packets: self.counters.dropped.load(Ordering::Relaxed) + self.hub.stats().drops,
             uptime_secs: uptime,
+            outputs,
         }
+    }
+}
+
+/// A point's players as one output of a push session's push-sink `SinkSet`: the header and
+/// packets go to the point's hub (and its counters); the end of the stream reaches the
+/// players (`$E(0)`) only while this session still holds the point, so a session that was
+/// taken over ends nothing of its successor's.
+#[derive(Debug)]
+pub struct PointSink {
+    point: Arc<PublishingPoint>,
+    push_id: String,
+}
+
+impl PointSink {
+    /// The players of `point`, fed by the push session `push_id`.
+    pub fn new(point: Arc<PublishingPoint>, push_id: &str) -> PointSink {
+        PointSink {
+            point,
+            push_id: push_id.to_owned(),
+        }
+    }
+}
+
+impl WriterSink for PointSink {
+    fn on_header(&mut self, header: &Bytes) -> Result<(), push_sink::Error> {
+        self.point.set_header(header.clone());
+        Ok(())
+    }
+
+    fn is_real_time(&self) -> bool {
+        true
+    }
+
+    fn on_data_unit(&mut self, unit: DataUnit) -> Result<(), push_sink::Error> {
+        let key = unit.is_key_frame();
+        self.point.publish(unit.into_packet(), key);
+        Ok(())
+    }
+
+    fn on_end_writing(&mut self) -> Result<(), push_sink::Error> {
+        if self.point.encoder().as_deref() == Some(self.push_id.as_str()) {
+            self.point.release(&self.push_id);
+            self.point.end();
+            tracing::info!(point = %self.point.name(), push_id = %self.push_id, "stream ended");
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> SinkStats {
+        let h = self.point.hub.stats();
+        let mut s = SinkStats::new();
+        s.headers = h.headers;
+        s.packets = h.packets;
+        s.bytes = h.bytes;
+        s.drops = h.drops;
+        s
+    }
+
+    fn name(&self) -> String {
+        format!("players of {}", self.point.name())
     }
 }
 
@@ -335,6 +413,8 @@ pub struct PointStatus {
     pub dropped_packets: u64,
     /// Seconds since the point was created.
     pub uptime_secs: f64,
+    /// The outputs of the current (or last) push session: archive, relays, added ones.
+    pub outputs: Vec<OutputStatus>,
 }
 
 /// Every publishing point of a server, by name.

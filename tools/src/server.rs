@@ -24,6 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use crate::auth::AuthFile;
 use crate::config::ServeConfig;
 use crate::ingest;
+use crate::outputs::{OutputFactories, OutputFactory};
 use crate::point::{PointRegistry, PointStatus, PublishingPoint, StreamFacts};
 use push_sink::hub::{DeliveryLoad, PlayerFraming};
 
@@ -54,6 +55,9 @@ pub struct ServerState {
     /// The load of every point's delivery engine: admission refuses newcomers (503 with
     /// Retry-After) when it says the server cannot keep its players at the live rate.
     pub delivery_load: Arc<DeliveryLoad>,
+    /// Outputs added to every push session besides the configured archive and relays
+    /// ([`Server::add_output`]).
+    pub outputs: OutputFactories,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -79,9 +83,9 @@ impl ServerState {
     }
 }
 
-/// A bound server; call [`Server::run`] to serve. Needs tokio's
-/// multi-threaded runtime (relays and archives make short blocking calls
-/// through `block_in_place`).
+/// A bound server; call [`Server::run`] to serve. Runs on any tokio runtime with a
+/// blocking pool: archives and relays write from their own queues there
+/// ([`crate::outputs`]), never on the tasks that serve connections.
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
@@ -139,6 +143,7 @@ impl Server {
             connections_refused: AtomicU64::new(0),
             players_now: AtomicU64::new(0),
             delivery_load,
+            outputs: OutputFactories::default(),
             shutdown: shutdown_rx,
         });
         Ok(Server {
@@ -160,6 +165,15 @@ impl Server {
     /// Shared state (points, sessions, counters).
     pub fn state(&self) -> Arc<ServerState> {
         self.state.clone()
+    }
+
+    /// Adds an output to every push session that starts streaming from now on (for the
+    /// sessions `factory` returns an [`OutputSpec`](crate::outputs::OutputSpec) for): a new
+    /// kind of output is one call. It gets the session's header, packets and end through
+    /// its own bounded queue (push-sink's `QueuedSink`), so however slow it is it delays no
+    /// player and no other output; its state, drops and reconnects show in `/_status`.
+    pub fn add_output(&self, factory: OutputFactory) {
+        self.state.outputs.add(factory);
     }
 
     /// A handle that stops [`Server::run`].
@@ -711,6 +725,47 @@ pub fn metrics(doc: &StatusDocument) -> String {
             |p| u8::from(p.live).to_string(),
         ),
     ];
+    type OutputField = fn(&crate::outputs::OutputStatus) -> String;
+    let per_output: [(&str, &str, &str, OutputField); 4] = [
+        (
+            "wmpush_output_up",
+            "gauge",
+            "1 while the output (archive, relay, added) is live.",
+            |o| u8::from(o.state == "live").to_string(),
+        ),
+        (
+            "wmpush_output_queued_bytes",
+            "gauge",
+            "Bytes queued for the output.",
+            |o| o.queued_bytes.to_string(),
+        ),
+        (
+            "wmpush_output_drops_total",
+            "counter",
+            "Packets the output dropped.",
+            |o| o.drops.to_string(),
+        ),
+        (
+            "wmpush_output_reconnects_total",
+            "counter",
+            "Times the output was made again after a failure.",
+            |o| o.reconnects.to_string(),
+        ),
+    ];
+    for (name, kind, help, f) in per_output {
+        m.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for p in &doc.points {
+            for o in &p.outputs {
+                m.push_str(&format!(
+                    "{name}{{point=\"{}\",kind=\"{}\",target=\"{}\"}} {}\n",
+                    prom_label(&p.name),
+                    prom_label(&o.kind),
+                    prom_label(&o.target),
+                    f(o)
+                ));
+            }
+        }
+    }
     for (name, kind, help, f) in per_point {
         m.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
         for p in &doc.points {
