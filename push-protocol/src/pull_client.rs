@@ -82,6 +82,11 @@ pub struct PullClientConfig {
     /// server's `WWW-Authenticate` values, so the caller can compute
     /// credentials (Digest) and start a new client.
     pub authorization: Option<String>,
+    /// Hand each `$D` packet over as a [`PullClientEvent::Packet`] (the
+    /// default). When `false`, packets after the Play header are only counted
+    /// ([`PullClient::packets_received`]) and their payloads skipped without a
+    /// copy: what a load generator or a liveness probe needs.
+    pub deliver_packets: bool,
 }
 
 impl Default for PullClientConfig {
@@ -97,6 +102,7 @@ impl Default for PullClientConfig {
             describe_only: false,
             streams: None,
             authorization: None,
+            deliver_packets: true,
         }
     }
 }
@@ -196,6 +202,10 @@ pub struct PullClient {
     deadline: Option<Instant>,
     now: Instant,
     challenges: Vec<String>,
+    /// `$D` packets and payload bytes of earlier connections' decoders, and of
+    /// packets decoded (not skipped) on the current one.
+    packets: u64,
+    payload_bytes: u64,
 }
 
 impl PullClient {
@@ -228,6 +238,8 @@ impl PullClient {
             deadline: None,
             now,
             challenges: Vec::new(),
+            packets: 0,
+            payload_bytes: 0,
         };
         c.events.push_back(PullClientEvent::Connect {
             authority: c.authority.clone(),
@@ -262,6 +274,17 @@ impl PullClient {
         &self.challenges
     }
 
+    /// `$D` packets received in Play so far (delivered or only counted).
+    pub fn packets_received(&self) -> u64 {
+        self.packets + self.decoder.discarded().0
+    }
+
+    /// Bytes of the `$D` packets' payloads received so far (after the
+    /// 8-byte preheader).
+    pub fn payload_bytes_received(&self) -> u64 {
+        self.payload_bytes + self.decoder.discarded().1
+    }
+
     // ---- input ----
 
     /// The socket asked for by the last `Connect` is open: the request is queued.
@@ -275,6 +298,9 @@ impl PullClient {
         self.out.push_back(Bytes::from(req));
         self.conn = Conn::Head;
         self.head.clear();
+        let (packets, bytes) = self.decoder.discarded();
+        self.packets += packets;
+        self.payload_bytes += bytes;
         self.decoder = PullFrameDecoder::new();
         self.body_left = None;
         self.touch(now);
@@ -567,10 +593,14 @@ impl PullClient {
                 if self.header.is_none() {
                     return Err(PullError::Protocol("$D before any $H"));
                 }
-                self.events.push_back(PullClientEvent::Packet {
-                    location_id: frame.location_id,
-                    data: frame.payload,
-                });
+                self.packets += 1;
+                self.payload_bytes += frame.payload.len() as u64;
+                if self.config.deliver_packets {
+                    self.events.push_back(PullClientEvent::Packet {
+                        location_id: frame.location_id,
+                        data: frame.payload,
+                    });
+                }
             }
             wire::ID_END => {
                 let reason = frame.reason.unwrap_or(0);
@@ -626,6 +656,10 @@ impl PullClient {
                     self.header = Some(header.clone());
                     self.streams = streams;
                     self.events.push_back(PullClientEvent::Playing { header });
+                    if !self.config.deliver_packets {
+                        // The header is known: later `$D` payloads are skipped uncopied.
+                        self.decoder.discard_data();
+                    }
                 }
             }
         }

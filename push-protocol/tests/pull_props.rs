@@ -11,7 +11,7 @@ use pull_support::*;
 use push_protocol::pragma::{
     Directive, Pragmas, StreamSwitchEntry, directive_text, stream_switch_line,
 };
-use push_protocol::pull_client::PullClientConfig;
+use push_protocol::pull_client::{PullClientConfig, PullClientEvent};
 use push_protocol::pull_server::wire::{self, PullFrameDecoder};
 use push_protocol::pull_server::{PullServerConfig, PullServerConnection, Session};
 
@@ -193,6 +193,11 @@ Content-Type: application/x-wms-LogStats\r\nContent-Length: {}\r\n\r\n",
         prop_assert_eq!(&whole.0, &cut.0);
         prop_assert_eq!(whole.1, cut.1);
         prop_assert_eq!(whole.0.len(), 2 + packets.len() + if change { 2 } else { 0 } + 1);
+        // Counting only: the same events without the packets, for any chunking.
+        let counting = PullClientConfig { deliver_packets: false, ..PullClientConfig::default() };
+        let counted = run_session(counting, PullServerConfig::default(), asf_header(&[1, 2], 5000, padding), &script, &cuts);
+        let without: Vec<_> = whole.0.iter().filter(|e| !matches!(e, PullClientEvent::Packet { .. })).cloned().collect();
+        prop_assert_eq!(counted.0, without);
     }
 
     #[test]
@@ -273,5 +278,78 @@ proptest! {
         }
         prop_assert!(s.is_done());
         prop_assert_eq!(got, expected);
+    }
+}
+
+/// One pull packet for the discard property: id letter, payload length, or raw garbage.
+fn pull_packet() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => (0usize..3000).prop_map(|n| {
+            let mut b = BytesMut::new();
+            wire::put_preheader(&mut b, wire::ID_DATA, n, 7, 0, 0).expect("small");
+            b.extend((0..n).map(|i| (i % 251) as u8));
+            b.to_vec()
+        }),
+        1 => (0usize..200, prop::sample::select(vec![wire::ID_HEADER, wire::ID_METADATA])).prop_map(|(n, id)| {
+            let mut b = BytesMut::new();
+            wire::put_preheader(&mut b, id, n, 0, 0, wire::AF_FIRST | wire::AF_LAST).expect("small");
+            b.extend(std::iter::repeat_n(0x5a, n));
+            b.to_vec()
+        }),
+        1 => any::<u32>().prop_map(|r| wire::reason_packet(wire::ID_END, r).to_vec()),
+        1 => any::<u32>().prop_map(|r| wire::reason_packet(wire::ID_CHANGE, r).to_vec()),
+        // A `$D` too short for its preheader (an error either way).
+        1 => Just(vec![0x24, wire::ID_DATA, 3, 0, 1, 2, 3]),
+        // Bytes that are not a packet boundary.
+        1 => proptest::collection::vec(any::<u8>(), 1..20),
+    ]
+}
+
+/// Every frame (or the first error) a decoder yields for `bytes` pushed in `cuts`.
+fn decode_all(
+    bytes: &[u8],
+    cuts: &[usize],
+    discard: bool,
+) -> (Vec<wire::PullFrame>, Option<String>, (u64, u64)) {
+    let mut dec = PullFrameDecoder::new();
+    if discard {
+        dec.discard_data();
+    }
+    let (mut frames, mut at, mut i) = (Vec::new(), 0, 0);
+    while at < bytes.len() {
+        let n = cuts[i % cuts.len()].min(bytes.len() - at);
+        dec.push(&bytes[at..at + n]);
+        at += n;
+        i += 1;
+        loop {
+            match dec.next_frame() {
+                Ok(Some(f)) => frames.push(f),
+                Ok(None) => break,
+                Err(e) => return (frames, Some(e.to_string()), dec.discarded()),
+            }
+        }
+    }
+    (frames, None, dec.discarded())
+}
+
+proptest! {
+    #[test]
+    fn discarding_data_keeps_every_other_frame_and_error(
+        packets in proptest::collection::vec(pull_packet(), 0..30),
+        cuts in proptest::collection::vec(1usize..5000, 1..10),
+    ) {
+        let bytes: Vec<u8> = packets.concat();
+        let (all, all_err, none) = decode_all(&bytes, &cuts, false);
+        let (kept, kept_err, (n, payload)) = decode_all(&bytes, &cuts, true);
+        prop_assert_eq!(none, (0, 0));
+        // Up to the first error the discarding decoder sees the same stream.
+        let data: Vec<&wire::PullFrame> = all.iter().filter(|f| f.id == wire::ID_DATA).collect();
+        let others: Vec<&wire::PullFrame> = all.iter().filter(|f| f.id != wire::ID_DATA).collect();
+        prop_assert_eq!(kept.iter().collect::<Vec<_>>(), others);
+        prop_assert_eq!(&kept_err, &all_err);
+        if all_err.is_none() {
+            prop_assert_eq!(n, data.len() as u64);
+            prop_assert_eq!(payload, data.iter().map(|f| f.payload.len() as u64).sum::<u64>());
+        }
     }
 }

@@ -1,13 +1,14 @@
 //! Subcommand implementations (glue between clap arguments and the library).
 
 use std::io::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wmpush::auth::AuthFile;
 use wmpush::config::ServeConfig;
 use wmpush::demo::{self, DemoOptions};
 use wmpush::exit::{CliError, Failure};
 use wmpush::generator::SignalConfig;
+use wmpush::load::{self, LoadConfig};
 use wmpush::pull::{Pulled, StreamUrl, pull as pull_stream};
 use wmpush::server::Server;
 
@@ -135,16 +136,19 @@ pub(crate) async fn pull(a: PullArgs) -> Result<(), CliError> {
     let url = StreamUrl::parse(&a.url, &["mmsh", "http"])?;
     let duration = seconds(a.duration, "--duration")?;
     if let Some(n) = a.clients {
-        if n == 0 || n > 1000 {
-            return Err(CliError::new(Failure::Usage, "--clients must be 1..=1000"));
+        if n == 0 || n > load::MAX_CLIENTS {
+            return Err(CliError::new(
+                Failure::Usage,
+                format!("--clients must be 1..={}", load::MAX_CLIENTS),
+            ));
         }
-        if duration.is_none() {
+        let Some(duration) = duration else {
             return Err(CliError::new(
                 Failure::Usage,
                 "--clients needs --duration (the load test is bounded)",
             ));
-        }
-        return load_test(&url, n, duration).await;
+        };
+        return load_test(&a, url, n, duration).await;
     }
     let output = a.output.ok_or_else(|| {
         CliError::new(Failure::Usage, "give -o FILE (or -o - for standard output)")
@@ -208,47 +212,80 @@ pub(crate) async fn pull(a: PullArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn load_test(url: &StreamUrl, n: u32, duration: Option<Duration>) -> Result<(), CliError> {
-    let mut tasks = Vec::new();
-    for i in 0..n {
-        let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            let start = Instant::now();
-            let mut last = Instant::now();
-            let mut worst_gap = Duration::ZERO;
-            let r = pull_stream(&url, duration, |_| {
-                let now = Instant::now();
-                worst_gap = worst_gap.max(now - last);
-                last = now;
-                true
-            })
-            .await;
-            (i, r, start.elapsed(), worst_gap)
-        }));
+async fn load_test(a: &PullArgs, url: StreamUrl, n: u32, duration: Duration) -> Result<(), CliError> {
+    let ramp = match seconds(a.ramp, "--ramp")? {
+        Some(r) => r,
+        None => LoadConfig::default_ramp(n),
+    };
+    if ramp >= duration {
+        return Err(CliError::new(
+            Failure::Usage,
+            "--ramp must be shorter than --duration",
+        ));
     }
-    let mut failures = 0;
-    for t in tasks {
-        let Ok((i, r, elapsed, gap)) = t.await else {
-            failures += 1;
-            continue;
-        };
-        match r {
-            Ok(s) => println!(
-                "client {i}: {} packets, {:.0} kbit/s, longest stall {} ms",
-                s.packets,
-                s.bytes as f64 * 8.0 / elapsed.as_secs_f64().max(0.001) / 1000.0,
-                gap.as_millis()
-            ),
-            Err(e) => {
-                failures += 1;
-                println!("client {i}: failed: {}", e.message);
+    let config = LoadConfig {
+        url,
+        clients: n,
+        ramp,
+        duration,
+    };
+    let mut report = load::run(&config).await;
+    if a.json {
+        if !a.each {
+            report.each.clear();
+        }
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::new(Failure::Input, format!("cannot write the report: {e}")))?;
+        println!("{text}");
+    } else {
+        if a.each {
+            for (i, c) in report.each.iter().enumerate() {
+                let rate = if c.seconds_playing > 0.0 {
+                    c.bytes as f64 * 8.0 / 1000.0 / c.seconds_playing
+                } else {
+                    0.0
+                };
+                let first = c
+                    .first_packet_ms
+                    .map_or_else(|| "none".to_owned(), |ms| format!("{ms} ms"));
+                println!(
+                    "client {i}: {:?}, {} packets, {rate:.0} kbit/s, first packet {first}, longest stall {} ms{}",
+                    c.outcome,
+                    c.packets,
+                    c.longest_stall_ms,
+                    c.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+                );
             }
         }
+        let limit = load::CONTINUITY_LIMIT.as_secs();
+        let (f, s) = (report.first_packet_ms, report.longest_stall_ms);
+        println!(
+            "{n} players: {} played, {} refused (503), {} failed; {} continuous (no stall over {limit} s)",
+            report.played, report.refused, report.failed, report.continuous
+        );
+        println!("first packet: p50 {} ms, p99 {} ms, max {} ms", f.p50, f.p99, f.max);
+        println!("longest stall: p50 {} ms, p99 {} ms, max {} ms", s.p50, s.p99, s.max);
+        println!(
+            "rate: {:.0} kbit/s per player, {:.1} Mbit/s in all",
+            report.mean_kbit_s, report.total_mbit_s
+        );
+        for e in &report.errors {
+            println!("error: {e}");
+        }
     }
-    if failures > 0 {
+    if report.played < n {
+        // Refusals alone are the server's answer (exit 6); anything else is a broken run.
+        let kind = if report.failed == 0 {
+            Failure::Refused
+        } else {
+            Failure::Connection
+        };
         return Err(CliError::new(
-            Failure::Connection,
-            format!("{failures} of {n} clients failed"),
+            kind,
+            format!(
+                "{} of {n} players refused (503), {} failed",
+                report.refused, report.failed
+            ),
         ));
     }
     Ok(())

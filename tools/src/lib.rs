@@ -8,6 +8,7 @@
 //! - [`point::PublishingPoint`]: one live stream shared by its players.
 //! - [`demo`]: the embedded demo and its `--check`.
 //! - [`pull`]: the MS-WMSP pull client driver.
+//! - [`load`]: the load generator behind `wmpush pull --clients N`.
 
 pub mod auth;
 pub mod chunk_reader;
@@ -18,6 +19,7 @@ pub mod generator;
 pub mod ingest;
 pub mod inspect;
 pub mod live_mux;
+pub mod load;
 pub mod outputs;
 pub mod point;
 pub mod pull;

@@ -172,9 +172,19 @@ struct PullArgs {
     /// Stop after S seconds.
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
-    /// Run N concurrent players (load test; output is not written) and report each one's throughput.
+    /// Run N concurrent players (load test, 1..=20000; nothing is written) and report
+    /// time to first packet, longest stall, rate, and refusals.
     #[arg(long, value_name = "N")]
     clients: Option<u32>,
+    /// With --clients: start the players evenly over S seconds (default 1 s per 2,000).
+    #[arg(long, value_name = "S", requires = "clients")]
+    ramp: Option<f64>,
+    /// With --clients: print the report as JSON on standard output.
+    #[arg(long, requires = "clients")]
+    json: bool,
+    /// With --clients: report every player, not only the summary.
+    #[arg(long, requires = "clients")]
+    each: bool,
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

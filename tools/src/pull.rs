@@ -114,6 +114,19 @@ async fn connect(authority: &str) -> Result<TcpStream, CliError> {
         })
 }
 
+/// A fresh random `xClientGUID` in registry form with braces (MS-WMSP 2.2.1.4.33:
+/// one per session, drawn by the caller).
+pub fn client_guid() -> String {
+    format!(
+        "{{{:08X}-{:04X}-{:04X}-{:04X}-{:012X}}}",
+        rand::random::<u32>(),
+        rand::random::<u16>(),
+        rand::random::<u16>(),
+        rand::random::<u16>(),
+        rand::random::<u64>() & 0xFFFF_FFFF_FFFF
+    )
+}
+
 /// Pulls `url` until the server ends the stream, `duration` passes, or
 /// `on_item` returns `false`.
 pub async fn pull(
@@ -122,14 +135,7 @@ pub async fn pull(
     mut on_item: impl FnMut(Pulled) -> bool,
 ) -> Result<PullSummary, CliError> {
     let config = PullClientConfig {
-        client_guid: format!(
-            "{{{:08X}-{:04X}-{:04X}-{:04X}-{:012X}}}",
-            rand::random::<u32>(),
-            rand::random::<u16>(),
-            rand::random::<u16>(),
-            rand::random::<u16>(),
-            rand::random::<u64>() & 0xFFFF_FFFF_FFFF
-        ),
+        client_guid: client_guid(),
         ..PullClientConfig::default()
     };
     let mut client = PullClient::new(config, &url.authority, &url.path, Instant::now());

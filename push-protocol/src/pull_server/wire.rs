@@ -127,10 +127,38 @@ pub fn fragment_packets(id: u8, object: &Bytes, scratch: &mut BytesMut, out: &mu
 /// Incremental decoder of a pull response body. Feed bytes with
 /// [`PullFrameDecoder::push`], take frames with [`PullFrameDecoder::next_frame`];
 /// any chunking of the input gives the same frames.
+///
+/// With [`PullFrameDecoder::discard_data`] on, well-formed `$D` packets are
+/// counted ([`PullFrameDecoder::discarded`]) and skipped as they arrive, without
+/// being copied: a load generator or a probe that only needs to know that
+/// media flows pays for no payload copy. Every other packet is decoded as usual,
+/// in order, and errors carry the same body offsets as without discarding.
 #[derive(Debug, Default)]
 pub struct PullFrameDecoder {
     buf: BytesMut,
     offset: u64,
+    discard: Option<Discard>,
+}
+
+/// State of the `$D`-skipping walk of [`PullFrameDecoder::push`].
+#[derive(Debug, Default)]
+struct Discard {
+    /// The first bytes (< 4) of a framing header split across pushes.
+    head: Vec<u8>,
+    /// Payload bytes of a skipped `$D` still to come.
+    skip_left: usize,
+    /// Bytes of a kept packet still to be copied into `buf`.
+    copy_left: usize,
+    /// After a bad framing byte every later byte is kept (`next_frame` reports it).
+    passthrough: bool,
+    /// Bytes ever appended to `buf`, and bytes taken out of it by `next_frame`.
+    appended: u64,
+    taken: u64,
+    /// (`appended` when a `$D` was skipped, its whole length): applied to the
+    /// offset once `next_frame` reaches that point.
+    marks: std::collections::VecDeque<(u64, u64)>,
+    packets: u64,
+    payload_bytes: u64,
 }
 
 impl PullFrameDecoder {
@@ -139,24 +167,81 @@ impl PullFrameDecoder {
         PullFrameDecoder::default()
     }
 
+    /// Turns `$D` discarding on for the bytes pushed from now on (see the type's
+    /// docs). Bytes already pushed are decoded in full.
+    pub fn discard_data(&mut self) {
+        if self.discard.is_none() {
+            self.discard = Some(Discard {
+                appended: self.buf.len() as u64,
+                ..Discard::default()
+            });
+        }
+    }
+
+    /// `$D` packets skipped so far and the bytes of their payloads (after the
+    /// 8-byte preheader); `(0, 0)` while discarding is off.
+    pub fn discarded(&self) -> (u64, u64) {
+        self.discard
+            .as_ref()
+            .map_or((0, 0), |d| (d.packets, d.payload_bytes))
+    }
+
     /// Appends received bytes.
     pub fn push(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        match self.discard.as_mut() {
+            None => self.buf.extend_from_slice(data),
+            Some(d) => d.walk(data, &mut self.buf),
+        }
     }
 
     /// Bytes held that do not yet form a whole packet.
     pub fn buffered(&self) -> usize {
         self.buf.len()
+            + self
+                .discard
+                .as_ref()
+                .map_or(0, |d| d.head.len() + d.skip_left)
     }
 
     /// Body offset of the next undecoded byte.
     pub fn offset(&self) -> u64 {
-        self.offset
+        match &self.discard {
+            None => self.offset,
+            Some(d) => {
+                self.offset
+                    + d.marks
+                        .iter()
+                        .take_while(|(at, _)| *at <= d.taken)
+                        .map(|(_, n)| n)
+                        .sum::<u64>()
+            }
+        }
+    }
+
+    /// Applies the skipped `$D`s that lie before the next kept byte to `offset`.
+    fn settle_marks(&mut self) {
+        if let Some(d) = self.discard.as_mut() {
+            while let Some(&(at, n)) = d.marks.front() {
+                if at > d.taken {
+                    break;
+                }
+                self.offset += n;
+                d.marks.pop_front();
+            }
+        }
+    }
+
+    /// Records that `n` bytes of `buf` were consumed by `next_frame`.
+    fn took(&mut self, n: usize) {
+        if let Some(d) = self.discard.as_mut() {
+            d.taken += n as u64;
+        }
     }
 
     /// Decodes the next whole packet, `Ok(None)` if more bytes are needed.
     /// Memory is bounded: one packet is at most 4 + 65,535 bytes.
     pub fn next_frame(&mut self) -> Result<Option<PullFrame>, PullError> {
+        self.settle_marks();
         if self.buf.len() < 4 {
             return Ok(None);
         }
@@ -176,6 +261,7 @@ impl PullFrameDecoder {
         let mut packet = self.buf.split_to(4 + len).freeze();
         let at = self.offset;
         self.offset += (4 + len) as u64;
+        self.took(4 + len);
         packet.advance(4);
         let burst = first & 0x80 != 0;
         match id {
@@ -240,5 +326,58 @@ impl PullFrameDecoder {
                 what: "unknown packet id",
             }),
         }
+    }
+}
+
+impl Discard {
+    /// Walks `data` frame by frame: skipped `$D` payloads are counted, every other
+    /// byte goes to `buf` for `next_frame`, in order.
+    fn walk(&mut self, mut data: &[u8], buf: &mut BytesMut) {
+        while !data.is_empty() {
+            if self.passthrough {
+                self.keep(data, buf);
+                return;
+            }
+            if self.skip_left > 0 {
+                let n = self.skip_left.min(data.len());
+                self.skip_left -= n;
+                data = &data[n..];
+                continue;
+            }
+            if self.copy_left > 0 {
+                let n = self.copy_left.min(data.len());
+                self.copy_left -= n;
+                self.keep(&data[..n], buf);
+                data = &data[n..];
+                continue;
+            }
+            // At a packet boundary: gather the 4-byte framing header (2.2.3.1.1).
+            let n = (4 - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.head.len() < 4 {
+                return;
+            }
+            let head = std::mem::take(&mut self.head);
+            let len = usize::from(u16::from_le_bytes([head[2], head[3]]));
+            if head[0] & 0x7f != 0x24 {
+                // Not a packet boundary: keep everything, `next_frame` reports where.
+                self.passthrough = true;
+                self.keep(&head, buf);
+            } else if head[1] == ID_DATA && len >= PREHEADER_LEN {
+                self.packets += 1;
+                self.payload_bytes += (len - PREHEADER_LEN) as u64;
+                self.marks.push_back((self.appended, (4 + len) as u64));
+                self.skip_left = len;
+            } else {
+                self.keep(&head, buf);
+                self.copy_left = len;
+            }
+        }
+    }
+
+    fn keep(&mut self, bytes: &[u8], buf: &mut BytesMut) {
+        buf.extend_from_slice(bytes);
+        self.appended += bytes.len() as u64;
     }
 }
