@@ -212,9 +212,20 @@ pub(crate) async fn pull(a: PullArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn load_test(a: &PullArgs, url: StreamUrl, n: u32, duration: Duration) -> Result<(), CliError> {
-    let ramp = match seconds(a.ramp, "--ramp")? {
-        Some(r) => r,
+async fn load_test(
+    a: &PullArgs,
+    url: StreamUrl,
+    n: u32,
+    duration: Duration,
+) -> Result<(), CliError> {
+    let ramp = match a.ramp {
+        Some(r) if r.is_finite() && r >= 0.0 => Duration::from_secs_f64(r),
+        Some(r) => {
+            return Err(CliError::new(
+                Failure::Usage,
+                format!("--ramp {r} must be 0 or more seconds"),
+            ));
+        }
         None => LoadConfig::default_ramp(n),
     };
     if ramp >= duration {
@@ -253,7 +264,10 @@ async fn load_test(a: &PullArgs, url: StreamUrl, n: u32, duration: Duration) -> 
                     c.outcome,
                     c.packets,
                     c.longest_stall_ms,
-                    c.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+                    c.error
+                        .as_ref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
                 );
             }
         }
@@ -263,8 +277,14 @@ async fn load_test(a: &PullArgs, url: StreamUrl, n: u32, duration: Duration) -> 
             "{n} players: {} played, {} refused (503), {} failed; {} continuous (no stall over {limit} s)",
             report.played, report.refused, report.failed, report.continuous
         );
-        println!("first packet: p50 {} ms, p99 {} ms, max {} ms", f.p50, f.p99, f.max);
-        println!("longest stall: p50 {} ms, p99 {} ms, max {} ms", s.p50, s.p99, s.max);
+        println!(
+            "first packet: p50 {} ms, p99 {} ms, max {} ms",
+            f.p50, f.p99, f.max
+        );
+        println!(
+            "longest stall: p50 {} ms, p99 {} ms, max {} ms",
+            s.p50, s.p99, s.max
+        );
         println!(
             "rate: {:.0} kbit/s per player, {:.1} Mbit/s in all",
             report.mean_kbit_s, report.total_mbit_s

@@ -137,8 +137,10 @@ pub struct LoadReport {
 impl LoadReport {
     fn from_clients(each: Vec<ClientReport>, wall: Duration) -> LoadReport {
         let count = |o| each.iter().filter(|c| c.outcome == o).count() as u32;
-        let played: Vec<&ClientReport> =
-            each.iter().filter(|c| c.outcome == Outcome::Played).collect();
+        let played: Vec<&ClientReport> = each
+            .iter()
+            .filter(|c| c.outcome == Outcome::Played)
+            .collect();
         let limit = CONTINUITY_LIMIT.as_millis() as u64;
         let rates: Vec<f64> = played
             .iter()
@@ -257,9 +259,7 @@ impl Watch {
         };
         ClientReport {
             outcome,
-            first_packet_ms: self
-                .first
-                .map(|f| (f - self.started).as_millis() as u64),
+            first_packet_ms: self.first.map(|f| (f - self.started).as_millis() as u64),
             longest_stall_ms: self.longest.as_millis() as u64,
             packets: client.packets_received(),
             bytes: client.payload_bytes_received(),

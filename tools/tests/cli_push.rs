@@ -396,11 +396,26 @@ fn pull_saves_a_playable_file_and_reports_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.matches("kbit/s").count(), 3, "{text}");
+    assert!(
+        text.contains("3 players: 3 played, 0 refused (503), 0 failed"),
+        "{text}"
+    );
+    assert!(text.contains("first packet: p50 "), "{text}");
     assert_eq!(
         code(&["pull", &format!("mmsh://{addr}/p"), "--clients", "3"]),
         Some(2),
         "--clients needs --duration"
     );
+    for bad in [
+        &["--clients", "20001", "--duration", "1"][..],
+        &["--clients", "3", "--duration", "1", "--ramp", "1"],
+        &["--clients", "3", "--duration", "1", "--ramp", "-1"],
+        &["--ramp", "1", "--duration", "1"],
+    ] {
+        let url = format!("mmsh://{addr}/p");
+        let mut args = vec!["pull", url.as_str()];
+        args.extend_from_slice(bad);
+        assert_eq!(code(&args), Some(2), "usage error for {bad:?}");
+    }
     assert!(pusher.join().expect("thread").status.success());
 }

@@ -112,7 +112,8 @@ fn output<'a>(
         .find(|o| o["kind"] == kind)
 }
 
-/// `wmpush pull --clients N --duration S` of `url`: the longest stall of each player, ms.
+/// `wmpush pull --clients N --duration S --json --each` of `url`: the longest stall of
+/// each player, ms (every player must have played to the end).
 fn pull_stalls(url: String, clients: u32, seconds: u32) -> std::thread::JoinHandle<Vec<u64>> {
     std::thread::spawn(move || {
         let out = run_bounded(
@@ -121,8 +122,12 @@ fn pull_stalls(url: String, clients: u32, seconds: u32) -> std::thread::JoinHand
                 &url,
                 "--clients",
                 &clients.to_string(),
+                "--ramp",
+                "0",
                 "--duration",
                 &seconds.to_string(),
+                "--json",
+                "--each",
             ]),
             Duration::from_secs(u64::from(seconds) + 20),
         );
@@ -132,9 +137,12 @@ fn pull_stalls(url: String, clients: u32, seconds: u32) -> std::thread::JoinHand
             "pull {url}: {text}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        text.lines()
-            .filter_map(|l| l.split("longest stall ").nth(1))
-            .map(|rest| rest.trim_end_matches(" ms").parse().expect("ms"))
+        let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
+        report["each"]
+            .as_array()
+            .expect("each player")
+            .iter()
+            .map(|c| c["longest_stall_ms"].as_u64().expect("ms"))
             .collect()
     })
 }
