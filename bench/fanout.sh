@@ -92,7 +92,7 @@ print(f"{who} {n} cores={cores:.3f} core/Gbit/s={per_gbit:.3f} KiB/player={kib:.
       f"continuous={r['continuous']}/{n} played={r['played']} refused={r['refused']} failed={r['failed']} "
       f"first_p50={r['first_packet_ms']['p50']} first_p99={r['first_packet_ms']['p99']} "
       f"stall_max={r['longest_stall_ms']['max']} kbit/s={r['mean_kbit_s']:.0f} gbit/s={gbit:.2f} "
-      f"gen_cores={(u + s) / e:.3f}")
+      f"gen_cores={(u + s) / e:.3f}" + (f" first_error={r['errors'][0]!r}" if r["errors"] else ""))
 PY
 }
 
@@ -144,7 +144,7 @@ for line in open(sys.argv[1]):
     parts = line.split()
     if len(parts) < 3 or "ERROR" in parts:
         continue
-    rows[(parts[0], int(parts[1]))].append(dict(p.split("=", 1) for p in parts[2:]))
+    rows[(parts[0], int(parts[1]))].append(dict(p.split("=", 1) for p in parts[2:] if "=" in p and not p.startswith("first_error")))
 for (who, n), runs in sorted(rows.items(), key=lambda k: (k[0][1], k[0][0])):
     med = lambda k: statistics.median(float(r[k].split("/")[0]) for r in runs)
     print(f"{who:6} {n:6} players: {med('cores'):.3f} cores, {med('core/Gbit/s'):.3f} core/Gbit/s, "

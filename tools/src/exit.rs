@@ -44,7 +44,7 @@ impl Failure {
             }
             Failure::Auth => "give --user and --password-env with valid credentials",
             Failure::Refused => {
-                "check the publishing point name and that no other encoder is pushing to it"
+                "check the publishing point name, the server's limits, and that no other encoder is pushing to it"
             }
         }
     }

@@ -123,7 +123,8 @@ pub struct LoadReport {
     pub first_packet_ms: Spread,
     /// Longest stall of each played player, ms.
     pub longest_stall_ms: Spread,
-    /// Mean rate of a played player, kbit/s of ASF packet payload.
+    /// Mean rate of the played players that played at least a second, kbit/s of ASF
+    /// packet payload.
     pub mean_kbit_s: f64,
     /// Total rate received by all players, Mbit/s.
     pub total_mbit_s: f64,
@@ -144,7 +145,8 @@ impl LoadReport {
         let limit = CONTINUITY_LIMIT.as_millis() as u64;
         let rates: Vec<f64> = played
             .iter()
-            .filter(|c| c.seconds_playing > 0.0)
+            // Players that got their first packet at the very end would say little.
+            .filter(|c| c.seconds_playing >= 1.0)
             .map(|c| c.bytes as f64 * 8.0 / 1000.0 / c.seconds_playing)
             .collect();
         let mut errors: Vec<String> = Vec::new();

@@ -21,7 +21,6 @@ use bytes::{Buf, Bytes};
 use push_protocol::pull_server::{FramerMark, PlayFramer};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio::time::MissedTickBehavior;
 
 use super::{
     ClientCounters, HubInner, Position, Ring, SlotKind, SlowClientPolicy, Subscription,
@@ -42,11 +41,20 @@ const PLAYERS_PER_YIELD: usize = 64;
 pub struct DeliveryConfig {
     /// Sweeper tasks per hub; 0 = one per worker thread of the runtime.
     pub sweepers: usize,
-    /// Time between two sweeps.
+    /// Time between two sweeps at light load (it grows with `max_delay`, see `busy_players`).
     pub sweep_interval: Duration,
     /// A player is written to once its oldest unsent packet is this old (or a whole batch
-    /// is waiting). Larger means fewer, larger writes; players buffer seconds anyway.
+    /// is waiting), at light load. Larger means fewer, larger writes; players buffer
+    /// seconds anyway.
     pub max_delay: Duration,
+    /// The delay a sweeper with [`busy_players`](Self::busy_players) or more players
+    /// batches to: between no players and that many, the delay grows linearly from
+    /// `max_delay` to this, and the sweep interval with it in proportion. A busy server
+    /// makes fewer, larger writes (fewer system calls, socket wake-ups and segments per
+    /// byte); a quiet one keeps its players close to live.
+    pub busy_max_delay: Duration,
+    /// Players on one sweeper at which it batches at [`busy_max_delay`](Self::busy_max_delay).
+    pub busy_players: usize,
     /// Most bytes in one vectored write to a player.
     pub batch_bytes: usize,
     /// Most writes to one player per sweep (a player catching up gets at most
@@ -63,6 +71,8 @@ impl Default for DeliveryConfig {
             sweepers: 0,
             sweep_interval: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
+            busy_max_delay: Duration::from_millis(500),
+            busy_players: 5000,
             batch_bytes: 64 * 1024,
             writes_per_sweep: 4,
             load: None,
@@ -75,6 +85,32 @@ impl DeliveryConfig {
     pub fn max_delay(mut self, delay: Duration) -> DeliveryConfig {
         self.max_delay = delay;
         self
+    }
+
+    /// Sets the delay of a busy sweeper and the player count at which it applies (see
+    /// [`busy_max_delay`](Self::busy_max_delay)); `busy_max_delay` below `max_delay` is
+    /// taken as `max_delay`.
+    pub fn busy(mut self, delay: Duration, players: usize) -> DeliveryConfig {
+        self.busy_max_delay = delay;
+        self.busy_players = players;
+        self
+    }
+
+    /// The (delay, sweep interval) of a sweeper serving `players`.
+    fn pace(&self, players: usize) -> (Duration, Duration) {
+        let busy = self.busy_max_delay.max(self.max_delay);
+        let share = if self.busy_players == 0 {
+            1.0
+        } else {
+            (players as f64 / self.busy_players as f64).min(1.0)
+        };
+        let delay = self.max_delay + (busy - self.max_delay).mul_f64(share);
+        let scale = if self.max_delay.is_zero() {
+            1.0
+        } else {
+            delay.as_secs_f64() / self.max_delay.as_secs_f64()
+        };
+        (delay, self.sweep_interval.mul_f64(scale))
     }
 
     /// Sets the time between sweeps.
@@ -491,11 +527,20 @@ async fn run_sweeper(
     let mut players: Vec<Player> = Vec::new();
     let mut mirror = Mirror::default();
     let mut scratch = Scratch::default();
-    let mut interval = tokio::time::interval(config.sweep_interval);
-    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut next = tokio::time::Instant::now();
     let mut idle = 0u32;
     loop {
-        let scheduled = interval.tick().await.into_std();
+        // The pace follows the number of players (see `DeliveryConfig::busy_max_delay`);
+        // a late sweep is not made up for (the next one is a whole interval later).
+        let (delay, period) = config.pace(players.len());
+        tokio::time::sleep_until(next).await;
+        let scheduled = next.into_std();
+        let now = tokio::time::Instant::now();
+        next = if next + period < now {
+            now + period
+        } else {
+            next + period
+        };
         loop {
             match rx.try_recv() {
                 Ok(p) => players.push(p),
@@ -536,7 +581,15 @@ async fn run_sweeper(
         let mut tally = SweepTally::default();
         for (i, player) in players.iter_mut().enumerate() {
             let now = Instant::now();
-            serve(player, &mirror, now, &config, &mut scratch, &mut tally);
+            serve(
+                player,
+                &mirror,
+                now,
+                delay,
+                &config,
+                &mut scratch,
+                &mut tally,
+            );
             if (i + 1) % PLAYERS_PER_YIELD == 0 {
                 tokio::task::yield_now().await;
             }
@@ -689,6 +742,7 @@ fn serve(
     p: &mut Player,
     m: &Mirror,
     now: Instant,
+    max_delay: Duration,
     config: &DeliveryConfig,
     scratch: &mut Scratch,
     tally: &mut SweepTally,
@@ -729,7 +783,7 @@ fn serve(
             let waiting = m.ring.total_bytes - m.ring.offset_before(p.pos.cursor);
             let oldest = m.ring.get(p.pos.cursor).map(|s| s.at);
             let due = waiting >= config.batch_bytes as u64
-                || oldest.is_some_and(|at| now.saturating_duration_since(at) >= config.max_delay);
+                || oldest.is_some_and(|at| now.saturating_duration_since(at) >= max_delay);
             if !due {
                 break;
             }
@@ -956,4 +1010,30 @@ fn write_once(
         return Written::Part;
     }
     Written::All { more: full }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::*;
+
+    #[test]
+    fn the_pace_grows_with_the_players_up_to_the_busy_delay() {
+        let c = DeliveryConfig::default();
+        let ms = |d: Duration| d.as_millis();
+        let (d0, s0) = c.pace(0);
+        assert_eq!((ms(d0), ms(s0)), (200, 20));
+        let (d1, s1) = c.pace(2500);
+        assert_eq!((ms(d1), ms(s1)), (350, 35));
+        for players in [5000, 50_000] {
+            let (d, s) = c.pace(players);
+            assert_eq!((ms(d), ms(s)), (500, 50), "{players} players");
+        }
+        // A busy delay below the light one, or no busy count, never shortens anything.
+        let flat = DeliveryConfig::default().busy(Duration::from_millis(50), 0);
+        assert_eq!(ms(flat.pace(10).0), 200);
+        let zero = DeliveryConfig::default()
+            .max_delay(Duration::ZERO)
+            .busy(Duration::ZERO, 10);
+        assert_eq!(zero.pace(10), (Duration::ZERO, Duration::from_millis(20)));
+    }
 }
