@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use push_protocol::http;
-use push_protocol::pull_server::wire::PullFrameDecoder;
+use push_protocol::pull_server::wire::{PullFrame, PullFrameDecoder};
 use push_protocol::pull_server::{PullServerConfig, PullServerConnection, PullServerEvent};
 use push_sink::hub::{
     BroadcastHub, HubConfig, ServeConfig, ServeOutcome, refuse_request, serve_request,
@@ -58,6 +58,27 @@ async fn player(addr: std::net::SocketAddr, request: &str) -> Vec<u8> {
     out
 }
 
+/// A player sends `request`; the server side reads it like a router and serves it from `hub`.
+async fn serve_one(
+    hub: &BroadcastHub,
+    listener: &TcpListener,
+    request: &'static str,
+) -> (tokio::task::JoinHandle<Vec<u8>>, ServeOutcome) {
+    let addr = listener.local_addr().expect("addr");
+    let client = tokio::spawn(player(addr, request));
+    let (tcp, conn, request) = accept_request(listener).await;
+    let outcome = serve_request(hub, tcp, conn, request, &ServeConfig::default(), None)
+        .await
+        .expect("served");
+    (client, outcome)
+}
+
+fn frames(body: &[u8]) -> Vec<PullFrame> {
+    let mut dec = PullFrameDecoder::new();
+    dec.push(body);
+    std::iter::from_fn(|| dec.next_frame().expect("valid framing")).collect()
+}
+
 fn split_head(response: &[u8]) -> (String, &[u8]) {
     let end = http::head_end(response).expect("a response head");
     (
@@ -73,12 +94,7 @@ async fn a_parsed_play_is_delivered_from_the_hub() {
     hub.set_header(stream.header.clone());
     hub.publish(stream.packets[0].clone(), true);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let client = tokio::spawn(player(addr, PLAY));
-    let (tcp, conn, request) = accept_request(&listener).await;
-    let outcome = serve_request(&hub, tcp, conn, request, &ServeConfig::default(), None)
-        .await
-        .expect("served");
+    let (client, outcome) = serve_one(&hub, &listener, PLAY).await;
     assert_eq!(outcome, ServeOutcome::Delivering);
     for p in &stream.packets[1..] {
         hub.publish(p.clone(), false);
@@ -88,18 +104,14 @@ async fn a_parsed_play_is_delivered_from_the_hub() {
     let (head, body) = split_head(&response);
     assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
     assert!(head.contains("application/x-mms-framed"), "{head}");
-    let mut dec = PullFrameDecoder::new();
-    dec.push(body);
-    let mut ids = Vec::new();
-    let mut packets = Vec::new();
-    while let Some(f) = dec.next_frame().expect("valid framing") {
-        ids.push(f.id);
-        if f.id == b'D' {
-            packets.push(f.payload);
-        }
-    }
-    assert_eq!(ids.first(), Some(&b'H'));
-    assert_eq!(ids.last(), Some(&b'E'));
+    let frames = frames(body);
+    assert_eq!(frames.first().map(|f| f.id), Some(b'H'));
+    assert_eq!(frames.last().map(|f| f.id), Some(b'E'));
+    let packets: Vec<_> = frames
+        .into_iter()
+        .filter(|f| f.id == b'D')
+        .map(|f| f.payload)
+        .collect();
     assert_eq!(packets, stream.packets, "every packet once, in order");
 }
 
@@ -110,21 +122,15 @@ async fn a_parsed_describe_gets_the_header_and_a_refusal_its_status() {
     hub.set_header(stream.header.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-
-    let client = tokio::spawn(player(addr, DESCRIBE));
-    let (tcp, conn, request) = accept_request(&listener).await;
-    let outcome = serve_request(&hub, tcp, conn, request, &ServeConfig::default(), None)
-        .await
-        .expect("served");
+    let (client, outcome) = serve_one(&hub, &listener, DESCRIBE).await;
     assert_eq!(outcome, ServeOutcome::Described);
     let response = client.await.expect("player task");
     let (head, body) = split_head(&response);
     assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
     assert!(head.contains("application/vnd.ms.wms-hdr.asfv1"), "{head}");
-    let mut dec = PullFrameDecoder::new();
-    dec.push(body);
-    let header = dec.next_frame().expect("valid").expect("$H");
-    assert_eq!(header.payload, stream.header);
+    let frames = frames(body);
+    assert_eq!(frames.first().map(|f| f.id), Some(b'H'));
+    assert_eq!(frames[0].payload, stream.header);
 
     let client = tokio::spawn(player(addr, PLAY));
     let (mut tcp, mut conn, _) = accept_request(&listener).await;
