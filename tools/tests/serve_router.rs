@@ -73,13 +73,9 @@ fn bytes_in_the_heads_segment_reach_the_front_end() {
     }
     pusher.start_with(None, &first);
     assert!(
-        wait_until(Duration::from_secs(5), || status_json(addr)["points"]
-            .as_array()
-            .is_some_and(|ps| ps
-                .iter()
-                .any(|p| p["name"] == "seg" && p["live"] == true))),
-        "the header pushed with the PushStart head made the point live: {}",
-        status_json(addr)
+        wait_until(Duration::from_secs(5), || point(&status_json(addr), "seg")
+            .is_some_and(|p| p["live"] == true)),
+        "the header pushed with the PushStart head made the point live"
     );
     // A player's Describe, with stray bytes after its head in the same segment.
     let mut s = TcpStream::connect(addr).expect("connect");

@@ -202,6 +202,14 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Response {
     read_response(&mut s)
 }
 
+/// The point named `name` in a `/_status` document.
+pub fn point<'a>(status: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    status["points"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+}
+
 /// `/_status` as JSON.
 pub fn status_json(addr: SocketAddr) -> serde_json::Value {
     let r = http_get(addr, "/_status");
