@@ -472,3 +472,90 @@ impl Drop for PlayerGuard {
         self.state.players_now.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(bytes: &[u8]) -> RequestHead {
+        http::parse_request(bytes, MAX_HEAD)
+            .expect("valid")
+            .expect("complete")
+            .0
+    }
+
+    #[test]
+    fn routes_come_from_the_head_alone() {
+        let cases: [(&[u8], Route); 9] = [
+            (
+                b"GET /_status HTTP/1.0\r\n\r\n",
+                Route::Status(status::StatusPage::Json),
+            ),
+            (
+                b"GET /_status.html HTTP/1.0\r\n\r\n",
+                Route::Status(status::StatusPage::Html),
+            ),
+            (
+                b"GET /_metrics?x HTTP/1.0\r\n\r\n",
+                Route::Status(status::StatusPage::Metrics),
+            ),
+            (b"GET /live?format=asf HTTP/1.0\r\n\r\n", Route::PlainAsf),
+            (b"GET /live?format=asfx HTTP/1.0\r\n\r\n", Route::Player),
+            (b"GET /live HTTP/1.0\r\n\r\n", Route::Player),
+            (b"GET /_other HTTP/1.0\r\n\r\n", Route::NotFound),
+            (b"POST /live HTTP/1.1\r\n\r\n", Route::Encoder),
+            (b"get /live HTTP/1.1\r\n\r\n", Route::MethodNotAllowed),
+        ];
+        for (bytes, route) in cases {
+            assert_eq!(
+                Route::of(&head(bytes)),
+                route,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_head_is_read_once_and_the_bytes_after_it_kept() {
+        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
+        let writer = tokio::spawn(async move {
+            // The head in small pieces, then the body's start in the head's last piece.
+            for piece in [
+                &b"POST /live HT"[..],
+                b"TP/1.1\r\nContent-Length: 9\r",
+                b"\n\r\nbody-part",
+            ] {
+                client.write_all(piece).await.expect("write");
+                tokio::task::yield_now().await;
+            }
+            client
+        });
+        let request = read_request(&mut server, Duration::from_secs(5))
+            .await
+            .expect("a valid head")
+            .expect("not closed");
+        assert_eq!(request.head.method, "POST");
+        assert_eq!(request.head.headers.get("content-length"), Some("9"));
+        assert_eq!(request.rest, b"body-part");
+        drop(writer.await);
+    }
+
+    #[tokio::test]
+    async fn bad_oversized_late_and_missing_heads() {
+        let read = |bytes: Vec<u8>| async move {
+            let (mut client, mut server) = tokio::io::duplex(64 * 1024);
+            client.write_all(&bytes).await.expect("write");
+            drop(client);
+            read_request(&mut server, Duration::from_secs(5)).await
+        };
+        assert!(read(b"\x00garbage\r\n\r\n".to_vec()).await.is_err());
+        let mut big = b"GET / HTTP/1.0\r\n".to_vec();
+        big.resize(MAX_HEAD + 100, b'a');
+        assert!(read(big).await.is_err(), "over MAX_HEAD");
+        assert!(read(Vec::new()).await.expect("closed").is_none());
+        let (_client, mut server) = tokio::io::duplex(1024);
+        let late = read_request(&mut server, Duration::from_millis(20)).await;
+        assert!(late.is_err(), "no head in time");
+    }
+}
