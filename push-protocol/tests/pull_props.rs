@@ -378,3 +378,15 @@ fn a_head_after_head_bytes_is_misuse() {
         "one request per connection"
     );
 }
+
+#[test]
+fn blank_lines_before_the_request_line_are_skipped() {
+    // RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line.
+    let request = b"\r\nGET /live HTTP/1.0\r\nUser-Agent: NSPlayer/9.0\r\n\r\n";
+    let (events, _) = serve_request(request, false);
+    assert!(
+        matches!(events.as_slice(), [PullServerEvent::Request(r)] if r.path == "/live"),
+        "{events:?}"
+    );
+    assert_eq!(serve_request(request, true).0, events);
+}

@@ -503,30 +503,30 @@ impl PullServerConnection {
         let room = self.config.max_head_size.saturating_sub(before);
         let take = data.len().min(room.saturating_add(4));
         self.head.extend_from_slice(&data[..take]);
-        // Only look for the end from just before the new bytes; parse once it is there.
+        // Only look for a blank line from just before the new bytes; parse once one is there
+        // (blank lines before the request line are skipped by the parser, RFC 9112 2.2).
         let search_from = before.saturating_sub(3);
-        let end = http::head_end(&self.head[search_from..]).map(|e| e + search_from);
-        match end {
-            Some(end) if end <= self.config.max_head_size => {
-                let tail = self.head.split_off(end);
-                let head = std::mem::take(&mut self.head);
-                match http::parse_request(&head, self.config.max_head_size) {
-                    Ok(Some((parsed, _))) => self.classify(&parsed),
-                    Ok(None) => self.refuse(400, "request head is incomplete"),
-                    Err(Error::TooLarge { .. }) => {
-                        self.refuse(431, "request head too large or too many header lines");
+        if http::head_end(&self.head[search_from..]).is_some() {
+            match http::parse_request(&self.head, self.config.max_head_size) {
+                Ok(Some((parsed, n))) => {
+                    let tail = self.head.split_off(n);
+                    self.head.clear();
+                    self.classify(&parsed);
+                    if self.state == State::ReadingBody {
+                        self.consume_body(&tail);
+                        self.consume_body(&data[take..]);
                     }
-                    Err(_) => self.refuse(400, "request head is not valid HTTP"),
+                    return;
                 }
-                if self.state == State::ReadingBody {
-                    self.consume_body(&tail);
-                    self.consume_body(&data[take..]);
+                Ok(None) => {}
+                Err(Error::TooLarge { .. }) => {
+                    return self.refuse(431, "request head too large or too many header lines");
                 }
+                Err(_) => return self.refuse(400, "request head is not valid HTTP"),
             }
-            Some(_) | None if self.head.len() > self.config.max_head_size => {
-                self.refuse(431, "request head too large");
-            }
-            _ => {}
+        }
+        if self.head.len() > self.config.max_head_size {
+            self.refuse(431, "request head too large");
         }
     }
 
