@@ -84,6 +84,30 @@ pub struct RequestHead {
     pub headers: Headers,
 }
 
+impl RequestHead {
+    /// The target's path: everything before the first `?` (not percent-decoded).
+    pub fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(self.target.as_str(), |(path, _)| path)
+    }
+
+    /// The target's query: everything after the first `?`, if there is one.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The value of the first `name=value` pair of the query named `name` (exact case, not
+    /// percent-decoded); `Some("")` for a bare `name`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query()?
+            .split('&')
+            .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+}
+
 /// A parsed response head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseHead {
@@ -121,6 +145,26 @@ fn check_size(buf: &[u8], max_head: usize) -> Result<(), Error> {
     } else {
         Ok(())
     }
+}
+
+/// The index just past the blank line (CRLF CRLF, or a bare LF LF) that ends a head in `buf`,
+/// if there is one: a cheap scan, so a reader fed one small read at a time calls
+/// [`parse_request`] once the blank line is there instead of after every read. Scanning may
+/// resume 3 bytes before the end of what was scanned before.
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            if buf.get(i + 1) == Some(&b'\n') {
+                return Some(i + 2);
+            }
+            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
+                return Some(i + 3);
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Parses a request head from the start of `buf`: `Ok(None)` if incomplete, else the head and
@@ -221,7 +265,8 @@ fn write_headers(headers: &Headers, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// The standard reason phrase for the statuses push uses.
+/// The standard reason phrase of an HTTP status (RFC 9110 15) for the statuses push, pull and
+/// the publishing-point server send; `"Unknown"` for others.
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
@@ -234,12 +279,15 @@ pub fn reason_phrase(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         407 => "Proxy Authentication Required",
         408 => "Request Timeout",
         409 => "Conflict",
         413 => "Payload Too Large",
         415 => "Unsupported Media Type",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "Unknown",
     }

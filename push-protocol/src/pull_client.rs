@@ -320,7 +320,7 @@ impl PullClient {
             let take = data.len().min(room);
             self.head.extend_from_slice(&data[..take]);
             let from = before.saturating_sub(3);
-            match find_head_end(&self.head[from..]).map(|e| e + from) {
+            match crate::http::head_end(&self.head[from..]).map(|e| e + from) {
                 Some(end) => {
                     let consumed = end - before;
                     data = &data[consumed..];
@@ -712,22 +712,6 @@ fn request_target(path: &str) -> String {
         }
     }
     out
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i < buf.len() {
-        if buf[i] == b'\n' {
-            if buf.get(i + 1) == Some(&b'\n') {
-                return Some(i + 2);
-            }
-            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
-                return Some(i + 3);
-            }
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Splits a redirect `Location` into (authority, path). Absolute `http://`,

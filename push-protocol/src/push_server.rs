@@ -3,7 +3,9 @@
 //!
 //! # Call order
 //! 1. [`PushServer::new`], optionally [`PushServer::add_user`].
-//! 2. Per received chunk: [`PushServer::handle_input`]; per closed socket:
+//! 2. Per received chunk: [`PushServer::handle_input`] (or, for a request head the caller
+//!    read and parsed itself, [`PushServer::handle_request_head`], then `handle_input` with the
+//!    bytes after it); per closed socket:
 //!    [`PushServer::handle_connection_closed`]; when [`PushServer::poll_timeout`]'s instant
 //!    passes: [`PushServer::handle_timeout`].
 //! 3. Then drain [`PushServer::poll_transmit`] (bytes to write) and [`PushServer::poll_event`].
@@ -221,7 +223,21 @@ enum ConnState {
 #[derive(Debug)]
 struct Conn {
     state: ConnState,
+    /// Received bytes not consumed yet (a head, a body, frames).
     buf: Vec<u8>,
+    /// A parsed request head whose body (a PushSetup's directives) is not all in `buf` yet,
+    /// or a head the caller parsed ([`PushServer::handle_request_head`]).
+    head: Option<RequestHead>,
+}
+
+impl Conn {
+    fn new() -> Conn {
+        Conn {
+            state: ConnState::Head,
+            buf: Vec::new(),
+            head: None,
+        }
+    }
 }
 
 /// The push server.
@@ -328,6 +344,7 @@ impl PushServer {
         {
             c.state = ConnState::Closed;
             c.buf.clear();
+            c.head = None;
             self.events
                 .push_back(ServerEvent::ConnectionClose { connection: conn });
         }
@@ -346,10 +363,7 @@ impl PushServer {
         now: Instant,
         rng: &mut dyn Rng,
     ) {
-        let c = self.conns.entry(conn).or_insert(Conn {
-            state: ConnState::Head,
-            buf: Vec::new(),
-        });
+        let c = self.conns.entry(conn).or_insert_with(Conn::new);
         if matches!(c.state, ConnState::Closed) {
             return;
         }
@@ -362,6 +376,39 @@ impl PushServer {
             return self.fail(conn, 413, None);
         }
         self.process(conn, now, rng);
+    }
+
+    /// A request head the caller already read and parsed on `conn` (with
+    /// [`http::parse_request`], e.g. a server that routes each request by its head before
+    /// choosing a protocol), instead of its bytes: the same events and responses as
+    /// [`PushServer::handle_input`] with those bytes, through the same path. The bytes the caller
+    /// read past the head (the body's start) follow with `handle_input`. A new id opens a
+    /// connection; the caller bounded the head's size ([`PushServerConfig::max_head`] is not
+    /// checked again).
+    ///
+    /// Fails with [`Error::Misuse`] unless `conn` is between requests with no byte of the next
+    /// one received (a new connection, or one whose previous request is done); on a closed
+    /// connection the head is ignored, as input is.
+    pub fn handle_request_head(
+        &mut self,
+        conn: ConnectionId,
+        head: RequestHead,
+        now: Instant,
+        rng: &mut dyn Rng,
+    ) -> Result<(), Error> {
+        let c = self.conns.entry(conn).or_insert_with(Conn::new);
+        match c.state {
+            ConnState::Closed => return Ok(()),
+            ConnState::Head if c.buf.is_empty() && c.head.is_none() => {}
+            _ => {
+                return Err(Error::Misuse(
+                    "handle_request_head on a connection in the middle of a request",
+                ));
+            }
+        }
+        c.head = Some(head);
+        self.process(conn, now, rng);
+        Ok(())
     }
 
     fn process(&mut self, conn: ConnectionId, now: Instant, rng: &mut dyn Rng) {
@@ -378,28 +425,33 @@ impl PushServer {
                     }
                 }
                 ConnState::Head => {
-                    let parsed = http::parse_request(&c.buf, self.config.max_head);
-                    match parsed {
-                        Ok(None) => return,
-                        Err(Error::TooLarge { .. }) => return self.fail(conn, 413, None),
-                        Err(_) => return self.fail(conn, 400, None),
-                        Ok(Some((head, n))) => {
-                            if !self.request(conn, head, n, now, rng) {
-                                return;
+                    let head = match c.head.take() {
+                        Some(head) => head,
+                        None => match http::parse_request(&c.buf, self.config.max_head) {
+                            Ok(None) => return,
+                            Err(Error::TooLarge { .. }) => return self.fail(conn, 413, None),
+                            Err(_) => return self.fail(conn, 400, None),
+                            Ok(Some((head, n))) => {
+                                c.buf.drain(..n);
+                                head
                             }
-                        }
+                        },
+                    };
+                    if !self.request(conn, head, now, rng) {
+                        return;
                     }
                 }
             }
         }
     }
 
-    /// Handles one request head; returns whether processing can continue.
+    /// Handles one request head (its bytes already taken from the connection's buffer, so the
+    /// body starts there): the one path of [`PushServer::handle_input`] and
+    /// [`PushServer::handle_request_head`]. Returns whether processing can continue.
     fn request(
         &mut self,
         conn: ConnectionId,
         head: RequestHead,
-        n: usize,
         now: Instant,
         rng: &mut dyn Rng,
     ) -> bool {
@@ -435,10 +487,12 @@ impl PushServer {
                 let Some(c) = self.conns.get_mut(&conn) else {
                     return false;
                 };
-                if (c.buf.len() as u64) < n as u64 + length {
+                if (c.buf.len() as u64) < length {
+                    // The directives are still coming: keep the parsed head for them.
+                    c.head = Some(head);
                     return false;
                 }
-                let body: Vec<u8> = c.buf.drain(..n + length as usize).skip(n).collect();
+                let body: Vec<u8> = c.buf.drain(..length as usize).collect();
                 let user = match self.authenticate(
                     conn,
                     authorization.as_deref(),
@@ -484,9 +538,6 @@ impl PushServer {
                 false
             }
             Some("application/x-wms-pushstart") => {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    c.buf.drain(..n);
-                }
                 let Some(id) = cookie.filter(|id| self.sessions.contains_key(id)) else {
                     // MS-WMHTTP 3.2.5.3: a PushStart with an unknown push-id is an error.
                     self.fail(conn, 404, None);

@@ -13,7 +13,9 @@ use push_protocol::pragma::{
 };
 use push_protocol::pull_client::{PullClientConfig, PullClientEvent};
 use push_protocol::pull_server::wire::{self, PullFrameDecoder};
-use push_protocol::pull_server::{PullServerConfig, PullServerConnection, Session};
+use push_protocol::pull_server::{
+    PullServerConfig, PullServerConnection, PullServerEvent, Session,
+};
 
 fn directive() -> impl Strategy<Value = Directive> {
     prop_oneof![
@@ -279,6 +281,119 @@ proptest! {
         prop_assert!(s.is_done());
         prop_assert_eq!(got, expected);
     }
+}
+
+/// A player request head from parts (method, user agent, pragmas, a POST body), as bytes.
+fn player_request(method: &str, agent: &str, pragmas: &[String], body: &[u8]) -> Vec<u8> {
+    let mut head = format!("{method} /live?x=1 HTTP/1.1\r\nHost: h:8080\r\n");
+    if !agent.is_empty() {
+        head.push_str(&format!("User-Agent: {agent}\r\n"));
+    }
+    for p in pragmas {
+        head.push_str(&format!("Pragma: {p}\r\n"));
+    }
+    if method == "POST" {
+        head.push_str(&format!(
+            "Content-Type: application/x-wms-LogStats\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Events and output of a connection fed `request` as bytes, or as a head parsed by
+/// push-protocol's `http::parse_request` then the bytes after it; answered like a server would
+/// (accept, a few packets, end).
+fn serve_request(request: &[u8], parsed_head: bool) -> (Vec<PullServerEvent>, Vec<u8>) {
+    let now = Instant::now();
+    let mut s = PullServerConnection::new(PullServerConfig::default(), now);
+    if parsed_head {
+        match push_protocol::http::parse_request(request, 16 * 1024) {
+            Ok(Some((head, n))) => {
+                s.handle_request_head(&head, now)
+                    .expect("a new connection takes a head");
+                s.handle_input(&request[n..], now);
+            }
+            // The router answers what it cannot parse itself; the byte path must refuse too.
+            _ => return (Vec::new(), Vec::new()),
+        }
+    } else {
+        s.handle_input(request, now);
+    }
+    let mut events = Vec::new();
+    while let Some(e) = s.poll_event() {
+        if matches!(e, PullServerEvent::Request(_)) {
+            s.accept(asf_header(&[1], 3000, 0), Session::New { client_id: 5 })
+                .expect("accept");
+            if s.is_streaming() {
+                s.send_packet(packet(0, 3000)).expect("send");
+                s.end_of_stream().expect("end");
+            }
+        }
+        events.push(e);
+    }
+    (events, drain(&mut s))
+}
+
+proptest! {
+    #[test]
+    fn parsed_head_gives_the_same_events_as_bytes(
+        method in prop_oneof![Just("GET"), Just("POST"), Just("PUT")],
+        agent in prop_oneof![
+            Just("NSPlayer/7.10.0.3059"), Just("NSPlayer/12.0"), Just("NSServer/5.0"),
+            Just("Mozilla/5.0"), Just(""),
+        ],
+        pragmas in proptest::collection::vec(prop_oneof![
+            Just("xPlayStrm=1".to_owned()),
+            Just("no-cache,rate=1.000000,stream-time=0,request-context=2".to_owned()),
+            Just("client-id=1234".to_owned()),
+            Just("stream-switch-entry=ffff:1:0 ".to_owned()),
+            Just("xPlayNextEntry=1".to_owned()),
+            Just("log-line=x".to_owned()),
+            "[a-z]{1,8}=[0-9]{1,4}",
+        ], 0..5),
+        body in proptest::collection::vec(any::<u8>(), 0..200),
+        trailing in proptest::collection::vec(any::<u8>(), 0..20),
+    ) {
+        let mut request = player_request(method, agent, &pragmas, &body);
+        request.extend_from_slice(&trailing);
+        let from_bytes = serve_request(&request, false);
+        let from_head = serve_request(&request, true);
+        prop_assert!(!from_bytes.0.is_empty(), "every complete head gets an event");
+        prop_assert_eq!(from_head, from_bytes);
+    }
+}
+
+#[test]
+fn a_head_after_head_bytes_is_misuse() {
+    let now = Instant::now();
+    let (head, _) = push_protocol::http::parse_request(b"GET / HTTP/1.0\r\n\r\n", 1024)
+        .expect("valid")
+        .expect("complete");
+    let mut s = PullServerConnection::new(PullServerConfig::default(), now);
+    s.handle_input(b"GET / HT", now);
+    assert!(s.handle_request_head(&head, now).is_err());
+    let mut s = PullServerConnection::new(PullServerConfig::default(), now);
+    s.handle_request_head(&head, now).expect("first head");
+    assert!(
+        s.handle_request_head(&head, now).is_err(),
+        "one request per connection"
+    );
+}
+
+#[test]
+fn blank_lines_before_the_request_line_are_skipped() {
+    // RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line.
+    let request = b"\r\nGET /live HTTP/1.0\r\nUser-Agent: NSPlayer/9.0\r\n\r\n";
+    let (events, _) = serve_request(request, false);
+    assert!(
+        matches!(events.as_slice(), [PullServerEvent::Request(r)] if r.path == "/live"),
+        "{events:?}"
+    );
+    assert_eq!(serve_request(request, true).0, events);
 }
 
 /// One pull packet for the discard property: id letter, payload length, or raw garbage.

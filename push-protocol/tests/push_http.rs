@@ -72,3 +72,31 @@ fn media_type_and_cookie_parsing() {
     h.push("Content-Length", "12x");
     assert!(h.content_length().is_err());
 }
+
+#[test]
+fn request_target_path_and_query() {
+    let (head, _) = http::parse_request(b"GET /live?format=asf&x&y=2 HTTP/1.0\r\n\r\n", 4096)
+        .expect("valid")
+        .expect("complete");
+    assert_eq!(head.path(), "/live");
+    assert_eq!(head.query(), Some("format=asf&x&y=2"));
+    assert_eq!(head.query_param("format"), Some("asf"));
+    assert_eq!(head.query_param("x"), Some(""));
+    assert_eq!(head.query_param("y"), Some("2"));
+    assert_eq!(head.query_param("z"), None);
+    let (head, _) = http::parse_request(b"GET /_status HTTP/1.0\r\n\r\n", 4096)
+        .expect("valid")
+        .expect("complete");
+    assert_eq!((head.path(), head.query()), ("/_status", None));
+    assert_eq!(head.query_param("format"), None);
+}
+
+#[test]
+fn head_end_finds_the_blank_line() {
+    assert_eq!(http::head_end(b"GET / HTTP/1.0\r\n\r\nbody"), Some(18));
+    assert_eq!(http::head_end(b"GET / HTTP/1.0\n\nbody"), Some(16));
+    assert_eq!(http::head_end(b"GET / HTTP/1.0\r\nHost: x\r\n"), None);
+    assert_eq!(http::head_end(b""), None);
+    assert_eq!(http::reason_phrase(405), "Method Not Allowed");
+    assert_eq!(http::reason_phrase(431), "Request Header Fields Too Large");
+}

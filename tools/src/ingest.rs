@@ -7,8 +7,10 @@
 //! publishing-point rules the protocol leaves to the application:
 //!
 //! - one [`PushServer`] per server, owned by one driver task ([`run_driver`]);
-//!   each encoder TCP connection gets a [`ConnectionId`] and a small task that
-//!   forwards its bytes to the driver and writes what the driver sends back;
+//!   each encoder TCP connection gets a [`ConnectionId`] and a small task (the server's
+//!   encoder front-end) that hands the driver the request head the router parsed
+//!   ([`Input::Request`]), forwards the connection's bytes and writes what the driver sends
+//!   back;
 //! - [`ServerEvent::SetupRequested`]: the point must exist or be creatable from
 //!   its `Template-URL` (or the default template), else 404; a point being
 //!   pushed is exclusive (409) unless its template allows takeover; a user the
@@ -28,9 +30,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use push_protocol::auth::{Credential, DigestAlgorithm, ServerScheme};
+use push_protocol::http::RequestHead;
 use push_protocol::push_server::{ConnectionId, PushServer, PushServerConfig, ServerEvent};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -55,6 +56,14 @@ pub enum Input {
         /// Bytes to write (and when to close) for this connection.
         out: mpsc::UnboundedSender<Output>,
     },
+    /// The connection's first request head, read and parsed by the server's router (the
+    /// bytes after it follow as [`Input::Data`]).
+    Request {
+        /// Connection.
+        conn: ConnectionId,
+        /// The parsed head.
+        head: RequestHead,
+    },
     /// Bytes received.
     Data {
         /// Connection.
@@ -76,73 +85,6 @@ pub enum Output {
     Bytes(Vec<u8>),
     /// Close the connection (after the bytes sent before).
     Close,
-}
-
-/// Handles one encoder connection: forwards its bytes (starting with `first`,
-/// the request head already read and anything after it) to the driver and
-/// writes the driver's responses, until either side closes.
-pub async fn handle_push(
-    state: Arc<ServerState>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    first: Vec<u8>,
-) -> anyhow::Result<()> {
-    let conn = state.next_connection_id();
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel();
-    let tx = state.ingest_sender();
-    let gone = || anyhow::anyhow!("the server is shutting down");
-    tx.send(Input::Open {
-        conn,
-        peer,
-        out: out_tx,
-    })
-    .await
-    .map_err(|_| gone())?;
-    tx.send(Input::Data { conn, bytes: first })
-        .await
-        .map_err(|_| gone())?;
-    // A connection that sends nothing for this long is dropped, so a client that
-    // stops between requests cannot hold a connection slot (PushServer times out
-    // PushStart bodies with 408 and forgets sessions; this bounds the rest).
-    let longest_idle = state
-        .config
-        .templates
-        .values()
-        .map(|t| t.idle_timeout)
-        .fold(state.config.default_template.idle_timeout, Duration::max);
-    let silence = longest_idle + state.config.limits.head_timeout;
-    let (mut reader, mut writer) = stream.into_split();
-    let mut chunk = vec![0u8; 64 * 1024];
-    let result = loop {
-        tokio::select! {
-            out = out_rx.recv() => match out {
-                Some(Output::Bytes(b)) => {
-                    if let Err(e) = writer.write_all(&b).await {
-                        break Err(e.into());
-                    }
-                }
-                Some(Output::Close) | None => {
-                    let _ = writer.shutdown().await;
-                    break Ok(());
-                }
-            },
-            r = tokio::time::timeout(silence, reader.read(&mut chunk)) => match r {
-                Err(_) => {
-                    tracing::info!(%peer, "encoder connection silent too long: closing");
-                    break Ok(());
-                }
-                Ok(Ok(0)) => break Ok(()),
-                Ok(Ok(n)) => {
-                    if tx.send(Input::Data { conn, bytes: chunk[..n].to_vec() }).await.is_err() {
-                        break Ok(());
-                    }
-                }
-                Ok(Err(e)) => break Err(e.into()),
-            },
-        }
-    };
-    let _ = tx.send(Input::Closed { conn }).await;
-    result
 }
 
 /// The push-protocol server settings for this `serve` configuration.
@@ -259,6 +201,13 @@ impl Driver {
         match input {
             Input::Open { conn, peer, out } => {
                 self.conns.insert(conn, Connection { peer, out });
+            }
+            Input::Request { conn, head } => {
+                let now = Instant::now();
+                if let Err(e) = self.server.handle_request_head(conn, head, now, &mut rng) {
+                    tracing::warn!(conn, error = %e, "parsed request head not taken");
+                }
+                self.pump(Some(conn));
             }
             Input::Data { conn, bytes } => {
                 self.server

@@ -3,8 +3,9 @@
 //! The publishing-point server and the command implementations behind the
 //! `wmpush` binary, exposed as a library so tests can embed them.
 //!
-//! - [`server::Server`]: `wmpush serve` (players over MS-WMSP, encoders over
-//!   MS-WMHTTP, `/_status`, `/_metrics`).
+//! - [`server::Server`]: `wmpush serve`, a router that parses each request head once and
+//!   hands it to one front-end per protocol (players over MS-WMSP, plain-HTTP ASF, encoders
+//!   over MS-WMHTTP, `/_status`, `/_metrics`).
 //! - [`point::PublishingPoint`]: one live stream shared by its players.
 //! - [`demo`]: the embedded demo and its `--check`.
 //! - [`pull`]: the MS-WMSP pull client driver.

@@ -94,13 +94,6 @@ impl Drop for BlackHole {
     }
 }
 
-fn point<'a>(status: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-    status["points"]
-        .as_array()?
-        .iter()
-        .find(|p| p["name"] == name)
-}
-
 fn output<'a>(
     status: &'a serde_json::Value,
     point_name: &str,

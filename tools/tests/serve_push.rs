@@ -10,13 +10,6 @@ use std::time::Duration;
 use support::*;
 use wmpush::auth::{AuthFile, answer_challenge};
 
-fn point<'a>(status: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-    status["points"]
-        .as_array()?
-        .iter()
-        .find(|p| p["name"] == name)
-}
-
 #[test]
 fn raw_encoder_push_plays_in_ffmpeg_and_autodestroys() {
     let (_server, addr) = start_serve(&[]);

@@ -16,7 +16,10 @@
 //!
 //! 1. [`PullServerConnection::new`] when the socket is accepted.
 //! 2. [`PullServerConnection::handle_input`] with every chunk read from the
-//!    socket (any chunking gives the same result),
+//!    socket (any chunking gives the same result), or, when the caller read
+//!    and parsed the request head itself (a server routing requests by their
+//!    head), [`PullServerConnection::handle_request_head`] with that head and
+//!    `handle_input` with the bytes after it;
 //!    [`PullServerConnection::handle_timeout`] when the instant from
 //!    [`PullServerConnection::poll_timeout`] passes, and
 //!    [`PullServerConnection::handle_peer_closed`] on EOF.
@@ -109,6 +112,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::asx;
+use crate::error::Error;
+use crate::http::{self, RequestHead};
 use crate::pragma::Pragmas;
 
 /// Default `Server` header value (MS-WMSP 4.11: Windows Media Encoder's own pull server).
@@ -119,9 +124,6 @@ pub const DEFAULT_FEATURES: &str = "broadcast,playlist";
 pub const CONTENT_TYPE_DESCRIBE: &str = "application/vnd.ms.wms-hdr.asfv1";
 /// Play response content type (MS-WMSP 2.2.1.2.3).
 pub const CONTENT_TYPE_PLAY: &str = "application/x-mms-framed";
-
-/// Most header lines read from one request.
-const MAX_HEADERS: usize = 64;
 
 /// Settings of a pull server connection.
 #[derive(Debug, Clone)]
@@ -487,7 +489,8 @@ impl PullServerConnection {
     // ---- input ----
 
     /// Feeds bytes read from the socket. Bytes after the request head are
-    /// ignored (non-pipelined mode: players send nothing more).
+    /// ignored (non-pipelined mode: players send nothing more), but for the
+    /// body of a player's POST.
     pub fn handle_input(&mut self, data: &[u8], _now: Instant) {
         if self.state == State::ReadingBody {
             self.consume_body(data);
@@ -500,23 +503,56 @@ impl PullServerConnection {
         let room = self.config.max_head_size.saturating_sub(before);
         let take = data.len().min(room.saturating_add(4));
         self.head.extend_from_slice(&data[..take]);
-        // Only look for the end from just before the new bytes.
+        // Only look for a blank line from just before the new bytes; parse once one is there
+        // (blank lines before the request line are skipped by the parser, RFC 9112 2.2).
         let search_from = before.saturating_sub(3);
-        let end = find_head_end(&self.head[search_from..]).map(|e| e + search_from);
-        match end {
-            Some(end) if end <= self.config.max_head_size => {
-                let tail = self.head.split_off(end);
-                self.parse_head();
-                if self.state == State::ReadingBody {
-                    self.consume_body(&tail);
-                    self.consume_body(&data[take..]);
+        if http::head_end(&self.head[search_from..]).is_some() {
+            match http::parse_request(&self.head, self.config.max_head_size) {
+                Ok(Some((parsed, n))) => {
+                    let tail = self.head.split_off(n);
+                    self.head.clear();
+                    self.classify(&parsed);
+                    if self.state == State::ReadingBody {
+                        self.consume_body(&tail);
+                        self.consume_body(&data[take..]);
+                    }
+                    return;
                 }
+                Ok(None) => {}
+                Err(Error::TooLarge { .. }) => {
+                    return self.refuse(431, "request head too large or too many header lines");
+                }
+                Err(_) => return self.refuse(400, "request head is not valid HTTP"),
             }
-            Some(_) | None if self.head.len() > self.config.max_head_size => {
-                self.refuse(431, "request head too large");
-            }
-            _ => {}
         }
+        if self.head.len() > self.config.max_head_size {
+            self.refuse(431, "request head too large");
+        }
+    }
+
+    /// Feeds a request head the caller already read and parsed (with
+    /// [`http::parse_request`], e.g. a server that routes each request by its
+    /// head before choosing a protocol), instead of its bytes: the same
+    /// events and responses as [`handle_input`](PullServerConnection::handle_input)
+    /// with those bytes, through the same classification. Bytes the caller
+    /// read past the head (a player POST's body) follow with `handle_input`.
+    /// The caller bounded the head's size; [`PullServerConfig::max_head_size`]
+    /// is not checked again.
+    ///
+    /// Fails with [`PullError::Misuse`] unless the connection is still waiting
+    /// for its head and no byte of one was fed.
+    pub fn handle_request_head(
+        &mut self,
+        head: &RequestHead,
+        _now: Instant,
+    ) -> Result<(), PullError> {
+        if self.state != State::ReadingHead || !self.head.is_empty() {
+            return Err(PullError::Misuse(
+                "handle_request_head after a request head or part of one",
+            ));
+        }
+        self.classify(head);
+        Ok(())
     }
 
     /// The peer closed its side: nothing more will be sent.
@@ -807,28 +843,13 @@ impl PullServerConnection {
             .push_back(PullServerEvent::Refused { status, reason });
     }
 
-    fn parse_head(&mut self) {
-        let head = std::mem::take(&mut self.head);
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) => {
-                self.refuse(400, "request head is incomplete");
-                return;
-            }
-            Err(httparse::Error::TooManyHeaders) => {
-                self.refuse(431, "too many header lines");
-                return;
-            }
-            Err(_) => {
-                self.refuse(400, "request head is not valid HTTP");
-                return;
-            }
-        }
-        let method = req.method.unwrap_or("");
-        let path = req.path.unwrap_or("/").to_owned();
-        let http_minor = req.version.unwrap_or(0);
+    /// Classifies a complete request head (MS-WMSP 3.2.5.1): the one path
+    /// of both [`handle_input`](Self::handle_input) and
+    /// [`handle_request_head`](Self::handle_request_head).
+    fn classify(&mut self, head: &RequestHead) {
+        let method = head.method.as_str();
+        let path = head.target.clone();
+        let http_minor = head.version;
         self.http_minor = http_minor;
         let mut host = None;
         let mut user_agent = None;
@@ -836,25 +857,24 @@ impl PullServerConnection {
         let mut connection_close = http_minor == 0;
         let mut content_type = None;
         let mut content_length = None;
-        let mut headers = Vec::with_capacity(req.headers.len());
-        for h in req.headers.iter() {
-            let value = String::from_utf8_lossy(h.value);
-            headers.push((h.name.to_owned(), value.trim().to_owned()));
-            if h.name.eq_ignore_ascii_case("host") {
-                host = Some(value.trim().to_owned());
-            } else if h.name.eq_ignore_ascii_case("user-agent") {
-                user_agent = Some(value.trim().to_owned());
-            } else if h.name.eq_ignore_ascii_case("pragma") {
-                pragma_lines.push(value.into_owned());
-            } else if h.name.eq_ignore_ascii_case("connection") {
-                connection_close = value.trim().eq_ignore_ascii_case("close");
-            } else if h.name.eq_ignore_ascii_case("content-type") {
-                content_type = Some(value.trim().to_owned());
-            } else if h.name.eq_ignore_ascii_case("content-length") {
-                content_length = Some(value.trim().parse::<usize>().ok());
+        for (name, value) in &head.headers.0 {
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("host") {
+                host = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case("user-agent") {
+                user_agent = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case("pragma") {
+                pragma_lines.push(value);
+            } else if name.eq_ignore_ascii_case("connection") {
+                connection_close = value.eq_ignore_ascii_case("close");
+            } else if name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value);
+            } else if name.eq_ignore_ascii_case("content-length") {
+                content_length = Some(value.parse::<usize>().ok());
             }
         }
-        let pragmas = Pragmas::parse_all(pragma_lines.iter().map(String::as_str));
+        let headers = head.headers.0.clone();
+        let pragmas = Pragmas::parse_all(pragma_lines);
         for (name, value) in pragmas.glued_headers() {
             if name.eq_ignore_ascii_case("connection") {
                 connection_close = value.eq_ignore_ascii_case("close");
@@ -862,7 +882,7 @@ impl PullServerConnection {
         }
         let client = ClientVersion::parse(user_agent.as_deref().unwrap_or(""));
         if method == "POST" && client.is_player() {
-            self.start_post(&pragmas, content_type.as_deref(), content_length);
+            self.start_post(&pragmas, content_type, content_length);
             return;
         }
         if method != "GET" {
@@ -1056,7 +1076,7 @@ impl PullServerConnection {
             "HTTP/1.{} {} {}\r\n",
             minor.min(1),
             status,
-            reason_phrase(status)
+            http::reason_phrase(status)
         );
         let _ = write!(s, "Server: {}\r\n", self.config.server);
         s.push_str("Cache-Control: no-cache\r\n");
@@ -1083,24 +1103,6 @@ fn needs_reset_sequence(req: &PullRequest) -> bool {
             || (product.eq_ignore_ascii_case("NSServer") && context == Some(3)))
 }
 
-/// The byte index just past the blank line ending an HTTP head (CRLFCRLF or
-/// bare LFLF), if present.
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i < buf.len() {
-        if buf[i] == b'\n' {
-            if buf.get(i + 1) == Some(&b'\n') {
-                return Some(i + 2);
-            }
-            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
-                return Some(i + 3);
-            }
-        }
-        i += 1;
-    }
-    None
-}
-
 /// ffmpeg (libavformat/mms.c) needs the header to start with the ASF Header
 /// Object GUID and be at least 54 bytes; check that before sending it.
 pub(crate) fn check_asf_header(header: &[u8]) -> Result<(), PullError> {
@@ -1121,22 +1123,4 @@ pub(crate) fn check_asf_header(header: &[u8]) -> Result<(), PullError> {
         });
     }
     Ok(())
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        302 => "Found",
-        401 => "Unauthorized",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        _ => "Error",
-    }
 }

@@ -76,7 +76,10 @@ mod delivery;
 mod serve;
 
 pub use delivery::{DeliveryConfig, DeliveryLoad, PlayerFraming};
-pub use serve::{ServeConfig, ServeOutcome, serve_player, serve_player_with};
+pub use serve::{
+    ServeConfig, ServeOutcome, flush_connection, refuse_request, serve_player, serve_player_with,
+    serve_request,
+};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;

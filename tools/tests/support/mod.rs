@@ -202,6 +202,14 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Response {
     read_response(&mut s)
 }
 
+/// The point named `name` in a `/_status` document.
+pub fn point<'a>(status: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    status["points"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+}
+
 /// `/_status` as JSON.
 pub fn status_json(addr: SocketAddr) -> serde_json::Value {
     let r = http_get(addr, "/_status");
@@ -304,6 +312,12 @@ impl RawPusher {
 
     /// PushStart head with the no-proxy Content-Length of 2147483647 (MS-WMHTTP 3.1.5.2).
     pub fn start(&mut self, authorization: Option<&str>) {
+        self.start_with(authorization, &[]);
+    }
+
+    /// [`RawPusher::start`] with the body's first bytes (`$H`, `$D`...) in the same write as
+    /// the head, so they reach the server in the head's segment.
+    pub fn start_with(&mut self, authorization: Option<&str>, first: &[u8]) {
         let (addr, path, id) = (self.addr, self.path.clone(), self.push_id.clone());
         let auth = authorization
             .map(|a| format!("Authorization: {a}\r\n"))
@@ -311,7 +325,9 @@ impl RawPusher {
         let req = format!(
             "POST {path} HTTP/1.1\r\nContent-Type: application/x-wms-pushstart\r\nX-Accept-Authentication: Negotiate, NTLM, Digest\r\nUser-Agent: {ENCODER_UA}\r\nHost: {addr}\r\nContent-Length: 2147483647\r\nConnection: Keep-Alive\r\nCache-Control: no-cache\r\nCookie: push-id={id}\r\n{auth}\r\n"
         );
-        self.conn().write_all(req.as_bytes()).expect("write");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(first);
+        self.conn().write_all(&bytes).expect("write");
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {

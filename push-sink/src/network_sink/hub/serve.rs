@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use push_protocol::pull_server::{
-    PullRequestKind, PullServerConfig, PullServerConnection, PullServerEvent, Session,
+    PullRequest, PullRequestKind, PullServerConfig, PullServerConnection, PullServerEvent, Session,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{BroadcastHub, PlayerFraming, SubscribeError};
@@ -91,7 +91,8 @@ pub async fn serve_player(
 
 /// [`serve_player`] for a connection whose first bytes (`received`, the request head or
 /// part of it) were already read from `stream`, keeping `keep` alive for as long as the
-/// player is served (a connection permit, a player count).
+/// player is served (a connection permit, a player count). Reads the request, then serves
+/// it with [`serve_request`].
 pub async fn serve_player_with(
     hub: &BroadcastHub,
     mut stream: TcpStream,
@@ -99,7 +100,6 @@ pub async fn serve_player_with(
     config: &ServeConfig,
     keep: Option<Box<dyn Send>>,
 ) -> Result<ServeOutcome, Error> {
-    let peer = stream.peer_addr().ok();
     let _ = stream.set_nodelay(true);
     let mut conn = PullServerConnection::new(config.pull.clone(), Instant::now());
     if !received.is_empty() {
@@ -112,7 +112,7 @@ pub async fn serve_player_with(
             match ev {
                 PullServerEvent::Request(r) => break r,
                 PullServerEvent::Refused { status, .. } => {
-                    flush(&mut stream, &mut conn, config.write_timeout).await?;
+                    flush_connection(&mut stream, &mut conn, config.write_timeout).await?;
                     return Ok(ServeOutcome::Refused(status));
                 }
                 _ => continue,
@@ -141,21 +141,44 @@ pub async fn serve_player_with(
         }
         conn.handle_input(&buf[..n], Instant::now());
     };
+    serve_request(hub, stream, conn, request, config, keep).await
+}
+
+/// Serves a player request someone else read: `conn` is the connection's
+/// [`PullServerConnection`], already fed the request (its bytes, or a head parsed once by a
+/// router, with [`PullServerConnection::handle_request_head`]), and `request` is the
+/// [`PullServerEvent::Request`] it gave, not answered yet. Answers it like [`serve_player`]
+/// (Describe, Play handed to the hub's delivery engine with `keep`, ASX metafile, 503 when no
+/// header comes or the engine is at capacity) without reading from `stream` again.
+///
+/// `stream` is a [`TcpStream`], not any `AsyncRead + AsyncWrite`: a Play goes on in the
+/// delivery engine, which writes each player's batch with non-blocking vectored writes on the
+/// socket itself.
+pub async fn serve_request(
+    hub: &BroadcastHub,
+    mut stream: TcpStream,
+    mut conn: PullServerConnection,
+    request: PullRequest,
+    config: &ServeConfig,
+    keep: Option<Box<dyn Send>>,
+) -> Result<ServeOutcome, Error> {
+    let peer = stream.peer_addr().ok();
+    let _ = stream.set_nodelay(true);
     let client_id: u32 = rand::random();
     match request.kind {
         PullRequestKind::Metafile => {
             conn.accept(bytes::Bytes::new(), Session::New { client_id })
                 .map_err(Error::custom)?;
-            flush(&mut stream, &mut conn, config.write_timeout).await?;
+            flush_connection(&mut stream, &mut conn, config.write_timeout).await?;
             return Ok(ServeOutcome::Metafile);
         }
         PullRequestKind::Describe => {
             let Some(header) = hub.wait_header(config.header_wait).await else {
-                return refuse(&mut stream, &mut conn, 503, config).await;
+                return refuse_request(&mut stream, &mut conn, 503, config).await;
             };
             conn.accept(header, Session::New { client_id })
                 .map_err(Error::custom)?;
-            flush(&mut stream, &mut conn, config.write_timeout).await?;
+            flush_connection(&mut stream, &mut conn, config.write_timeout).await?;
             return Ok(ServeOutcome::Described);
         }
         _ => {}
@@ -166,7 +189,7 @@ pub async fn serve_player_with(
             Ok(s) => break s,
             Err(SubscribeError::NoHeader) => {
                 if hub.wait_header(config.header_wait).await.is_none() {
-                    return refuse(&mut stream, &mut conn, 503, config).await;
+                    return refuse_request(&mut stream, &mut conn, 503, config).await;
                 }
             }
             Err(SubscribeError::Overloaded) => {
@@ -174,10 +197,10 @@ pub async fn serve_player_with(
                 let after = RETRY_AFTER_SECS.to_string();
                 conn.reject_with_headers(503, &[("Retry-After", &after)])
                     .map_err(Error::custom)?;
-                flush(&mut stream, &mut conn, config.write_timeout).await?;
+                flush_connection(&mut stream, &mut conn, config.write_timeout).await?;
                 return Ok(ServeOutcome::Refused(503));
             }
-            Err(_) => return refuse(&mut stream, &mut conn, 503, config).await,
+            Err(_) => return refuse_request(&mut stream, &mut conn, 503, config).await,
         }
     };
     conn.accept(sub.header().clone(), Session::New { client_id })
@@ -202,19 +225,25 @@ pub async fn serve_player_with(
     Ok(ServeOutcome::Delivering)
 }
 
-async fn refuse(
-    stream: &mut TcpStream,
+/// Answers the request pending on `conn` with `status` (e.g. 404 for an unknown publishing
+/// point, 503 over a player limit), writes it to `stream` and shuts the write side.
+pub async fn refuse_request<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     conn: &mut PullServerConnection,
     status: u16,
     config: &ServeConfig,
 ) -> Result<ServeOutcome, Error> {
     conn.reject(status).map_err(Error::custom)?;
-    flush(stream, conn, config.write_timeout).await?;
+    flush_connection(stream, conn, config.write_timeout).await?;
     Ok(ServeOutcome::Refused(status))
 }
 
-async fn flush(
-    stream: &mut TcpStream,
+/// Writes everything `conn` has queued to `stream` (each write bounded by `timeout`), then
+/// shuts the write side: for a response the connection made by itself (a
+/// [`PullServerEvent::Refused`], a player POST's 200) or a refusal made with
+/// [`PullServerConnection::reject`].
+pub async fn flush_connection<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     conn: &mut PullServerConnection,
     timeout: Duration,
 ) -> Result<(), Error> {
