@@ -7,7 +7,9 @@
 # CPU is measured and printed beside the server's.
 #
 # Usage: bash bench/fanout.sh [PLAYERS...]      e.g. bash bench/fanout.sh 1000 3000 6000 10000
-# Env:   SECONDS_RUN (30), RAMP (5), ROUNDS (1), SERVERS ("wmpush vlc")
+# Env:   SECONDS_RUN (30), RAMP (5), ROUNDS (1), SERVERS ("wmpush vlc"),
+#        SERVER_CPUS / GEN_CPUS: pin the server (and its encoder) / the load generator with
+#        taskset, e.g. SERVER_CPUS=0 GEN_CPUS=1 to drive a one-core server past its capacity.
 # Prints one line per run and, per player count and server, the median over rounds:
 #   cores         server CPU (user+sys) over the steady window (after the ramp), in cores
 #   core/Gbit/s   that CPU divided by the Gbit/s the players received
@@ -36,7 +38,12 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+pin() { # pin CPUS CMD... &: becomes CMD on CPUS (all CPUs when empty); only ever run with &,
+  # so the exec replaces the background subshell and $! is CMD's pid.
+  local cpus="$1"; shift
+  if [ -n "$cpus" ]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi
+}
 
 cargo build --release -q -p wmpush
 BIN="$PWD/target/release/wmpush"
@@ -65,7 +72,7 @@ measure() {
   local who="$1" pid="$2" url="$3" n="$4"
   local rss0 t0 t1 rss1 w0 w1
   rss0="$(rss_kib "$pid")"
-  /usr/bin/time -f "%U %S %e" -o "$WORK/gen.time" \
+  pin "${GEN_CPUS:-}" /usr/bin/time -f "%U %S %e" -o "$WORK/gen.time" \
     "$BIN" pull "$url" --clients "$n" --ramp "$RAMP" --duration "$SECONDS_RUN" --json \
     > "$WORK/gen.json" 2> "$WORK/gen.err" &
   local gp=$!
@@ -98,10 +105,10 @@ PY
 
 run_wmpush() {
   local n="$1" port=$((20000 + RANDOM % 20000))
-  "$BIN" serve --listen "127.0.0.1:$port" --config "$WORK/serve.toml" > "$WORK/serve.log" 2>&1 &
+  pin "${SERVER_CPUS:-}" "$BIN" serve --listen "127.0.0.1:$port" --config "$WORK/serve.toml" > "$WORK/serve.log" 2>&1 &
   local sp=$!; PIDS+=("$sp")
   sleep 1
-  "$BIN" push --loop "$MEDIA" "http://127.0.0.1:$port/live" > "$WORK/push.log" 2>&1 &
+  pin "${SERVER_CPUS:-}" "$BIN" push --loop "$MEDIA" "http://127.0.0.1:$port/live" > "$WORK/push.log" 2>&1 &
   local pp=$!; PIDS+=("$pp")
   sleep 4
   measure wmpush "$sp" "mmsh://127.0.0.1:$port/live" "$n"
@@ -112,7 +119,7 @@ run_wmpush() {
 run_vlc() {
   local n="$1" port=$((20000 + RANDOM % 20000))
   mkdir -p "$WORK/vlchome"; chmod 777 "$WORK/vlchome"
-  runuser -u nobody -- bash -c "ulimit -n $(ulimit -Hn); exec env HOME=$WORK/vlchome cvlc -q --intf dummy --loop $MEDIA \
+  pin "${SERVER_CPUS:-}" runuser -u nobody -- bash -c "ulimit -n $(ulimit -n); exec env HOME=$WORK/vlchome cvlc -q --intf dummy --loop $MEDIA \
     --sout '#std{access=mmsh,mux=asfh,dst=127.0.0.1:$port}'" > "$WORK/vlc.log" 2>&1 &
   local ru=$!; PIDS+=("$ru")
   sleep 4

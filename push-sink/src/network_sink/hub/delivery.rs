@@ -136,17 +136,23 @@ impl DeliveryConfig {
 struct SweeperLoad {
     /// Smoothed time from a sweep's scheduled start to its end.
     cycle: Duration,
+    /// Smoothed share of the sweep interval spent sweeping (0.0 idle, 1.0 never resting).
+    busy: f64,
     updated: Instant,
     players: usize,
 }
 
 /// What the delivery engines of one or more hubs measure about themselves: how long a sweep
-/// takes from its scheduled start (runtime lateness included) to its end. When that time,
-/// smoothed, passes the threshold, the server cannot keep its players at the live rate and
-/// newcomers are refused ([`is_overloaded`](DeliveryLoad::is_overloaded)).
+/// takes from its scheduled start (runtime lateness included) to its end, and which share of
+/// its interval a sweeper spends sweeping. When the cycle, smoothed, passes its threshold, the
+/// server cannot keep its players at the live rate; when the busy share passes its limit, it
+/// soon will not (a player admitted now adds work the engine has no room for). Either way
+/// newcomers are refused ([`is_overloaded`](DeliveryLoad::is_overloaded)) and the admitted
+/// players stay continuous.
 #[derive(Debug)]
 pub struct DeliveryLoad {
     threshold: Duration,
+    max_busy: f64,
     sweepers: Mutex<HashMap<u64, SweeperLoad>>,
     next_id: AtomicUsize,
 }
@@ -159,15 +165,24 @@ impl Default for DeliveryLoad {
 
 impl DeliveryLoad {
     /// A monitor that calls the engine overloaded past a smoothed sweep cycle of 400 ms
-    /// (twice the default [`DeliveryConfig::max_delay`]).
+    /// (twice the default [`DeliveryConfig::max_delay`]) or sweepers busy 80 % of the time on average
+    /// (the headroom left absorbs the players admitted while the figure catches up, and the
+    /// connection work of newcomers).
     pub fn new() -> DeliveryLoad {
-        DeliveryLoad::with_threshold(Duration::from_millis(400))
+        DeliveryLoad::with_limits(Duration::from_millis(400), 0.8)
     }
 
-    /// A monitor with another overload threshold.
+    /// A monitor with another cycle threshold (and the default busy limit).
     pub fn with_threshold(threshold: Duration) -> DeliveryLoad {
+        DeliveryLoad::with_limits(threshold, 0.8)
+    }
+
+    /// A monitor with a cycle threshold and a busy limit (share of a sweeper's time, e.g.
+    /// 0.8; 1.0 or more turns that signal off).
+    pub fn with_limits(threshold: Duration, max_busy: f64) -> DeliveryLoad {
         DeliveryLoad {
             threshold,
+            max_busy,
             sweepers: Mutex::new(HashMap::new()),
             next_id: AtomicUsize::new(1),
         }
@@ -181,14 +196,17 @@ impl DeliveryLoad {
         self.next_id.fetch_add(1, Ordering::Relaxed) as u64
     }
 
-    fn record(&self, id: u64, cycle: Duration, players: usize) {
+    fn record(&self, id: u64, cycle: Duration, busy: f64, players: usize) {
         let mut map = self.lock();
         let now = Instant::now();
         let entry = map.entry(id).or_insert(SweeperLoad {
             cycle,
+            busy,
             updated: now,
             players,
         });
+        // The busy share: smoothed over about four sweeps (a fifth of a second when busy).
+        entry.busy = (entry.busy * 3.0 + busy) / 4.0;
         // Exponential smoothing over about eight sweeps; a longer cycle counts at once
         // half, so a sudden overload is seen within a few sweeps.
         entry.cycle = if cycle > entry.cycle {
@@ -204,19 +222,31 @@ impl DeliveryLoad {
         self.lock().remove(&id);
     }
 
-    /// The longest smoothed sweep cycle of the engines reporting now, divided by the
-    /// threshold: below 1.0 the engine keeps up.
+    /// The load of the engines reporting now: the longest smoothed sweep cycle divided by
+    /// the threshold, or the mean busy share of the sweepers divided by the busy limit,
+    /// whichever is more. Below 1.0 the engine keeps up with room to spare. The busy share
+    /// is a mean because one sweeper's thread can be slowed by another process on its core
+    /// while the engine as a whole has room (and newcomers go to the least loaded sweeper).
     pub fn pressure(&self) -> f64 {
         let now = Instant::now();
-        self.lock()
+        let map = self.lock();
+        let live: Vec<&SweeperLoad> = map
             .values()
             .filter(|l| now.duration_since(l.updated) < Duration::from_secs(5))
+            .collect();
+        if live.is_empty() {
+            return 0.0;
+        }
+        let cycle = live
+            .iter()
             .map(|l| l.cycle.as_secs_f64() / self.threshold.as_secs_f64().max(1e-6))
-            .fold(0.0, f64::max)
+            .fold(0.0, f64::max);
+        let busy = live.iter().map(|l| l.busy).sum::<f64>() / live.len() as f64;
+        cycle.max(busy / self.max_busy.max(1e-6))
     }
 
     /// True when newcomers should be refused: some sweeper's smoothed cycle is over the
-    /// threshold.
+    /// threshold, or the sweepers' mean busy share over the limit.
     pub fn is_overloaded(&self) -> bool {
         self.pressure() > 1.0
     }
@@ -535,6 +565,8 @@ async fn run_sweeper(
         let (delay, period) = config.pace(players.len());
         tokio::time::sleep_until(next).await;
         let scheduled = next.into_std();
+        let began = Instant::now();
+        let mut yielded = Duration::ZERO;
         let now = tokio::time::Instant::now();
         next = if next + period < now {
             now + period
@@ -571,7 +603,7 @@ async fn run_sweeper(
                     }
                 }
             } else {
-                load.record(id, Duration::ZERO, 0);
+                load.record(id, Duration::ZERO, 0.0, 0);
                 continue;
             }
         }
@@ -591,7 +623,11 @@ async fn run_sweeper(
                 &mut tally,
             );
             if (i + 1) % PLAYERS_PER_YIELD == 0 {
+                // Time given to other tasks (a burst of newcomers' requests) is not this
+                // sweeper's work: it is left out of the busy share.
+                let paused = Instant::now();
                 tokio::task::yield_now().await;
+                yielded += paused.elapsed();
             }
         }
         let mut gone = Vec::new();
@@ -614,9 +650,16 @@ async fn run_sweeper(
             st.stats.slow_disconnects += tally.slow_disconnects;
         }
         drop(inner);
+        let ended = Instant::now();
+        let busy = ended
+            .saturating_duration_since(began)
+            .saturating_sub(yielded)
+            .as_secs_f64()
+            / period.as_secs_f64().max(1e-6);
         load.record(
             id,
-            Instant::now().saturating_duration_since(scheduled),
+            ended.saturating_duration_since(scheduled),
+            busy.min(4.0),
             players.len(),
         );
     }
@@ -1035,5 +1078,29 @@ mod pace_tests {
             .max_delay(Duration::ZERO)
             .busy(Duration::ZERO, 10);
         assert_eq!(zero.pace(10), (Duration::ZERO, Duration::from_millis(20)));
+    }
+
+    #[test]
+    fn a_sweeper_busy_most_of_its_interval_refuses_newcomers() {
+        let load = DeliveryLoad::new();
+        let id = load.register();
+        // Short cycles, little work: room to spare.
+        for _ in 0..20 {
+            load.record(id, Duration::from_millis(5), 0.3, 100);
+        }
+        assert!(!load.is_overloaded(), "pressure {}", load.pressure());
+        // Still short cycles (the engine keeps up), but busy 90 % of the time: no room
+        // for more players, so newcomers are refused before anyone stalls.
+        for _ in 0..20 {
+            load.record(id, Duration::from_millis(45), 0.9, 10_000);
+        }
+        assert!(load.is_overloaded(), "pressure {}", load.pressure());
+        // The busy signal can be turned off.
+        let lenient = DeliveryLoad::with_limits(Duration::from_millis(400), 1.0);
+        let id = lenient.register();
+        for _ in 0..20 {
+            lenient.record(id, Duration::from_millis(45), 0.9, 10_000);
+        }
+        assert!(!lenient.is_overloaded());
     }
 }
