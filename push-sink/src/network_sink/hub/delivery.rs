@@ -165,20 +165,20 @@ impl Default for DeliveryLoad {
 
 impl DeliveryLoad {
     /// A monitor that calls the engine overloaded past a smoothed sweep cycle of 400 ms
-    /// (twice the default [`DeliveryConfig::max_delay`]) or sweepers busy 80 % of the time on average
+    /// (twice the default [`DeliveryConfig::max_delay`]) or sweepers busy 90 % of the time on average
     /// (the headroom left absorbs the players admitted while the figure catches up, and the
     /// connection work of newcomers).
     pub fn new() -> DeliveryLoad {
-        DeliveryLoad::with_limits(Duration::from_millis(400), 0.8)
+        DeliveryLoad::with_limits(Duration::from_millis(400), 0.9)
     }
 
     /// A monitor with another cycle threshold (and the default busy limit).
     pub fn with_threshold(threshold: Duration) -> DeliveryLoad {
-        DeliveryLoad::with_limits(threshold, 0.8)
+        DeliveryLoad::with_limits(threshold, 0.9)
     }
 
     /// A monitor with a cycle threshold and a busy limit (share of a sweeper's time, e.g.
-    /// 0.8; 1.0 or more turns that signal off).
+    /// 0.9; 1.0 or more turns that signal off).
     pub fn with_limits(threshold: Duration, max_busy: f64) -> DeliveryLoad {
         DeliveryLoad {
             threshold,
@@ -1089,17 +1089,17 @@ mod pace_tests {
             load.record(id, Duration::from_millis(5), 0.3, 100);
         }
         assert!(!load.is_overloaded(), "pressure {}", load.pressure());
-        // Still short cycles (the engine keeps up), but busy 90 % of the time: no room
+        // Still short cycles (the engine keeps up), but busy 95 % of the time: no room
         // for more players, so newcomers are refused before anyone stalls.
         for _ in 0..20 {
-            load.record(id, Duration::from_millis(45), 0.9, 10_000);
+            load.record(id, Duration::from_millis(45), 0.95, 10_000);
         }
         assert!(load.is_overloaded(), "pressure {}", load.pressure());
         // The busy signal can be turned off.
         let lenient = DeliveryLoad::with_limits(Duration::from_millis(400), 1.0);
         let id = lenient.register();
         for _ in 0..20 {
-            lenient.record(id, Duration::from_millis(45), 0.9, 10_000);
+            lenient.record(id, Duration::from_millis(45), 0.95, 10_000);
         }
         assert!(!lenient.is_overloaded());
     }
