@@ -167,6 +167,20 @@ pub fn head_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
+/// Where the request head at the start of `buf` ends, as [`head_end`] finds it, with the
+/// blank lines RFC 9112 2.2 lets a client send before the request line skipped (they do not
+/// end the head). `scanned` is how many bytes earlier calls already looked at: scanning
+/// resumes 3 bytes before it, so a reader fed one read at a time stays linear, and any
+/// chunking of the same bytes finds the same end.
+pub fn request_head_end(buf: &[u8], scanned: usize) -> Option<usize> {
+    let leading = buf
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count();
+    let from = scanned.saturating_sub(3).max(leading);
+    head_end(&buf[from..]).map(|end| end + from)
+}
+
 /// Parses a request head from the start of `buf`: `Ok(None)` if incomplete, else the head and
 /// its length in bytes (the body starts there). Heads over `max_head` bytes are an error.
 pub fn parse_request(buf: &[u8], max_head: usize) -> Result<Option<(RequestHead, usize)>, Error> {

@@ -832,3 +832,40 @@ fn a_taken_play_framer_frames_what_the_connection_sends() {
     assert_eq!(got, expected);
     assert_eq!(framer.packets_sent(), 5);
 }
+
+/// Every event and byte a fresh connection gives for `input` fed in two pieces cut at `cut`.
+fn fed_in_two(input: &[u8], cut: usize) -> (Vec<PullServerEvent>, Vec<u8>) {
+    let now = Instant::now();
+    let mut s = PullServerConnection::new(PullServerConfig::default(), now);
+    let (a, b) = input.split_at(cut.min(input.len()));
+    s.handle_input(a, now);
+    s.handle_input(b, now);
+    let events = std::iter::from_fn(|| s.poll_event()).collect();
+    let out = std::iter::from_fn(|| s.poll_transmit())
+        .flat_map(|b| b.to_vec())
+        .collect();
+    (events, out)
+}
+
+#[test]
+fn blank_lines_before_the_request_line_do_not_end_the_head_in_any_chunking() {
+    // Fuzz finding (pull_server mode 0): leading blank lines were taken for the end of the
+    // head, so the whole input was judged at once (400) but the same bytes in two pieces
+    // were never judged. RFC 9112 2.2: blank lines before the request line are ignored.
+    let unfinished = b"\n\nGEGET  $H0$rate HTTP/1.$0\r\nPra";
+    for cut in 0..=unfinished.len() {
+        let (events, out) = fed_in_two(unfinished, cut);
+        assert!(events.is_empty() && out.is_empty(), "cut {cut}: {events:?}");
+    }
+    let mut padded = b"\r\n\n".to_vec();
+    padded.extend_from_slice(FFMPEG_DESCRIBE);
+    let whole = fed_in_two(&padded, padded.len());
+    assert!(
+        matches!(whole.0.as_slice(), [PullServerEvent::Request(r)] if r.kind == PullRequestKind::Describe),
+        "{:?}",
+        whole.0
+    );
+    for cut in 0..=padded.len() {
+        assert_eq!(fed_in_two(&padded, cut), whole, "cut {cut}");
+    }
+}

@@ -503,10 +503,9 @@ impl PullServerConnection {
         let room = self.config.max_head_size.saturating_sub(before);
         let take = data.len().min(room.saturating_add(4));
         self.head.extend_from_slice(&data[..take]);
-        // Only look for a blank line from just before the new bytes; parse once one is there
-        // (blank lines before the request line are skipped by the parser, RFC 9112 2.2).
-        let search_from = before.saturating_sub(3);
-        if http::head_end(&self.head[search_from..]).is_some() {
+        // Only look for a blank line from just before the new bytes, past any blank lines
+        // before the request line (RFC 9112 2.2); parse once one is there.
+        if http::request_head_end(&self.head, before).is_some() {
             match http::parse_request(&self.head, self.config.max_head_size) {
                 Ok(Some((parsed, n))) => {
                     let tail = self.head.split_off(n);

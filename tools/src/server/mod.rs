@@ -331,7 +331,7 @@ async fn read_request<S: AsyncRead + Unpin>(
         }
         buf.extend_from_slice(&chunk[..n]);
         // Parse once the blank line is there, not after every small read.
-        if http::head_end(&buf[scanned.saturating_sub(3)..]).is_some()
+        if http::request_head_end(&buf, scanned).is_some()
             && let Some((head, len)) = http::parse_request(&buf, MAX_HEAD)?
         {
             let rest = buf.split_off(len);
