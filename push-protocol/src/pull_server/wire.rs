@@ -154,8 +154,9 @@ struct Discard {
     /// Bytes ever appended to `buf`, and bytes taken out of it by `next_frame`.
     appended: u64,
     taken: u64,
-    /// (`appended` when a `$D` was skipped, its whole length): applied to the
-    /// offset once `next_frame` reaches that point.
+    /// (`appended` when a `$D` was skipped behind kept bytes, its whole length): applied
+    /// to the offset once `next_frame` reaches that point. Bounded by the kept packets
+    /// waiting in `buf`.
     marks: std::collections::VecDeque<(u64, u64)>,
     packets: u64,
     payload_bytes: u64,
@@ -190,7 +191,7 @@ impl PullFrameDecoder {
     pub fn push(&mut self, data: &[u8]) {
         match self.discard.as_mut() {
             None => self.buf.extend_from_slice(data),
-            Some(d) => d.walk(data, &mut self.buf),
+            Some(d) => d.walk(data, &mut self.buf, &mut self.offset),
         }
     }
 
@@ -332,7 +333,7 @@ impl PullFrameDecoder {
 impl Discard {
     /// Walks `data` frame by frame: skipped `$D` payloads are counted, every other
     /// byte goes to `buf` for `next_frame`, in order.
-    fn walk(&mut self, mut data: &[u8], buf: &mut BytesMut) {
+    fn walk(&mut self, mut data: &[u8], buf: &mut BytesMut, offset: &mut u64) {
         while !data.is_empty() {
             if self.passthrough {
                 self.keep(data, buf);
@@ -367,7 +368,12 @@ impl Discard {
             } else if head[1] == ID_DATA && len >= PREHEADER_LEN {
                 self.packets += 1;
                 self.payload_bytes += (len - PREHEADER_LEN) as u64;
-                self.marks.push_back((self.appended, (4 + len) as u64));
+                if self.appended == self.taken {
+                    // Nothing kept is waiting for `next_frame`: the offset moves on now.
+                    *offset += (4 + len) as u64;
+                } else {
+                    self.marks.push_back((self.appended, (4 + len) as u64));
+                }
                 self.skip_left = len;
             } else {
                 self.keep(&head, buf);

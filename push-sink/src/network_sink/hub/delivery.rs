@@ -178,7 +178,8 @@ impl DeliveryLoad {
     }
 
     /// A monitor with a cycle threshold and a busy limit (share of a sweeper's time, e.g.
-    /// 0.9; 1.0 or more turns that signal off).
+    /// 0.9; 1.0 or more turns that signal off: a sweeper never resting is then left to the
+    /// cycle threshold).
     pub fn with_limits(threshold: Duration, max_busy: f64) -> DeliveryLoad {
         DeliveryLoad {
             threshold,
@@ -241,6 +242,9 @@ impl DeliveryLoad {
             .iter()
             .map(|l| l.cycle.as_secs_f64() / self.threshold.as_secs_f64().max(1e-6))
             .fold(0.0, f64::max);
+        if self.max_busy >= 1.0 {
+            return cycle;
+        }
         let busy = live.iter().map(|l| l.busy).sum::<f64>() / live.len() as f64;
         cycle.max(busy / self.max_busy.max(1e-6))
     }
@@ -1099,7 +1103,7 @@ mod pace_tests {
         let lenient = DeliveryLoad::with_limits(Duration::from_millis(400), 1.0);
         let id = lenient.register();
         for _ in 0..20 {
-            lenient.record(id, Duration::from_millis(45), 0.95, 10_000);
+            lenient.record(id, Duration::from_millis(45), 2.0, 10_000);
         }
         assert!(!lenient.is_overloaded());
     }
