@@ -420,12 +420,17 @@ fn pull_packet() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// What a decoder yielded: frames, the first error, `discarded()`, and at the end
+/// (`buffered()`, `offset()`).
+type Decoded = (
+    Vec<wire::PullFrame>,
+    Option<String>,
+    (u64, u64),
+    (usize, u64),
+);
+
 /// Every frame (or the first error) a decoder yields for `bytes` pushed in `cuts`.
-fn decode_all(
-    bytes: &[u8],
-    cuts: &[usize],
-    discard: bool,
-) -> (Vec<wire::PullFrame>, Option<String>, (u64, u64)) {
+fn decode_all(bytes: &[u8], cuts: &[usize], discard: bool) -> Decoded {
     let mut dec = PullFrameDecoder::new();
     if discard {
         dec.discard_data();
@@ -440,11 +445,16 @@ fn decode_all(
             match dec.next_frame() {
                 Ok(Some(f)) => frames.push(f),
                 Ok(None) => break,
-                Err(e) => return (frames, Some(e.to_string()), dec.discarded()),
+                Err(e) => return (frames, Some(e.to_string()), dec.discarded(), (0, 0)),
             }
         }
     }
-    (frames, None, dec.discarded())
+    (
+        frames,
+        None,
+        dec.discarded(),
+        (dec.buffered(), dec.offset()),
+    )
 }
 
 proptest! {
@@ -454,8 +464,8 @@ proptest! {
         cuts in proptest::collection::vec(1usize..5000, 1..10),
     ) {
         let bytes: Vec<u8> = packets.concat();
-        let (all, all_err, none) = decode_all(&bytes, &cuts, false);
-        let (kept, kept_err, (n, payload)) = decode_all(&bytes, &cuts, true);
+        let (all, all_err, none, all_at) = decode_all(&bytes, &cuts, false);
+        let (kept, kept_err, (n, payload), kept_at) = decode_all(&bytes, &cuts, true);
         prop_assert_eq!(none, (0, 0));
         // Up to the first error the discarding decoder sees the same stream.
         let data: Vec<&wire::PullFrame> = all.iter().filter(|f| f.id == wire::ID_DATA).collect();
@@ -465,6 +475,8 @@ proptest! {
         if all_err.is_none() {
             prop_assert_eq!(n, data.len() as u64);
             prop_assert_eq!(payload, data.iter().map(|f| f.payload.len() as u64).sum::<u64>());
+            // Bytes held of an unfinished packet, and the offset of the next one, agree too.
+            prop_assert_eq!(kept_at, all_at);
         }
     }
 }

@@ -145,7 +145,8 @@ pub struct PullFrameDecoder {
 struct Discard {
     /// The first bytes (< 4) of a framing header split across pushes.
     head: Vec<u8>,
-    /// Payload bytes of a skipped `$D` still to come.
+    /// PacketLength of the `$D` being skipped, and how many of its bytes are still to come.
+    skipping: usize,
     skip_left: usize,
     /// Bytes of a kept packet still to be copied into `buf`.
     copy_left: usize,
@@ -198,10 +199,14 @@ impl PullFrameDecoder {
     /// Bytes held that do not yet form a whole packet.
     pub fn buffered(&self) -> usize {
         self.buf.len()
-            + self
-                .discard
-                .as_ref()
-                .map_or(0, |d| d.head.len() + d.skip_left)
+            + self.discard.as_ref().map_or(0, |d| {
+                let skipped = if d.skipping > 0 {
+                    4 + d.skipping - d.skip_left
+                } else {
+                    0
+                };
+                d.head.len() + skipped
+            })
     }
 
     /// Body offset of the next undecoded byte.
@@ -343,6 +348,9 @@ impl Discard {
                 let n = self.skip_left.min(data.len());
                 self.skip_left -= n;
                 data = &data[n..];
+                if self.skip_left == 0 {
+                    self.skipped(offset);
+                }
                 continue;
             }
             if self.copy_left > 0 {
@@ -366,19 +374,26 @@ impl Discard {
                 self.passthrough = true;
                 self.keep(&head, buf);
             } else if head[1] == ID_DATA && len >= PREHEADER_LEN {
-                self.packets += 1;
-                self.payload_bytes += (len - PREHEADER_LEN) as u64;
-                if self.appended == self.taken {
-                    // Nothing kept is waiting for `next_frame`: the offset moves on now.
-                    *offset += (4 + len) as u64;
-                } else {
-                    self.marks.push_back((self.appended, (4 + len) as u64));
-                }
+                // Counted once its last byte is skipped, as `next_frame` would return it.
+                self.skipping = len;
                 self.skip_left = len;
             } else {
                 self.keep(&head, buf);
                 self.copy_left = len;
             }
+        }
+    }
+
+    /// The `$D` being skipped is complete: count it and move the offset past it.
+    fn skipped(&mut self, offset: &mut u64) {
+        let len = std::mem::take(&mut self.skipping);
+        self.packets += 1;
+        self.payload_bytes += (len - PREHEADER_LEN) as u64;
+        if self.appended == self.taken {
+            // Nothing kept is waiting for `next_frame`: the offset moves on now.
+            *offset += (4 + len) as u64;
+        } else {
+            self.marks.push_back((self.appended, (4 + len) as u64));
         }
     }
 
